@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, whatever a fresh Debian 12 machine lacks to build, test and
+# benchmark Préau. Idempotent: packages already present are left alone.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libboost-system-dev
+  libssl-dev libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libyaml-cpp-dev
+  openssl
+)
+# Peers and tools used by tests and benchmarks (real DNS clients, the HTML report check).
+TEST_PKGS=(dnsutils)
+BENCH_PKGS=(dnsperf dnsmasq-base unbound)
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+case "${1:-}" in
+  --bench) want+=("${BENCH_PKGS[@]}") ;;
+  --browser) want+=(chromium) ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: everything is already installed"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
