@@ -1,0 +1,94 @@
+// Platform: everything the agent needs from the device it runs on, behind one narrow
+// interface. The Linux implementation acts on this machine for real; the simulated one
+// (`--platform sim`) plays a plausible tablet or interactive display and keeps the state
+// that enforcers set, so tests and the fleet simulator can read it back. Enforcers and
+// collectors talk only to this interface, never to the OS directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "preau/v1/device.pb.h"
+
+namespace preau::agent {
+
+// What a platform can do; an enforcer reports "not supported on this platform" for the rest.
+struct Capabilities {
+  bool screen_lock = false;
+  bool focus = false;
+  bool wifi_radio = false;
+  bool app_install = false;
+  bool restrictions = false;  // camera, USB storage, unknown sources
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+
+  virtual std::string Kind() const = 0;  // "linux", "sim"
+  virtual Capabilities GetCapabilities() const = 0;
+
+  // A snapshot of the hardware and OS. Fields that cannot be read stay empty / zero.
+  virtual v1::Inventory CollectInventory() = 0;
+
+  // Screen lock with an on-screen message; Unlock lifts it. IsLocked reads the real
+  // state (so an enforcer can re-apply a lock a user managed to lift).
+  virtual Status Lock(const std::string& message) = 0;
+  virtual Status Unlock() = 0;
+  virtual bool IsLocked() = 0;
+
+  // Keeps the device on one app or one URL; an empty target ends focus.
+  virtual Status Focus(const std::string& app, const std::string& url) = 0;
+  virtual Status OpenUrl(const std::string& url) = 0;
+
+  virtual Status SetWifiRadio(bool on) = 0;
+
+  // Installs a package file (already verified) / removes an app.
+  virtual Status InstallApp(const std::string& app_id, const std::string& version,
+                            const std::string& package_path) = 0;
+  virtual Status RemoveApp(const std::string& app_id) = 0;
+};
+
+// Commands the Linux platform runs; every one is configurable because distributions and
+// desktops differ. An empty command means "not supported here".
+struct LinuxCommands {
+  std::string lock = "loginctl lock-sessions";
+  std::string unlock = "loginctl unlock-sessions";
+  // Prints "yes" when a session is locked (used to re-apply a lock that was lifted).
+  std::string is_locked =
+      "loginctl show-session $(loginctl list-sessions --no-legend | awk 'NR==1{print $1}') "
+      "-p LockedHint --value";
+  std::string wifi_on = "nmcli radio wifi on";
+  std::string wifi_off = "nmcli radio wifi off";
+  std::string open_url = "xdg-open {url}";
+  std::string install = "";  // e.g. "dpkg -i {file}"; {file}, {app}, {version} substituted
+  std::string remove = "";   // e.g. "dpkg -r {app}"
+};
+
+// `root` lets tests point the Linux platform at a fake /proc, /sys and /etc tree.
+std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands = {},
+                                            std::string root = "/");
+
+// A simulated device. `seed` picks its model, serial and battery deterministically, so a
+// simulated fleet looks varied but is reproducible.
+std::unique_ptr<Platform> MakeSimPlatform(uint64_t seed);
+
+// Test access to the simulated platform's state.
+struct SimState {
+  bool locked = false;
+  std::string lock_message;
+  std::string focus_app;
+  std::string focus_url;
+  std::vector<std::string> opened_urls;
+  bool wifi_on = true;
+  std::vector<v1::InstalledApp> apps;
+};
+// A copy of the state of a platform made by MakeSimPlatform (thread-safe); nullopt for
+// any other platform.
+std::optional<SimState> ReadSimState(const Platform& platform);
+
+}  // namespace preau::agent
