@@ -2,6 +2,11 @@
 // the Pki API and directly with OpenSSL (the way `openssl verify` and a TLS peer see them).
 #include "common/pki.h"
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -10,8 +15,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -480,6 +487,106 @@ TEST(PkiTest, Sha256HexAndRandomHex) {
   EXPECT_TRUE(IsLowerHex(a));
   EXPECT_NE(a, b);
   EXPECT_EQ(RandomHex(0), "");
+}
+
+// Echoes any unary call's message back, so the test needs no Préau service.
+class EchoService : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { StartRead(&request_); }
+      void OnReadDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::OK);
+        StartWriteAndFinish(&request_, grpc::WriteOptions(), grpc::Status::OK);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      grpc::ByteBuffer request_;
+    };
+    return new Reactor;
+  }
+};
+
+// The certificates in a real gRPC mutual-TLS call: the server requires and verifies a client
+// certificate, the client checks the server's name.
+class GrpcMtlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = MakeCa();
+    server_ = MakeLeaf(ca_, ServerRequest());
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = ca_.cert_pem;
+    options.pem_key_cert_pairs.push_back(
+        {server_.key.private_key_pem, server_.cert.certificate_pem});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(options), &port_);
+    builder.RegisterCallbackGenericService(&service_);
+    server_handle_ = builder.BuildAndStart();
+    ASSERT_NE(server_handle_, nullptr);
+    ASSERT_GT(port_, 0);
+  }
+  void TearDown() override {
+    if (server_handle_) server_handle_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  // Makes one unary call as `client` to host:port, trusting `client_ca` for the server.
+  grpc::Status Call(const std::string& host, const Ca& client_ca, const Leaf& client) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = client_ca.cert_pem;
+    options.pem_private_key = client.key.private_key_pem;
+    options.pem_cert_chain = client.cert.certificate_pem;
+    auto channel = grpc::CreateChannel(host + ":" + std::to_string(port_),
+                                       grpc::SslCredentials(options));
+    grpc::GenericStub stub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    grpc::Slice ping("ping");
+    grpc::ByteBuffer request(&ping, 1);
+    grpc::ByteBuffer response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, "/preau.test.Echo/Call", grpc::StubOptions(), &request,
+                   &response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    auto result = done.get_future();
+    if (result.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      context.TryCancel();
+      result.wait();
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "test: call never finished");
+    }
+    grpc::Status status = result.get();
+    std::vector<grpc::Slice> slices;
+    if (status.ok() && (!response.Dump(&slices).ok() || slices.size() != 1 ||
+                        slices[0].size() != 4 ||
+                        std::string(reinterpret_cast<const char*>(slices[0].begin()), 4) !=
+                            "ping")) {
+      return grpc::Status(grpc::StatusCode::DATA_LOSS, "test: echo came back altered");
+    }
+    return status;
+  }
+
+  EchoService service_;
+  Ca ca_;
+  Leaf server_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_handle_;
+};
+
+TEST_F(GrpcMtlsTest, IssuedCertificatesCompleteAnMtlsCall) {
+  Leaf device = MakeLeaf(ca_, DeviceRequest());
+  grpc::Status by_name = Call("localhost", ca_, device);
+  EXPECT_TRUE(by_name.ok()) << by_name.error_code() << " " << by_name.error_message();
+  grpc::Status by_ip = Call("127.0.0.1", ca_, device);
+  EXPECT_TRUE(by_ip.ok()) << by_ip.error_code() << " " << by_ip.error_message();
+}
+
+TEST_F(GrpcMtlsTest, ClientCertificateFromAnotherCaIsRejected) {
+  Ca other = MakeCa("Preau Test CA");
+  Leaf stranger = MakeLeaf(other, DeviceRequest());
+  // The stranger trusts the real CA, so only the server's check of its certificate can fail.
+  grpc::Status s = Call("localhost", ca_, stranger);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 }
 
 }  // namespace
