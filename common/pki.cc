@@ -124,7 +124,9 @@ Status CheckP256(EVP_PKEY* key, const char* what) {
 Result<PkeyPtr> LoadPrivateKey(const std::string& pem, const char* what = "private key") {
   PREAU_ASSIGN_OR_RETURN(BioPtr bio, ReadBio(pem, what));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
-  if (!key) return Fail(Code::kInvalidArgument, std::string(what) + ": not a valid PEM private key");
+  if (!key) {
+    return Fail(Code::kInvalidArgument, std::string(what) + ": not a valid PEM private key");
+  }
   PREAU_RETURN_IF_ERROR(CheckP256(key.get(), what));
   return key;
 }
@@ -132,12 +134,14 @@ Result<PkeyPtr> LoadPrivateKey(const std::string& pem, const char* what = "priva
 Result<PkeyPtr> LoadPublicKey(const std::string& pem, const char* what = "public key") {
   PREAU_ASSIGN_OR_RETURN(BioPtr bio, ReadBio(pem, what));
   PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr));
-  if (!key) return Fail(Code::kInvalidArgument, std::string(what) + ": not a valid PEM public key");
+  if (!key) {
+    return Fail(Code::kInvalidArgument, std::string(what) + ": not a valid PEM public key");
+  }
   PREAU_RETURN_IF_ERROR(CheckP256(key.get(), what));
   return key;
 }
 
-// A public key PEM, or failing that a private key PEM (for KeyFingerprint).
+// A public or a private key PEM, told apart by its header (for KeyFingerprint).
 Result<PkeyPtr> LoadAnyKey(const std::string& pem) {
   if (pem.find("PRIVATE KEY-----") != std::string::npos) return LoadPrivateKey(pem, "key");
   return LoadPublicKey(pem, "key");
