@@ -1,0 +1,55 @@
+#include "server/fleet/connections.h"
+
+namespace preau::server {
+
+void Connections::Add(const std::string& device_id, std::shared_ptr<DeviceLink> link) {
+  std::shared_ptr<DeviceLink> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = links_[device_id];
+    old = std::move(slot);
+    slot = std::move(link);
+  }
+  if (old) old->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
+}
+
+void Connections::Remove(const std::string& device_id, const DeviceLink* link) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = links_.find(device_id);
+  if (it != links_.end() && it->second.get() == link) links_.erase(it);
+}
+
+std::shared_ptr<DeviceLink> Connections::Find(const std::string& device_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = links_.find(device_id);
+  return it == links_.end() ? nullptr : it->second;
+}
+
+bool Connections::Online(const std::string& device_id) const { return Find(device_id) != nullptr; }
+
+bool Connections::Send(const std::string& device_id, const v1::ServerMessage& msg) {
+  auto link = Find(device_id);
+  if (!link) return false;
+  link->Send(msg);
+  return true;
+}
+
+void Connections::Close(const std::string& device_id, const grpc::Status& status) {
+  if (auto link = Find(device_id)) link->Close(status);
+}
+
+void Connections::CloseAll(const grpc::Status& status) {
+  std::vector<std::shared_ptr<DeviceLink>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, link] : links_) all.push_back(link);
+  }
+  for (auto& link : all) link->Close(status);
+}
+
+size_t Connections::Count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return links_.size();
+}
+
+}  // namespace preau::server

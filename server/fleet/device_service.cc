@@ -1,0 +1,322 @@
+#include "server/fleet/device_service.h"
+
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+
+#include "common/grpc_status.h"
+#include "common/pki.h"
+#include "server/fleet/enrollment_token.h"
+#include "server/pki/peer.h"
+
+namespace preau::server {
+
+namespace {
+
+constexpr size_t kMaxCsrBytes = 16 * 1024;
+constexpr size_t kMaxNameBytes = 128;
+constexpr int kDeviceCertDays = 825;
+// last_seen is written at most this often from heartbeats: a write per heartbeat per
+// device would cost more than it tells.
+constexpr int64_t kTouchIntervalMs = 30'000;
+
+// One device's Connect stream. Owns itself: gRPC calls OnDone last, and it deletes itself
+// there. Other threads reach it only through its Link, which OnDone detaches.
+class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+ public:
+  DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core) {
+    auto dev = AuthenticateDevice(*ctx, *core_.store);
+    if (!dev.ok()) {
+      finished_ = true;
+      Finish(ToGrpc(dev.status()));
+      return;
+    }
+    device_id_ = dev->id;
+    link_ = std::make_shared<Link>(this);
+    core_.connections.Add(device_id_, link_);
+    (void)core_.store->TouchDevice(device_id_, core_.Now());
+    last_touch_ms_ = core_.Now();
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent closed its side or went away
+      Close(grpc::Status::OK);
+      return;
+    }
+    Status st = Handle(in_);
+    if (st.ok() && !in_.id().empty()) {
+      v1::ServerMessage ack;
+      ack.mutable_ack()->set_id(in_.id());
+      Enqueue(ack);
+    } else if (!st.ok()) {
+      std::fprintf(stderr, "preau-server: device %s: message %s not stored: %s\n",
+                   device_id_.c_str(), in_.id().c_str(), st.message().c_str());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    out_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      out_.clear();
+      closing_ = true;
+    }
+    Pump(lock);
+  }
+
+  void OnDone() override {
+    if (link_) {
+      link_->Detach();
+      core_.connections.Remove(device_id_, link_.get());
+      (void)core_.store->TouchDevice(device_id_, core_.Now());
+    }
+    delete this;
+  }
+
+  void OnCancel() override {}
+
+  void Enqueue(const v1::ServerMessage& msg) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    out_.push_back(msg);
+    Pump(lock);
+  }
+
+  void Close(const grpc::Status& status) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+    close_status_ = status;
+    // Keep only the message being written: the stream is going away.
+    while (out_.size() > (writing_ ? 1u : 0u)) out_.pop_back();
+    Pump(lock);
+  }
+
+ private:
+  class Link final : public DeviceLink {
+   public:
+    explicit Link(DeviceStream* s) : stream_(s) {}
+    void Send(const v1::ServerMessage& msg) override {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stream_) stream_->Enqueue(msg);
+    }
+    void Close(const grpc::Status& status) override {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stream_) stream_->Close(status);
+    }
+    void Detach() {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = nullptr;
+    }
+
+   private:
+    std::mutex mu_;
+    DeviceStream* stream_;
+  };
+
+  // Called with mu_ held: starts the next write, or finishes once closing and drained.
+  // Finish is called after unlocking, since OnDone (which deletes this) may follow at once
+  // on another thread.
+  void Pump(std::unique_lock<std::mutex>& lock) {
+    if (writing_ || finished_) return;
+    if (!out_.empty()) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    } else if (closing_) {
+      finished_ = true;
+      grpc::Status status = close_status_;
+      lock.unlock();
+      Finish(status);
+    }
+  }
+
+  Status Handle(const v1::AgentMessage& m) {
+    int64_t now = core_.Now();
+    switch (m.body_case()) {
+      case v1::AgentMessage::kHello: {
+        if (m.hello().protocol() != v1::PROTOCOL_VERSION_1) {
+          return InvalidArgument("unsupported protocol version");
+        }
+        for (auto* f : core_.features) f->OnHello(device_id_, m.hello());
+        return Status::Ok();
+      }
+      case v1::AgentMessage::kInventory:
+        return core_.store->UpdateInventory(device_id_, m.inventory().SerializeAsString(),
+                                            m.inventory().agent_version());
+      case v1::AgentMessage::kHeartbeat:
+        if (now - last_touch_ms_ >= kTouchIntervalMs) {
+          last_touch_ms_ = now;
+          return core_.store->TouchDevice(device_id_, now);
+        }
+        return Status::Ok();
+      default:
+        for (auto* f : core_.features) {
+          if (f->Handles(m.body_case())) return f->OnMessage(device_id_, m);
+        }
+        return InvalidArgument("no handler for message kind " + std::to_string(m.body_case()));
+    }
+  }
+
+  ServerCore& core_;
+  std::string device_id_;
+  std::shared_ptr<Link> link_;
+  v1::AgentMessage in_;
+  int64_t last_touch_ms_ = 0;
+
+  std::mutex mu_;
+  std::deque<v1::ServerMessage> out_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  grpc::Status close_status_;
+};
+
+// Streams one artifact file in chunks; the next chunk is read only when the previous one
+// is on the wire, so memory per download stays at one chunk.
+class ArtifactWriter final : public grpc::ServerWriteReactor<v1::FetchChunk> {
+ public:
+  ArtifactWriter(const std::string& path, const v1::FetchRequest& req) {
+    chunk_ = req.max_chunk() == 0 ? kDefaultChunk : std::min<uint32_t>(req.max_chunk(), kMaxChunk);
+    file_.open(path, std::ios::binary);
+    if (!file_) {
+      Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no artifact " + req.sha256()));
+      return;
+    }
+    file_.seekg(0, std::ios::end);
+    total_ = static_cast<uint64_t>(file_.tellg());
+    if (req.offset() > total_) {
+      Finish(grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "offset past the end of the artifact"));
+      return;
+    }
+    offset_ = req.offset();
+    file_.seekg(static_cast<std::streamoff>(offset_));
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr uint32_t kDefaultChunk = 256 * 1024;
+  static constexpr uint32_t kMaxChunk = 1024 * 1024;
+
+  void Next() {
+    if (offset_ >= total_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_, total_ - offset_));
+    std::string* data = msg_.mutable_data();
+    data->resize(n);
+    file_.read(data->data(), static_cast<std::streamsize>(n));
+    if (static_cast<size_t>(file_.gcount()) != n) {
+      Finish(grpc::Status(grpc::StatusCode::DATA_LOSS, "artifact read failed"));
+      return;
+    }
+    msg_.set_offset(offset_);
+    msg_.set_total_size(total_);
+    offset_ += n;
+    StartWrite(&msg_);
+  }
+
+  std::ifstream file_;
+  uint64_t total_ = 0;
+  uint64_t offset_ = 0;
+  uint32_t chunk_ = kDefaultChunk;
+  v1::FetchChunk msg_;
+};
+
+bool IsHexSha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string ArtifactPath(const std::string& data_dir, const std::string& sha256) {
+  return data_dir + "/artifacts/" + sha256;
+}
+
+Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
+                                   const v1::EnrollRequest& req, v1::EnrollResponse* resp) {
+  PREAU_RETURN_IF_ERROR(CheckEnrollmentTokenFormat(req.token()));
+  if (req.csr_pem().size() > kMaxCsrBytes) return InvalidArgument("CSR is larger than 16 KiB");
+  if (req.requested_name().size() > kMaxNameBytes) return InvalidArgument("device name is longer than 128 bytes");
+  auto csr = pki::VerifyCsr(req.csr_pem());
+  if (!csr.ok()) return InvalidArgument("CSR refused: " + csr.status().message());
+  PREAU_ASSIGN_OR_RETURN(auto fingerprint, pki::KeyFingerprint(csr->public_key_pem));
+
+  DeviceRecord d;
+  d.id = "d-" + pki::RandomHex(6);
+  d.name = !req.requested_name().empty() ? req.requested_name()
+           : !req.inventory().hostname().empty() ? req.inventory().hostname() : d.id;
+  d.key_fingerprint = fingerprint;
+  d.inventory = req.inventory().SerializeAsString();
+  d.agent_version = req.inventory().agent_version();
+
+  pki::IssueRequest issue;
+  issue.public_key_pem = csr->public_key_pem;
+  issue.common_name = d.id;
+  issue.organizational_unit = "device";
+  issue.usage = pki::CertUsage::kClient;
+  issue.valid_days = kDeviceCertDays;
+  PREAU_ASSIGN_OR_RETURN(auto cert, pki::IssueCertificate(core_.keys.ca_cert_pem,
+                                                          core_.keys.ca_key_pem, issue));
+  d.cert_serial = cert.serial_hex;
+  // The certificate counts only once the device row is durable: a failure here leaves no
+  // device behind and the token's use unspent.
+  PREAU_ASSIGN_OR_RETURN(auto group, core_.store->EnrollDevice(
+                                         HashEnrollmentToken(req.token()), d, core_.Now()));
+  resp->set_device_id(d.id);
+  resp->set_certificate_pem(cert.certificate_pem);
+  resp->set_ca_chain_pem(core_.keys.ca_cert_pem);
+  resp->set_policy_signing_key_pem(core_.keys.policy_public_pem);
+  resp->set_group(group);
+  return Status::Ok();
+}
+
+grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext* ctx,
+                                                    const v1::EnrollRequest* req,
+                                                    v1::EnrollResponse* resp) {
+  Status st = DoEnroll(*ctx, *req, resp);
+  core_.Audit("enrollment", "device.enroll", st.ok() ? resp->device_id() : ctx->peer(), st,
+              st.ok() ? "group " + resp->group() : "");
+  auto* r = ctx->DefaultReactor();
+  r->Finish(ToGrpc(st));
+  return r;
+}
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* DeviceServiceImpl::Connect(
+    grpc::CallbackServerContext* ctx) {
+  return new DeviceStream(core_, ctx);
+}
+
+grpc::ServerWriteReactor<v1::FetchChunk>* DeviceServiceImpl::Fetch(
+    grpc::CallbackServerContext* ctx, const v1::FetchRequest* req) {
+  auto dev = AuthenticateDevice(*ctx, *core_.store);
+  if (!dev.ok() || !IsHexSha256(req->sha256())) {
+    struct Refusal : grpc::ServerWriteReactor<v1::FetchChunk> {
+      explicit Refusal(grpc::Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(!dev.ok() ? ToGrpc(dev.status())
+                                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                                "sha256 must be 64 lowercase hex digits"));
+  }
+  return new ArtifactWriter(ArtifactPath(core_.data_dir, req->sha256()), *req);
+}
+
+}  // namespace preau::server

@@ -1,0 +1,33 @@
+// DeviceService: the agents' side of the server — enrolment (signs the agent's CSR), the
+// long-lived Connect stream (registers the device as online, stores what it reports and
+// acks it, hands messages to the domain features), and Fetch (streams an artifact from
+// disk in chunks, so many devices downloading one large app never hold it in memory).
+#pragma once
+
+#include "preau/v1/device.grpc.pb.h"
+#include "server/server_core.h"
+
+namespace preau::server {
+
+class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
+ public:
+  explicit DeviceServiceImpl(ServerCore& core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx,
+                                   const v1::EnrollRequest* req,
+                                   v1::EnrollResponse* resp) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* Connect(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::ServerWriteReactor<v1::FetchChunk>* Fetch(grpc::CallbackServerContext* ctx,
+                                                  const v1::FetchRequest* req) override;
+
+ private:
+  Status DoEnroll(const grpc::CallbackServerContext& ctx, const v1::EnrollRequest& req,
+                  v1::EnrollResponse* resp);
+  ServerCore& core_;
+};
+
+// Where the artifact with this SHA-256 lives in the server's content-addressed store.
+std::string ArtifactPath(const std::string& data_dir, const std::string& sha256);
+
+}  // namespace preau::server

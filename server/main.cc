@@ -1,0 +1,76 @@
+// preau-server: `init` creates a data folder, `run` serves it (see CLI.md).
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "common/files.h"
+#include "server/server.h"
+
+namespace {
+
+int Fail(const preau::Status& st) {
+  std::fprintf(stderr, "preau-server: %s\n", st.message().c_str());
+  return 1;
+}
+
+int RunServer(const preau::server::RunOptions& opts, const std::string& port_file) {
+  // Block the stop signals in every thread; one waits for them below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto server = preau::server::Server::Start(opts);
+  if (!server.ok()) return Fail(server.status());
+  std::fprintf(stderr, "preau-server: listening on port %d\n", (*server)->port());
+  if (!port_file.empty()) {
+    auto st = preau::WriteFileAtomic(port_file, std::to_string((*server)->port()) + "\n");
+    if (!st.ok()) return Fail(st);
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::fprintf(stderr, "preau-server: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown();
+  (*server)->Wait();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Préau server: fleet manager for school devices"};
+  app.require_subcommand(1);
+
+  preau::server::InitOptions init;
+  auto* init_cmd = app.add_subcommand("init", "Create a data folder (store, CA, keys, admin credentials)");
+  init_cmd->add_option("--data", init.data_dir, "Data folder to create")->required();
+  init_cmd->add_option("--name", init.authority_name, "Name of the authority");
+  init_cmd->add_option("--host", init.hosts, "Extra host name or address for the server certificate");
+  init_cmd->add_option("--server-address", init.admin_server_address,
+                       "Address written into admin.credentials (default localhost:7443)");
+
+  preau::server::RunOptions run;
+  std::string port_file;
+  auto* run_cmd = app.add_subcommand("run", "Serve a data folder");
+  run_cmd->add_option("--data", run.data_dir, "Data folder")->required();
+  run_cmd->add_option("--listen", run.listen, "Address to listen on (port 0 picks one)");
+  run_cmd->add_option("--port-file", port_file, "Write the chosen port here once listening");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*init_cmd) {
+    auto st = preau::server::InitDataDir(init);
+    if (!st.ok()) return Fail(st);
+    std::printf("Created %s\n  CA for agents:        %s/ca.pem\n  admin credentials:    %s/admin.credentials\n",
+                init.data_dir.c_str(), init.data_dir.c_str(), init.data_dir.c_str());
+    return 0;
+  }
+  return RunServer(run, port_file);
+}

@@ -1,0 +1,70 @@
+#include "server/pki/server_keys.h"
+
+#include <arpa/inet.h>
+
+#include "common/files.h"
+#include "common/pki.h"
+
+namespace preau::server {
+
+namespace {
+bool IsIpAddress(const std::string& h) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+}  // namespace
+
+Result<ServerKeys> CreateServerKeys(const std::string& dir, const std::string& authority_name,
+                                    const std::vector<std::string>& hosts) {
+  ServerKeys k;
+  PREAU_ASSIGN_OR_RETURN(auto ca, pki::GenerateKey());
+  k.ca_key_pem = ca.private_key_pem;
+  PREAU_ASSIGN_OR_RETURN(k.ca_cert_pem, pki::CreateCaCertificate(
+                                            ca.private_key_pem,
+                                            "Préau device CA — " + authority_name, 3650));
+  PREAU_ASSIGN_OR_RETURN(auto srv, pki::GenerateKey());
+  k.server_key_pem = srv.private_key_pem;
+  pki::IssueRequest req;
+  req.public_key_pem = srv.public_key_pem;
+  req.common_name = "preau-server";
+  req.organizational_unit = "server";
+  req.usage = pki::CertUsage::kServer;
+  req.valid_days = 825;
+  req.dns_names = {"localhost"};
+  req.ip_addresses = {"127.0.0.1", "::1"};
+  for (const auto& h : hosts) {
+    (IsIpAddress(h) ? req.ip_addresses : req.dns_names).push_back(h);
+  }
+  PREAU_ASSIGN_OR_RETURN(auto issued, pki::IssueCertificate(k.ca_cert_pem, k.ca_key_pem, req));
+  k.server_cert_pem = issued.certificate_pem;
+  PREAU_ASSIGN_OR_RETURN(auto pol, pki::GenerateKey());
+  k.policy_key_pem = pol.private_key_pem;
+  k.policy_public_pem = pol.public_key_pem;
+  PREAU_ASSIGN_OR_RETURN(k.policy_key_id, pki::KeyFingerprint(k.policy_public_pem));
+
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/ca.pem", k.ca_cert_pem, 0644));
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/ca.key", k.ca_key_pem, 0600));
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/server.pem", k.server_cert_pem, 0644));
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/server.key", k.server_key_pem, 0600));
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/policy.key", k.policy_key_pem, 0600));
+  PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/policy.pub", k.policy_public_pem, 0644));
+  return k;
+}
+
+Result<ServerKeys> LoadServerKeys(const std::string& dir) {
+  ServerKeys k;
+  PREAU_ASSIGN_OR_RETURN(k.ca_cert_pem, ReadFile(dir + "/ca.pem"));
+  PREAU_ASSIGN_OR_RETURN(k.ca_key_pem, ReadFile(dir + "/ca.key"));
+  PREAU_ASSIGN_OR_RETURN(k.server_cert_pem, ReadFile(dir + "/server.pem"));
+  PREAU_ASSIGN_OR_RETURN(k.server_key_pem, ReadFile(dir + "/server.key"));
+  PREAU_ASSIGN_OR_RETURN(k.policy_key_pem, ReadFile(dir + "/policy.key"));
+  PREAU_ASSIGN_OR_RETURN(k.policy_public_pem, ReadFile(dir + "/policy.pub"));
+  PREAU_ASSIGN_OR_RETURN(k.policy_key_id, pki::KeyFingerprint(k.policy_public_pem));
+  PREAU_RETURN_IF_ERROR(pki::CheckKeyMatchesCertificate(k.ca_key_pem, k.ca_cert_pem)
+                            .Context(dir + "/ca.key does not match ca.pem"));
+  PREAU_RETURN_IF_ERROR(pki::CheckKeyMatchesCertificate(k.server_key_pem, k.server_cert_pem)
+                            .Context(dir + "/server.key does not match server.pem"));
+  return k;
+}
+
+}  // namespace preau::server

@@ -1,0 +1,129 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "common/credentials.h"
+#include "common/pki.h"
+#include "server/admin/admin_service.h"
+#include "server/fleet/device_service.h"
+#include "server/pki/server_keys.h"
+
+namespace preau::server {
+
+namespace {
+constexpr int kMaxMessageBytes = 4 * 1024 * 1024;
+
+Status InitInto(const InitOptions& opts) {
+  const std::string& dir = opts.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/artifacts", ec);
+  if (ec) return Internal("creating " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  PREAU_ASSIGN_OR_RETURN(auto store, Store::Open(dir + "/store.db", /*create=*/true));
+  PREAU_ASSIGN_OR_RETURN(auto keys, CreateServerKeys(dir, opts.authority_name, opts.hosts));
+  int64_t now = Clock::System().NowUnixMs();
+  PREAU_RETURN_IF_ERROR(store->SetMeta("authority_name", opts.authority_name));
+
+  PREAU_ASSIGN_OR_RETURN(auto admin_key, pki::GenerateKey());
+  pki::IssueRequest req;
+  req.public_key_pem = admin_key.public_key_pem;
+  req.common_name = "admin";
+  req.organizational_unit = "operator";
+  PREAU_ASSIGN_OR_RETURN(auto cert, pki::IssueCertificate(keys.ca_cert_pem, keys.ca_key_pem, req));
+  OperatorRecord op;
+  op.name = "admin";
+  op.role = v1::ROLE_ADMIN;
+  op.cert_serial = cert.serial_hex;
+  op.created_ms = now;
+  PREAU_RETURN_IF_ERROR(store->CreateOperator(op));
+  Credentials creds;
+  creds.server = opts.admin_server_address.empty() ? "localhost:7443" : opts.admin_server_address;
+  creds.name = "admin";
+  creds.ca_pem = keys.ca_cert_pem;
+  creds.cert_pem = cert.certificate_pem;
+  creds.key_pem = admin_key.private_key_pem;
+  PREAU_RETURN_IF_ERROR(SaveCredentials(dir + "/admin.credentials", creds));
+  v1::AuditEntry e;
+  e.set_at_unix_ms(now);
+  e.set_actor("preau-server init");
+  e.set_action("server.init");
+  e.set_target(dir);
+  e.set_result("ok");
+  return store->AppendAudit(e);
+}
+}  // namespace
+
+Status InitDataDir(const InitOptions& opts) {
+  if (opts.data_dir.empty()) return InvalidArgument("--data is required");
+  if (std::filesystem::exists(opts.data_dir)) {
+    return AlreadyExists("data folder " + opts.data_dir +
+                         " already exists; refusing to overwrite it (choose a new --data)");
+  }
+  Status st = InitInto(opts);
+  if (!st.ok()) {
+    std::error_code ec;
+    std::filesystem::remove_all(opts.data_dir, ec);
+  }
+  return st;
+}
+
+Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
+  std::unique_ptr<Server> s(new Server());
+  s->core_ = std::make_unique<ServerCore>();
+  ServerCore& core = *s->core_;
+  core.data_dir = opts.data_dir;
+  if (opts.clock) core.clock = opts.clock;
+  if (!std::filesystem::exists(opts.data_dir + "/store.db")) {
+    return NotFound("no Préau data folder at " + opts.data_dir + " (create one with `preau-server init`)");
+  }
+  PREAU_ASSIGN_OR_RETURN(core.store, Store::Open(opts.data_dir + "/store.db", /*create=*/false));
+  PREAU_ASSIGN_OR_RETURN(core.keys, LoadServerKeys(opts.data_dir));
+
+  auto device = std::make_unique<DeviceServiceImpl>(core);
+  auto admin = std::make_unique<AdminServiceImpl>(core);
+
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = core.keys.ca_cert_pem;
+  ssl.pem_key_cert_pairs.push_back({core.keys.server_key_pem, core.keys.server_cert_pem});
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(opts.listen, grpc::SslServerCredentials(ssl), &s->port_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Agents ping every minute to keep NATs open and notice dead links; allow it.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.RegisterService(device.get());
+  builder.RegisterService(admin.get());
+  s->services_.push_back(std::move(device));
+  s->services_.push_back(std::move(admin));
+  s->grpc_ = builder.BuildAndStart();
+  if (!s->grpc_ || s->port_ == 0) return Unavailable("could not listen on " + opts.listen);
+  return s;
+}
+
+void Server::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  core_->connections.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+void Server::Wait() { grpc_->Wait(); }
+
+Server::~Server() {
+  if (grpc_) {
+    Shutdown();
+    grpc_->Wait();
+  }
+}
+
+}  // namespace preau::server

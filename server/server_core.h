@@ -1,0 +1,49 @@
+// ServerCore: what every part of the server shares — the store, the keys, the registry of
+// connected devices, the clock and the audit log — and the extension points through which
+// each domain (policies, class control, the store, the filter, usage) plugs into the
+// device stream. Owned by Server; components hold a reference.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "preau/v1/device.pb.h"
+#include "server/fleet/connections.h"
+#include "server/pki/server_keys.h"
+#include "server/store/store.h"
+
+namespace preau::server {
+
+// A domain's hooks on device streams. Handlers run on gRPC threads; keep them short.
+class DeviceFeature {
+ public:
+  virtual ~DeviceFeature() = default;
+  // A device's stream opened and said hello: send it what it lacks.
+  virtual void OnHello(const std::string& device_id, const v1::Hello& hello) {}
+  // Whether this feature stores messages of this kind.
+  virtual bool Handles(v1::AgentMessage::BodyCase body) const { return false; }
+  // Stores one message durably (idempotently: the same id may come twice). The agent gets
+  // its ack only if this returns ok.
+  virtual Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+    return Status::Ok();
+  }
+};
+
+struct ServerCore {
+  std::string data_dir;
+  std::unique_ptr<Store> store;
+  ServerKeys keys;
+  Connections connections;
+  const Clock* clock = &Clock::System();
+  std::vector<DeviceFeature*> features;
+
+  int64_t Now() const { return clock->NowUnixMs(); }
+  // Appends one line to the audit log; `result` is "ok" or the error.
+  void Audit(const std::string& actor, const std::string& action, const std::string& target,
+             const Status& result, const std::string& detail = "");
+};
+
+}  // namespace preau::server

@@ -1,0 +1,63 @@
+#include "server/store/migrations.h"
+
+namespace preau::server {
+
+const std::vector<Db::Migration>& ServerMigrations() {
+  static const std::vector<Db::Migration> kMigrations = {
+      {1, R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE groups (
+  path TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+  token_hash TEXT PRIMARY KEY,         -- SHA-256 of the token; the token itself is not kept
+  group_path TEXT NOT NULL REFERENCES groups(path),
+  uses_left INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  group_path TEXT NOT NULL REFERENCES groups(path),
+  cert_serial TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL UNIQUE,
+  enrolled_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL DEFAULT 0,
+  retired_ms INTEGER NOT NULL DEFAULT 0,
+  inventory BLOB,
+  agent_version TEXT NOT NULL DEFAULT '',
+  policy_version INTEGER NOT NULL DEFAULT 0,
+  policy_state TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX devices_group ON devices(group_path);
+CREATE TABLE operators (
+  name TEXT PRIMARY KEY,
+  role INTEGER NOT NULL,
+  scopes TEXT NOT NULL,                -- newline-separated group paths
+  cert_serial TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+-- Append-only: the audit log cannot be edited or trimmed through SQL.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+)sql"},
+  };
+  return kMigrations;
+}
+
+}  // namespace preau::server

@@ -1,0 +1,338 @@
+#include "server/store/store.h"
+
+#include <sstream>
+
+#include "server/store/migrations.h"
+
+namespace preau::server {
+
+bool PathWithin(const std::string& path, const std::string& ancestor) {
+  if (ancestor.empty()) return true;
+  if (path.size() < ancestor.size() || path.compare(0, ancestor.size(), ancestor) != 0) {
+    return false;
+  }
+  return path.size() == ancestor.size() || path[ancestor.size()] == '/';
+}
+
+Status ValidateGroupPath(const std::string& path) {
+  if (path.empty()) return InvalidArgument("group path is empty");
+  int segments = 1;
+  bool seg_empty = true;
+  for (char c : path) {
+    if (c == '/') {
+      if (seg_empty) break;
+      ++segments;
+      seg_empty = true;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.';
+    if (!ok) {
+      return InvalidArgument("group path '" + path + "': character '" + std::string(1, c) +
+                             "' not allowed (use a-z, 0-9, '-', '_', '.', and '/' between levels)");
+    }
+    seg_empty = false;
+  }
+  if (seg_empty) return InvalidArgument("group path '" + path + "' has an empty level");
+  if (segments > 4) {
+    return InvalidArgument("group path '" + path + "' is deeper than authority/school/class/sub-group");
+  }
+  return Status::Ok();
+}
+
+namespace {
+DeviceRecord ReadDevice(const Stmt& s) {
+  DeviceRecord d;
+  d.id = s.Text(0);
+  d.name = s.Text(1);
+  d.group = s.Text(2);
+  d.cert_serial = s.Text(3);
+  d.key_fingerprint = s.Text(4);
+  d.enrolled_ms = s.Int(5);
+  d.last_seen_ms = s.Int(6);
+  d.retired_ms = s.Int(7);
+  d.inventory = s.Blob(8);
+  d.agent_version = s.Text(9);
+  d.policy_version = static_cast<uint64_t>(s.Int(10));
+  d.policy_state = s.Text(11);
+  return d;
+}
+constexpr const char* kDeviceColumns =
+    "id, name, group_path, cert_serial, key_fingerprint, enrolled_ms, last_seen_ms, "
+    "retired_ms, inventory, agent_version, policy_version, policy_state";
+
+std::string JoinLines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : "\n") + s;
+  return out;
+}
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create) {
+  auto db = Db::Open(path, create);
+  if (!db.ok()) return db.status();
+  PREAU_RETURN_IF_ERROR((*db)->Migrate(ServerMigrations()));
+  return std::unique_ptr<Store>(new Store(std::move(db).value()));
+}
+
+Result<std::string> Store::GetMeta(const std::string& key) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT value FROM meta WHERE key=?"));
+  s.Bind(1, key);
+  PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return NotFound("meta key '" + key + "' not set");
+  return s.Text(0);
+}
+
+Status Store::SetMeta(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
+  return s.Bind(1, key).Bind(2, value).Run();
+}
+
+Status Store::CreateGroupLocked(const std::string& path, int64_t now_ms) {
+  size_t pos = 0;
+  while (true) {
+    pos = path.find('/', pos);
+    std::string prefix = pos == std::string::npos ? path : path.substr(0, pos);
+    PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+        "INSERT INTO groups(path, created_ms) VALUES(?, ?) ON CONFLICT(path) DO NOTHING"));
+    PREAU_RETURN_IF_ERROR(s.Bind(1, prefix).Bind(2, now_ms).Run());
+    if (pos == std::string::npos) break;
+    ++pos;
+  }
+  return Status::Ok();
+}
+
+Status Store::CreateGroup(const std::string& path, int64_t now_ms) {
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(path));
+  std::lock_guard<std::mutex> lock(db_->mu());
+  return db_->Transaction([&] { return CreateGroupLocked(path, now_ms); });
+}
+
+bool Store::GroupExists(const std::string& path) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  auto s = db_->Prepare("SELECT 1 FROM groups WHERE path=?");
+  if (!s.ok()) return false;
+  s->Bind(1, path);
+  auto row = s->Step();
+  return row.ok() && *row;
+}
+
+Result<std::vector<std::pair<std::string, uint32_t>>> Store::ListGroups() {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "SELECT g.path, (SELECT COUNT(*) FROM devices d WHERE d.group_path=g.path AND "
+      "d.retired_ms=0) FROM groups g ORDER BY g.path"));
+  std::vector<std::pair<std::string, uint32_t>> out;
+  for (;;) {
+    PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.Text(0), static_cast<uint32_t>(s.Int(1)));
+  }
+  return out;
+}
+
+Status Store::CreateToken(const TokenSpec& t, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "INSERT INTO tokens(token_hash, group_path, uses_left, expires_ms, created_by, created_ms) "
+      "VALUES(?, ?, ?, ?, ?, ?)"));
+  return s.Bind(1, t.token_hash).Bind(2, t.group).Bind(3, t.uses).Bind(4, t.expires_ms)
+      .Bind(5, t.created_by).Bind(6, now_ms).Run();
+}
+
+Result<std::string> Store::EnrollDevice(const std::string& token_hash, DeviceRecord d,
+                                        int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  std::string group;
+  Status st = db_->Transaction([&]() -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto t, db_->Prepare(
+        "SELECT group_path, uses_left, expires_ms FROM tokens WHERE token_hash=?"));
+    t.Bind(1, token_hash);
+    PREAU_ASSIGN_OR_RETURN(bool row, t.Step());
+    if (!row) return Unauthenticated("enrollment token not recognised");
+    group = t.Text(0);
+    if (t.Int(2) <= now_ms) return Unauthenticated("enrollment token has expired");
+    if (t.Int(1) <= 0) return Unauthenticated("enrollment token has no uses left");
+    PREAU_ASSIGN_OR_RETURN(auto k, db_->Prepare(
+        "SELECT id, retired_ms FROM devices WHERE key_fingerprint=?"));
+    k.Bind(1, d.key_fingerprint);
+    PREAU_ASSIGN_OR_RETURN(bool known, k.Step());
+    if (known) {
+      return k.Int(1) != 0
+                 ? PermissionDenied("this key belongs to retired device " + k.Text(0) +
+                                    ": a retired device cannot enrol again with it")
+                 : AlreadyExists("this key is already enrolled as device " + k.Text(0));
+    }
+    PREAU_ASSIGN_OR_RETURN(auto u, db_->Prepare(
+        "UPDATE tokens SET uses_left=uses_left-1 WHERE token_hash=?"));
+    PREAU_RETURN_IF_ERROR(u.Bind(1, token_hash).Run());
+    PREAU_ASSIGN_OR_RETURN(auto ins, db_->Prepare(
+        "INSERT INTO devices(id, name, group_path, cert_serial, key_fingerprint, enrolled_ms, "
+        "last_seen_ms, inventory, agent_version) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    return ins.Bind(1, d.id).Bind(2, d.name).Bind(3, group).Bind(4, d.cert_serial)
+        .Bind(5, d.key_fingerprint).Bind(6, now_ms).Bind(7, now_ms).BindBlob(8, d.inventory)
+        .Bind(9, d.agent_version).Run();
+  });
+  if (!st.ok()) return st;
+  return group;
+}
+
+Result<DeviceRecord> Store::GetDevice(const std::string& id) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(std::string("SELECT ") + kDeviceColumns +
+                                              " FROM devices WHERE id=?"));
+  s.Bind(1, id);
+  PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return NotFound("no device with id '" + id + "'");
+  return ReadDevice(s);
+}
+
+Result<std::vector<DeviceRecord>> Store::ListDevices(const std::string& prefix,
+                                                     bool include_retired) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      std::string("SELECT ") + kDeviceColumns +
+      " FROM devices WHERE (?1 = '' OR group_path = ?1 OR substr(group_path, 1, length(?1) + 1) = ?1 || '/')"
+      " AND (?2 OR retired_ms = 0) ORDER BY group_path, name, id"));
+  s.Bind(1, prefix).Bind(2, static_cast<int64_t>(include_retired));
+  std::vector<DeviceRecord> out;
+  for (;;) {
+    PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadDevice(s));
+  }
+  return out;
+}
+
+Status Store::MoveDevice(const std::string& id, const std::string& group) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE devices SET group_path=? WHERE id=? AND retired_ms=0"));
+  PREAU_RETURN_IF_ERROR(s.Bind(1, group).Bind(2, id).Run());
+  if (db_->Changes() == 0) return NotFound("no active device with id '" + id + "'");
+  return Status::Ok();
+}
+
+Status Store::RetireDevice(const std::string& id, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE devices SET retired_ms=? WHERE id=? AND retired_ms=0"));
+  PREAU_RETURN_IF_ERROR(s.Bind(1, now_ms).Bind(2, id).Run());
+  if (db_->Changes() == 0) return NotFound("no active device with id '" + id + "'");
+  return Status::Ok();
+}
+
+Status Store::UpdateInventory(const std::string& id, const std::string& inventory,
+                              const std::string& agent_version) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE devices SET inventory=?, agent_version=? WHERE id=?"));
+  return s.BindBlob(1, inventory).Bind(2, agent_version).Bind(3, id).Run();
+}
+
+Status Store::TouchDevice(const std::string& id, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare("UPDATE devices SET last_seen_ms=? WHERE id=?"));
+  return s.Bind(1, now_ms).Bind(2, id).Run();
+}
+
+Status Store::SetDevicePolicy(const std::string& id, uint64_t version,
+                              const std::string& state) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE devices SET policy_version=?, policy_state=? WHERE id=?"));
+  return s.Bind(1, static_cast<int64_t>(version)).Bind(2, state).Bind(3, id).Run();
+}
+
+Status Store::CreateOperator(const OperatorRecord& op) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "INSERT INTO operators(name, role, scopes, cert_serial, created_ms) VALUES(?, ?, ?, ?, ?)"));
+  Status st = s.Bind(1, op.name).Bind(2, static_cast<int64_t>(op.role))
+                  .Bind(3, JoinLines(op.scopes)).Bind(4, op.cert_serial).Bind(5, op.created_ms)
+                  .Run();
+  if (st.code() == Code::kAlreadyExists) return AlreadyExists("operator '" + op.name + "' already exists");
+  return st;
+}
+
+Result<OperatorRecord> Store::GetOperator(const std::string& name) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "SELECT name, role, scopes, cert_serial, created_ms, revoked_ms FROM operators WHERE name=?"));
+  s.Bind(1, name);
+  PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return NotFound("no operator named '" + name + "'");
+  OperatorRecord op;
+  op.name = s.Text(0);
+  op.role = static_cast<v1::Role>(s.Int(1));
+  op.scopes = SplitLines(s.Text(2));
+  op.cert_serial = s.Text(3);
+  op.created_ms = s.Int(4);
+  op.revoked_ms = s.Int(5);
+  return op;
+}
+
+Result<std::vector<OperatorRecord>> Store::ListOperators() {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "SELECT name, role, scopes, cert_serial, created_ms, revoked_ms FROM operators ORDER BY name"));
+  std::vector<OperatorRecord> out;
+  for (;;) {
+    PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    OperatorRecord op;
+    op.name = s.Text(0);
+    op.role = static_cast<v1::Role>(s.Int(1));
+    op.scopes = SplitLines(s.Text(2));
+    op.cert_serial = s.Text(3);
+    op.created_ms = s.Int(4);
+    op.revoked_ms = s.Int(5);
+    out.push_back(std::move(op));
+  }
+  return out;
+}
+
+Status Store::AppendAudit(const v1::AuditEntry& e) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "INSERT INTO audit(at_ms, actor, action, target, result, detail) VALUES(?, ?, ?, ?, ?, ?)"));
+  return s.Bind(1, e.at_unix_ms()).Bind(2, e.actor()).Bind(3, e.action()).Bind(4, e.target())
+      .Bind(5, e.result()).Bind(6, e.detail()).Run();
+}
+
+Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t limit) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "SELECT seq, at_ms, actor, action, target, result, detail FROM audit WHERE at_ms >= ? "
+      "ORDER BY seq LIMIT ?"));
+  s.Bind(1, since_ms).Bind(2, static_cast<int64_t>(limit == 0 ? 100000 : limit));
+  std::vector<v1::AuditEntry> out;
+  for (;;) {
+    PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    v1::AuditEntry e;
+    e.set_seq(s.Int(0));
+    e.set_at_unix_ms(s.Int(1));
+    e.set_actor(s.Text(2));
+    e.set_action(s.Text(3));
+    e.set_target(s.Text(4));
+    e.set_result(s.Text(5));
+    e.set_detail(s.Text(6));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace preau::server
