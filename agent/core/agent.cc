@@ -1,0 +1,1 @@
+// The agent core: see agent.h (landing next).

@@ -1,0 +1,1 @@
+// The CLI library: see admin_client.h (landing next).
