@@ -91,4 +91,14 @@ struct SimState {
 // any other platform.
 std::optional<SimState> ReadSimState(const Platform& platform);
 
+// Plays a user who managed to lift the simulated lock (IsLocked turns false, the message
+// stays), so that a lock enforcer's re-apply can be tested. No-op on other platforms.
+void SimForceUnlock(Platform& platform);
+
+// Makes the next `times` calls of one simulated operation fail with Internal(`reason`)
+// and leave the state untouched. Operations: "lock", "unlock", "focus", "open_url",
+// "wifi", "install", "remove". InvalidArgument for another name or a non-sim platform.
+Status SimFailNext(Platform& platform, const std::string& op, std::string reason,
+                   int times = 1);
+
 }  // namespace preau::agent

@@ -1,0 +1,114 @@
+// The Linux platform: inventory from /proc, /sys and /etc (linux_inventory.cc), actions
+// through the configured LinuxCommands (command_runner.cc). Focus and restrictions need
+// a kiosk shell or a device-policy daemon that a plain Linux desktop does not have, so
+// they are reported as not supported rather than faked.
+#include <atomic>
+#include <chrono>
+#include <map>
+
+#include "agent/platform/command_runner.h"
+#include "agent/platform/linux_inventory.h"
+#include "agent/platform/platform.h"
+#include "agent/platform/sysfs_reader.h"
+
+namespace preau::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kCommandTimeout{30'000};
+// A package install may unpack and run maintainer scripts on a slow eMMC tablet.
+constexpr milliseconds kInstallTimeout{600'000};
+
+Status NotConfigured(std::string_view name) {
+  return FailedPrecondition("not supported on this platform: no " + std::string(name) +
+                            " command configured");
+}
+
+class LinuxPlatform final : public Platform {
+ public:
+  LinuxPlatform(LinuxCommands commands, std::string root)
+      : commands_(std::move(commands)), fs_(std::move(root)) {}
+
+  std::string Kind() const override { return "linux"; }
+
+  Capabilities GetCapabilities() const override {
+    Capabilities caps;
+    caps.screen_lock = !commands_.lock.empty() && !commands_.unlock.empty();
+    caps.wifi_radio = !commands_.wifi_on.empty() && !commands_.wifi_off.empty();
+    caps.app_install = !commands_.install.empty();
+    return caps;  // focus and restrictions: see the file comment
+  }
+
+  v1::Inventory CollectInventory() override { return CollectLinuxInventory(fs_); }
+
+  Status Lock(const std::string& message) override {
+    PREAU_RETURN_IF_ERROR(Run("lock", commands_.lock, {{"message", message}}));
+    last_set_locked_ = true;
+    return Status::Ok();
+  }
+
+  Status Unlock() override {
+    PREAU_RETURN_IF_ERROR(Run("unlock", commands_.unlock, {}));
+    last_set_locked_ = false;
+    return Status::Ok();
+  }
+
+  bool IsLocked() override {
+    // Without a way to ask, the best guess is what we last did.
+    if (commands_.is_locked.empty()) return last_set_locked_;
+    Result<CommandOutput> out = RunCommand(commands_.is_locked, {}, kCommandTimeout);
+    if (!out.ok() || out->exit_code != 0) return false;  // re-locking is the safe side
+    std::string answer = TrimWhitespace(out->output);
+    return answer == "yes" || answer == "true" || answer == "1";
+  }
+
+  Status Focus(const std::string& app, const std::string& url) override {
+    if (app.empty() && url.empty()) return Status::Ok();  // nothing to end
+    return FailedPrecondition(
+        "not supported on this platform: focus needs a kiosk session, which Linux "
+        "desktops do not provide");
+  }
+
+  Status OpenUrl(const std::string& url) override {
+    if (url.empty()) return InvalidArgument("open_url: empty url");
+    return Run("open_url", commands_.open_url, {{"url", url}});
+  }
+
+  Status SetWifiRadio(bool on) override {
+    return on ? Run("wifi_on", commands_.wifi_on, {}) : Run("wifi_off", commands_.wifi_off, {});
+  }
+
+  Status InstallApp(const std::string& app_id, const std::string& version,
+                    const std::string& package_path) override {
+    if (app_id.empty()) return InvalidArgument("install: empty app id");
+    return Run("install", commands_.install,
+               {{"app", app_id}, {"version", version}, {"file", package_path}},
+               kInstallTimeout);
+  }
+
+  Status RemoveApp(const std::string& app_id) override {
+    if (app_id.empty()) return InvalidArgument("remove: empty app id");
+    return Run("remove", commands_.remove, {{"app", app_id}}, kInstallTimeout);
+  }
+
+ private:
+  Status Run(std::string_view name, const std::string& command,
+             const std::map<std::string, std::string>& values,
+             milliseconds timeout = kCommandTimeout) {
+    if (command.empty()) return NotConfigured(name);
+    return RunCommandChecked(name, command, values, timeout);
+  }
+
+  const LinuxCommands commands_;
+  const SysfsReader fs_;
+  std::atomic<bool> last_set_locked_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands, std::string root) {
+  return std::make_unique<LinuxPlatform>(std::move(commands), std::move(root));
+}
+
+}  // namespace preau::agent
