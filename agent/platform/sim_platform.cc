@@ -111,10 +111,24 @@ class SeedStream {
   uint64_t state_;
 };
 
+// Interactive displays run Windows on an OPS PC slotted into the panel, not on the panel's
+// own ARM board.
+struct OpsModule {
+  const char* cpu;
+  uint32_t cores;
+  uint32_t memory_gib;
+  uint32_t disk_gb;
+};
+constexpr OpsModule kOpsModule = {"Intel Core i5-1135G7", 4, 8, 256};
+
 // Everything about the simulated device that never changes. Cheap to rebuild.
 struct SimHardware {
   const SimModel* model;
   OsChoice os;
+  const char* cpu;
+  uint32_t cores;
+  uint32_t memory_gib;
+  uint32_t disk_gb;
   std::string serial;
   std::string hostname;
   std::string mac;
@@ -133,6 +147,12 @@ SimHardware DescribeHardware(uint64_t seed) {
   size_t os_count = 0;
   while (os_count < hw.model->os.size() && hw.model->os[os_count].name != nullptr) ++os_count;
   hw.os = hw.model->os[rng.Below(os_count)];
+  const std::string_view kind = hw.model->kind;
+  const bool ops = kind == "eni" && std::string_view(hw.os.name) == "Windows";
+  hw.cpu = ops ? kOpsModule.cpu : hw.model->cpu;
+  hw.cores = ops ? kOpsModule.cores : hw.model->cores;
+  hw.memory_gib = ops ? kOpsModule.memory_gib : hw.model->memory_gib;
+  hw.disk_gb = ops ? kOpsModule.disk_gb : hw.model->disk_gb;
 
   static constexpr std::string_view kAlnum = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
   for (const char* p = hw.model->serial_pattern; *p != '\0'; ++p) {
@@ -145,7 +165,6 @@ SimHardware DescribeHardware(uint64_t seed) {
     }
   }
 
-  const std::string_view kind = hw.model->kind;
   const char* prefix = kind == "tablet" ? "tab" : kind == "eni" ? "eni" : "pc";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%s-%06llx", prefix,
@@ -161,7 +180,7 @@ SimHardware DescribeHardware(uint64_t seed) {
                 static_cast<unsigned>(m & 0xFF));
   hw.mac = buf;
 
-  const uint64_t disk_total = uint64_t{hw.model->disk_gb} * 1'000'000'000ull;
+  const uint64_t disk_total = uint64_t{hw.disk_gb} * 1'000'000'000ull;
   hw.disk_free_bytes = disk_total * rng.Between(10, 85) / 100;
 
   hw.has_battery = kind != "eni";
@@ -245,13 +264,13 @@ class SimPlatform final : public Platform {
     inv.set_model(hw.model->model);
     inv.set_manufacturer(hw.model->manufacturer);
     inv.set_serial(hw.serial);
-    inv.set_cpu(hw.model->cpu);
-    inv.set_cpu_cores(hw.model->cores);
+    inv.set_cpu(hw.cpu);
+    inv.set_cpu_cores(hw.cores);
     // The kernel keeps some memory for itself, so devices report a little less.
-    inv.set_memory_bytes(uint64_t{hw.model->memory_gib} * (1ull << 30) * 94 / 100);
+    inv.set_memory_bytes(uint64_t{hw.memory_gib} * (1ull << 30) * 94 / 100);
     v1::DiskInfo* disk = inv.add_disks();
     disk->set_mount_point(std::string_view(hw.os.name) == "Windows" ? "C:\\" : "/data");
-    disk->set_total_bytes(uint64_t{hw.model->disk_gb} * 1'000'000'000ull);
+    disk->set_total_bytes(uint64_t{hw.disk_gb} * 1'000'000'000ull);
     disk->set_free_bytes(hw.disk_free_bytes);
     v1::NetworkInterface* nic = inv.add_interfaces();
     nic->set_name("wlan0");
