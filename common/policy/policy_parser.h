@@ -1,0 +1,50 @@
+// PolicyParser: reads a policy written in YAML (see docs/policy.md and policies/) into a
+// PolicySpec, or explains everything that is wrong with it.
+//
+// The parser is strict because a typo in a school's policy silently does nothing: unknown
+// keys are refused (with the closest known key as a suggestion), times and slots must be
+// well formed, and the compiled spec then goes through ValidateSpec for impossible
+// schedules and conflicting rules. Every error carries file, line and key path, and all of
+// them are returned at once so that one `preau policy check` shows the whole list.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/policy/policy_error.h"
+#include "common/policy/policy_validator.h"
+#include "preau/v1/policy_spec.pb.h"
+
+namespace preau::policy {
+
+struct ParseOptions {
+  // kFragment for one level of a chain (a class that overrides two keys); kEffective for a
+  // policy meant to stand alone on a device.
+  Completeness completeness = Completeness::kFragment;
+};
+
+struct ParsedPolicy {
+  v1::PolicySpec spec;
+  std::string file;   // as given, used in error messages
+  SourceMap lines;    // key path -> line, to locate later errors (inheritance)
+};
+
+struct ParseResult {
+  std::optional<ParsedPolicy> policy;  // set only when there is no error
+  std::vector<PolicyError> errors;     // sorted by line
+  bool ok() const { return errors.empty(); }
+};
+
+// `file` names the source in errors ("eni.yaml"); the text is not read from it.
+ParseResult ParsePolicy(std::string_view yaml, const std::string& file,
+                        const ParseOptions& options = {});
+// Reads `path` and parses it; errors name `path` as given.
+ParseResult ParsePolicyFile(const std::string& path, const ParseOptions& options = {});
+
+// Turns validation issues (key paths) into located errors for `file` through `lines`.
+std::vector<PolicyError> LocateIssues(const std::vector<ValidationIssue>& issues,
+                                      const std::string& file, const SourceMap& lines);
+
+}  // namespace preau::policy
