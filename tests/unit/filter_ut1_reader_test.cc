@@ -1,0 +1,115 @@
+// Reads the real UT1 extract and synthetic files with every known quirk.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/filter/ut1_reader.h"
+
+namespace preau::filter {
+namespace {
+
+const std::string kUt1Dir = "/work/shared/testdata/ut1";
+
+// Lines as `wc -l` counts them (newline characters).
+size_t WcLines(const std::string& path) {
+  std::string cmd = "wc -l < '" + path + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return 0;
+  unsigned long n = 0;
+  if (fscanf(p, "%lu", &n) != 1) n = 0;
+  pclose(p);
+  return n;
+}
+
+TEST(Ut1Reader, ReadsTheRealExtract) {
+  Result<Ut1Data> data = ReadUt1(kUt1Dir);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  ASSERT_EQ(data->categories.size(), 11u);
+  for (const Ut1Category& cat : data->categories) {
+    SCOPED_TRACE(cat.name);
+    size_t skipped_domains = 0, skipped_urls = 0;
+    for (const auto& s : cat.skipped) (s.file == "domains" ? skipped_domains : skipped_urls)++;
+    size_t wc = WcLines(kUt1Dir + "/" + cat.name + "/domains");
+    EXPECT_GT(wc, 0u);
+    EXPECT_EQ(cat.domains.size(), wc - skipped_domains);
+    EXPECT_EQ(cat.domain_lines, wc);
+    if (cat.url_lines > 0) {
+      EXPECT_EQ(cat.urls.size(), WcLines(kUt1Dir + "/" + cat.name + "/urls") - skipped_urls);
+    }
+    EXPECT_FALSE(cat.usage.empty());
+    for (const auto& d : cat.domains) {
+      EXPECT_EQ(d.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ \r"), std::string::npos) << d;
+    }
+  }
+  const Ut1Category* games = data->Find("games");
+  ASSERT_NE(games, nullptr);
+  EXPECT_EQ(games->domain_lines, 33741u);
+  // Known quirks are kept: '_' in labels and bare IPv4 addresses.
+  const Ut1Category* chat = data->Find("chat");
+  ASSERT_NE(chat, nullptr);
+  EXPECT_NE(std::find(chat->domains.begin(), chat->domains.end(), "193.238.160.62"),
+            chat->domains.end());
+  EXPECT_NE(std::find(games->domains.begin(), games->domains.end(), "rpg_tips.tripod.com"),
+            games->domains.end());
+  EXPECT_TRUE(data->Find("liste_blanche")->IsWhite());
+  EXPECT_TRUE(data->Find("gambling") && !data->Find("gambling")->IsWhite());
+  EXPECT_EQ(data->descriptions.count("gambling"), 1u);
+  EXPECT_EQ(data->descriptions.at("gambling").default_type, "black");
+  EXPECT_GT(data->TotalDomains(), 87000u);
+}
+
+TEST(Ut1Reader, SkipsQuirksWithReasonsAndKeepsGoodEntries) {
+  Ut1Category cat;
+  ParseDomainsText(
+      "# a comment\r\n"
+      "Example.COM\r\n"
+      ".leading.example.org\n"
+      "trailing.example.net.\n"
+      "\n"
+      "foo bar\n"
+      "under_score.tripod.com\n"
+      "192.0.2.7\n"
+      "example.com\n"
+      "http://www.url.example/x\n"
+      "localhost\n"
+      "bad..dots.com\n"
+      "caf\xc3\xa9.fr\n"
+      "last.example.edu",
+      cat);
+  EXPECT_EQ(cat.domain_lines, 14u);
+  std::vector<std::string> want = {"example.com",  "leading.example.org",
+                                   "trailing.example.net", "under_score.tripod.com",
+                                   "192.0.2.7",    "last.example.edu"};
+  EXPECT_EQ(cat.domains, want);
+  ASSERT_EQ(cat.skipped.size(), 8u);
+  EXPECT_EQ(cat.skipped[0].reason, "line 1: comment");
+  EXPECT_EQ(cat.skipped[1].reason, "line 5: empty line");
+  EXPECT_EQ(cat.skipped[2].reason, "line 6: not a domain: 'foo bar' (contains a space)");
+  EXPECT_EQ(cat.skipped[3].reason, "line 9: duplicate of line 2");
+  EXPECT_EQ(cat.skipped[4].line, 10u);
+  EXPECT_NE(cat.skipped[4].reason.find("a URL"), std::string::npos);
+  EXPECT_NE(cat.skipped[5].reason.find("single label"), std::string::npos);
+  EXPECT_NE(cat.skipped[6].reason.find("empty label"), std::string::npos);
+  EXPECT_NE(cat.skipped[7].reason.find("non-ASCII"), std::string::npos);
+}
+
+TEST(Ut1Reader, NormalisesUrlRules) {
+  Ut1Category cat;
+  ParseUrlsText("4ds1.com/Games\nhttp://WWW.Site.Example/A?b=1#frag\nhost.example\nno host/x\n",
+                cat);
+  std::vector<std::string> want = {"4ds1.com/games", "www.site.example/a?b=1", "host.example"};
+  EXPECT_EQ(cat.urls, want);
+  ASSERT_EQ(cat.skipped.size(), 1u);
+  EXPECT_NE(cat.skipped[0].reason.find("line 4: not a URL"), std::string::npos);
+}
+
+TEST(Ut1Reader, MissingFolderIsAClearError) {
+  Result<Ut1Data> data = ReadUt1("/nonexistent/ut1");
+  ASSERT_FALSE(data.ok());
+  EXPECT_NE(data.status().message().find("/nonexistent/ut1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace preau::filter
