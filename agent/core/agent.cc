@@ -1,1 +1,382 @@
-// The agent core: see agent.h (landing next).
+#include "agent/core/agent.h"
+
+#include <cstdio>
+#include <deque>
+#include <future>
+
+#include <boost/asio/post.hpp>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "agent/core/enroller.h"
+#include "common/grpc_status.h"
+#include "common/pki.h"
+
+namespace preau::agent {
+
+namespace asio = boost::asio;
+
+// The client side of one Connect call. gRPC calls it on its own threads; it forwards
+// everything to the agent's strand. The agent deletes it (on the strand) after OnDone.
+class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+ public:
+  Stream(Agent* agent, uint64_t gen) : agent_(agent), gen_(gen), alive_(agent->alive_) {}
+
+  void Begin(v1::DeviceService::Stub* stub) {
+    stub->async()->Connect(&ctx_, this);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  bool Write(const v1::AgentMessage& m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return false;
+    out_.push_back(m);
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    }
+    return true;
+  }
+
+  void Cancel() { ctx_.TryCancel(); }
+
+  void WaitDone() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    out_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      out_.clear();
+      return;
+    }
+    if (!out_.empty()) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows with the reason
+    Post([msg = in_](Agent* a, uint64_t gen) { a->OnServerMessage(gen, msg); });
+    StartRead(&in_);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    Post([s](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s); });
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  template <typename Fn>
+  void Post(Fn fn) {
+    std::weak_ptr<std::atomic<bool>> alive = alive_;
+    Agent* agent = agent_;
+    uint64_t gen = gen_;
+    asio::post(agent_->strand_, [alive, agent, gen, fn = std::move(fn)] {
+      auto a = alive.lock();
+      if (a && *a) fn(agent, gen);
+    });
+  }
+
+  Agent* agent_;
+  uint64_t gen_;
+  std::shared_ptr<std::atomic<bool>> alive_;
+  grpc::ClientContext ctx_;
+  v1::ServerMessage in_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::AgentMessage> out_;
+  bool writing_ = false;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<Agent>> Agent::Create(asio::io_context& io, AgentOptions opts,
+                                             std::unique_ptr<Platform> platform) {
+  PREAU_ASSIGN_OR_RETURN(auto state, StateStore::Open(opts.state_dir));
+  PREAU_ASSIGN_OR_RETURN(auto existing, state->LoadIdentity());
+  Identity id;
+  if (existing) {
+    id = *existing;
+    // An identity that does not hold together is a corrupt state, not a reason to guess.
+    Status ok = pki::CheckKeyMatchesCertificate(id.private_key_pem, id.certificate_pem);
+    if (!ok.ok()) {
+      return DataLoss("state folder " + opts.state_dir + " holds a broken identity (" +
+                      ok.message() + "); move it away and enrol again with a new token");
+    }
+  } else {
+    EnrollRequestOptions e;
+    e.server = opts.server;
+    e.ca_pem = opts.ca_pem;
+    e.token = opts.enroll_token;
+    e.name = opts.name;
+    e.inventory = platform->CollectInventory();
+    e.inventory.set_agent_version(kAgentVersion);
+    PREAU_ASSIGN_OR_RETURN(id, Enroll(e));
+    PREAU_RETURN_IF_ERROR(state->SaveIdentity(id).Context("saving the new identity"));
+  }
+  if (opts.server.empty()) opts.server = id.server;
+  return std::unique_ptr<Agent>(
+      new Agent(io, std::move(opts), std::move(platform), std::move(state), std::move(id)));
+}
+
+Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> platform,
+             std::unique_ptr<StateStore> state, Identity id)
+    : io_(io),
+      strand_(asio::make_strand(io)),
+      opts_(std::move(opts)),
+      clock_(opts_.clock ? opts_.clock : &Clock::System()),
+      platform_(std::move(platform)),
+      state_(std::move(state)),
+      identity_(std::move(id)),
+      reconnect_timer_(io),
+      heartbeat_timer_(io),
+      inventory_timer_(io),
+      rng_(std::random_device{}()) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = identity_.ca_pem;
+  ssl.pem_private_key = identity_.private_key_pem;
+  ssl.pem_cert_chain = identity_.certificate_pem;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per simulated device
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
+  channel_ = grpc::CreateCustomChannel(opts_.server, grpc::SslCredentials(ssl), args);
+  stub_ = v1::DeviceService::NewStub(channel_);
+  status_.device_id = identity_.device_id;
+  status_.group = identity_.group;
+}
+
+Agent::~Agent() {
+  if (alive_->load()) Stop();
+}
+
+void Agent::AddFeature(std::unique_ptr<AgentFeature> feature) {
+  features_.push_back(std::move(feature));
+}
+
+void Agent::Start() {
+  asio::post(strand_, [this] {
+    for (auto& f : features_) f->Start(*this);
+    ArmInventoryCheck();
+    Connect();
+  });
+}
+
+void Agent::Stop() {
+  if (!alive_->load()) return;
+  std::promise<Stream*> cancelled;
+  asio::post(strand_, [&] {
+    stopping_ = true;
+    reconnect_timer_.cancel();
+    heartbeat_timer_.cancel();
+    inventory_timer_.cancel();
+    for (auto& f : features_) f->Stop();
+    if (stream_) stream_->Cancel();
+    cancelled.set_value(stream_);
+  });
+  if (Stream* s = cancelled.get_future().get()) s->WaitDone();
+  // Runs after the stream's own OnDone handler, which was posted before WaitDone returned.
+  std::promise<void> finished;
+  asio::post(strand_, [&] {
+    delete stream_;
+    stream_ = nullptr;
+    alive_->store(false);
+    finished.set_value();
+  });
+  finished.get_future().get();
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_.connected = false;
+}
+
+AgentStatus Agent::status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  AgentStatus s = status_;
+  auto pending = state_->PendingCount();
+  s.outbox_pending = pending.ok() ? *pending : -1;
+  return s;
+}
+
+void Agent::SetError(const Status& st) {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_.last_error = st;
+}
+
+void Agent::Connect() {
+  if (stopping_) return;
+  ++gen_;
+  stream_ = new Stream(this, gen_);
+  stream_->Begin(stub_.get());
+  SendHello();
+}
+
+void Agent::SendHello() {
+  v1::AgentMessage m;
+  hello_id_ = "hello-" + pki::RandomHex(8);
+  m.set_id(hello_id_);
+  auto* h = m.mutable_hello();
+  h->set_protocol(v1::PROTOCOL_VERSION_1);
+  h->set_agent_version(kAgentVersion);
+  for (auto& f : features_) f->FillHello(h);
+  if (stream_) stream_->Write(m);
+}
+
+void Agent::Resync() {
+  if (stream_) SendHello();
+}
+
+void Agent::ScheduleReconnect() {
+  if (stopping_) return;
+  using std::chrono::milliseconds;
+  int64_t min = opts_.backoff_min.count(), max = opts_.backoff_max.count();
+  int64_t delay = min << std::min(attempt_, 20);
+  if (delay > max || delay <= 0) delay = max;
+  Status last;
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    last = status_.last_error;
+  }
+  // A retired or unknown device will not be let in by retrying fast.
+  if (last.code() == Code::kPermissionDenied || last.code() == Code::kUnauthenticated) delay = max;
+  // Full jitter over the upper half, so a fleet that lost its server does not return at once.
+  std::uniform_int_distribution<int64_t> jitter(delay / 2, delay);
+  ++attempt_;
+  reconnect_timer_.expires_after(milliseconds(jitter(rng_)));
+  reconnect_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
+    if (!ec) Connect();
+  }));
+}
+
+void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
+  if (gen != gen_ || stopping_) return;
+  delete stream_;
+  stream_ = nullptr;
+  inflight_.clear();
+  heartbeat_timer_.cancel();
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    status_.connected = false;
+    status_.last_error = s.ok() ? Unavailable("the server closed the stream") : FromGrpc(s);
+  }
+  ScheduleReconnect();
+}
+
+void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
+  if (gen != gen_ || stopping_) return;
+  if (msg.has_ack()) {
+    const std::string& id = msg.ack().id();
+    if (id == hello_id_) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(status_mu_);
+        first = !status_.connected;
+        status_.connected = true;
+        status_.last_error = Status::Ok();
+        if (first) ++status_.connections;
+      }
+      if (first) {
+        attempt_ = 0;
+        QueueInventory(/*force=*/true);
+        FlushOutbox();
+        ArmHeartbeat();
+        for (auto& f : features_) f->OnConnected();
+      }
+      return;
+    }
+    Status st = state_->Acked(id);
+    if (!st.ok()) std::fprintf(stderr, "preau-agent: %s\n", st.message().c_str());
+    inflight_.erase(id);
+    if (inflight_.empty()) FlushOutbox();
+    return;
+  }
+  for (auto& f : features_) {
+    if (f->OnServerMessage(msg)) return;
+  }
+}
+
+void Agent::SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) {
+  if (msg.id().empty()) msg.set_id(kind + "-" + pki::RandomHex(8));
+  OutboxItem item;
+  item.id = msg.id();
+  item.kind = kind;
+  item.body = msg.SerializeAsString();
+  Status st = state_->Enqueue(item, replace_kind, opts_.outbox_max);
+  if (!st.ok()) {
+    // A full disk: the report is lost only if it cannot be kept; say so loudly.
+    std::fprintf(stderr, "preau-agent: cannot queue %s report: %s\n", kind.c_str(), st.message().c_str());
+    SetError(st);
+    return;
+  }
+  bool connected;
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    connected = status_.connected;
+  }
+  if (connected && stream_ && inflight_.insert(item.id).second) stream_->Write(msg);
+}
+
+void Agent::FlushOutbox() {
+  if (!stream_) return;
+  constexpr size_t kBatch = 256;
+  auto pending = state_->Pending(kBatch);
+  if (!pending.ok()) {
+    SetError(pending.status());
+    return;
+  }
+  for (const auto& item : *pending) {
+    if (!inflight_.insert(item.id).second) continue;
+    v1::AgentMessage m;
+    if (!m.ParseFromString(item.body)) {
+      // Never block the queue on one bad entry.
+      (void)state_->Acked(item.id);
+      inflight_.erase(item.id);
+      continue;
+    }
+    stream_->Write(m);
+  }
+}
+
+void Agent::ArmHeartbeat() {
+  heartbeat_timer_.expires_after(opts_.heartbeat);
+  heartbeat_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
+    if (ec || stopping_ || !stream_) return;
+    v1::AgentMessage m;
+    m.mutable_heartbeat()->set_sent_unix_ms(clock_->NowUnixMs());
+    stream_->Write(m);
+    ArmHeartbeat();
+  }));
+}
+
+void Agent::ArmInventoryCheck() {
+  inventory_timer_.expires_after(opts_.inventory_check);
+  inventory_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    QueueInventory(/*force=*/false);
+    ArmInventoryCheck();
+  }));
+}
+
+void Agent::CheckInventory() {
+  asio::post(strand_, [this] { QueueInventory(/*force=*/false); });
+}
+
+void Agent::QueueInventory(bool force) {
+  v1::AgentMessage m;
+  *m.mutable_inventory() = platform_->CollectInventory();
+  m.mutable_inventory()->set_agent_version(kAgentVersion);
+  std::string bytes = m.inventory().SerializeAsString();
+  if (!force && bytes == last_inventory_) return;
+  last_inventory_ = bytes;
+  SendReliable(std::move(m), "inventory", /*replace_kind=*/true);
+}
+
+}  // namespace preau::agent

@@ -1,0 +1,132 @@
+// Agent: one enrolled device's connection to its server. It keeps the identity in the
+// state folder, holds one Connect stream open (reconnecting with jittered exponential
+// backoff after any loss, server restarts included), says hello, sends its inventory on
+// connect and when it changes, heartbeats, and delivers the outbox reliably (a report is
+// deleted only after the server's ack). Plugins join through AgentFeature.
+//
+// An Agent runs on an io_context it is given (through its own strand) and owns no thread,
+// so the fleet simulator runs thousands in one process.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <grpcpp/channel.h>
+
+#include "agent/core/agent_feature.h"
+#include "agent/core/state_store.h"
+#include "agent/platform/platform.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "preau/v1/device.grpc.pb.h"
+
+namespace preau::agent {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+struct AgentOptions {
+  std::string state_dir;
+  std::string server;          // host:port; defaults to the one enrolled with
+  std::string ca_pem;          // needed for the first enrolment only
+  std::string enroll_token;    // needed for the first enrolment only
+  std::string name;            // device name asked for at enrolment
+  std::chrono::milliseconds heartbeat{60'000};
+  std::chrono::milliseconds inventory_check{15 * 60'000};
+  std::chrono::milliseconds backoff_min{1'000};
+  std::chrono::milliseconds backoff_max{300'000};
+  size_t outbox_max = 10'000;  // reports kept while offline; the oldest are dropped past it
+  const Clock* clock = nullptr;
+};
+
+struct AgentStatus {
+  bool connected = false;      // the server acked this connection's hello
+  std::string device_id;
+  std::string group;
+  int connections = 0;         // successful connections so far
+  Status last_error;           // why the last stream ended / attempt failed
+  int64_t outbox_pending = 0;
+};
+
+class Agent : private AgentContext {
+ public:
+  // Opens the state folder and, the first time, enrols (blocking). Refuses a corrupt state.
+  static Result<std::unique_ptr<Agent>> Create(boost::asio::io_context& io, AgentOptions opts,
+                                               std::unique_ptr<Platform> platform);
+  ~Agent() override;
+
+  void AddFeature(std::unique_ptr<AgentFeature> feature);
+  // Starts connecting (returns at once).
+  void Start();
+  // Closes the stream and cancels timers; blocks until the stream is gone. Call from a
+  // thread other than the io_context's.
+  void Stop();
+
+  AgentStatus status() const;
+  Platform& platform() override { return *platform_; }
+  const std::string& device_id() const { return identity_.device_id; }
+  // Re-reads the inventory now and sends it if it changed (tests, and platform events).
+  void CheckInventory();
+
+ private:
+  class Stream;
+  Agent(boost::asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> platform,
+        std::unique_ptr<StateStore> state, Identity id);
+
+  // AgentContext
+  StateStore& state() override { return *state_; }
+  const Clock& clock() override { return *clock_; }
+  Strand& strand() override { return strand_; }
+  const Identity& identity() override { return identity_; }
+  void SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) override;
+  void Resync() override;
+
+  void Connect();
+  void ScheduleReconnect();
+  void OnServerMessage(uint64_t gen, const v1::ServerMessage& msg);
+  void OnStreamDone(uint64_t gen, const grpc::Status& status);
+  void SendHello();
+  void FlushOutbox();
+  void ArmHeartbeat();
+  void ArmInventoryCheck();
+  void QueueInventory(bool force);
+  void SetError(const Status& st);
+
+  boost::asio::io_context& io_;
+  Strand strand_;
+  AgentOptions opts_;
+  const Clock* clock_;
+  std::unique_ptr<Platform> platform_;
+  std::unique_ptr<StateStore> state_;
+  Identity identity_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DeviceService::Stub> stub_;
+  std::vector<std::unique_ptr<AgentFeature>> features_;
+
+  // Touched only on the strand.
+  Stream* stream_ = nullptr;
+  uint64_t gen_ = 0;
+  std::string hello_id_;
+  int attempt_ = 0;
+  bool stopping_ = false;
+  std::set<std::string> inflight_;
+  std::string last_inventory_;
+  boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer inventory_timer_;
+  std::minstd_rand rng_;
+  uint64_t next_msg_ = 0;
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+
+  mutable std::mutex status_mu_;
+  AgentStatus status_;
+};
+
+}  // namespace preau::agent

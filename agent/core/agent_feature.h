@@ -1,0 +1,50 @@
+// AgentFeature: how a plugin (policy engine, class control, app installer, web filter,
+// usage collector) joins the agent. The core owns the connection and the outbox; a
+// feature says what it holds (FillHello), takes the server messages meant for it, and
+// sends reports reliably through its AgentContext. Every hook runs on the agent's strand,
+// so a feature needs no locking against the core.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "agent/core/state_store.h"
+#include "agent/platform/platform.h"
+#include "common/clock.h"
+#include "preau/v1/device.pb.h"
+
+namespace preau::agent {
+
+using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+class AgentContext {
+ public:
+  virtual ~AgentContext() = default;
+  virtual Platform& platform() = 0;
+  virtual StateStore& state() = 0;
+  virtual const Clock& clock() = 0;
+  virtual Strand& strand() = 0;
+  virtual const Identity& identity() = 0;
+  // Queues a report durably and sends it when connected; it is deleted only once the
+  // server acked it. With `replace_kind`, an unsent older report of `kind` is dropped.
+  virtual void SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) = 0;
+  // Asks the core to resend the hello (a feature's holdings changed).
+  virtual void Resync() = 0;
+};
+
+class AgentFeature {
+ public:
+  virtual ~AgentFeature() = default;
+  virtual std::string Name() const = 0;
+  // Called once, on the strand, before the first connection attempt.
+  virtual void Start(AgentContext& ctx) {}
+  virtual void FillHello(v1::Hello* hello) {}
+  // True if the message was for this feature.
+  virtual bool OnServerMessage(const v1::ServerMessage& msg) { return false; }
+  virtual void OnConnected() {}
+  virtual void Stop() {}
+};
+
+}  // namespace preau::agent
