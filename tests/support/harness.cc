@@ -1,1 +1,204 @@
-// Test harness: see harness.h (landing next).
+#include "tests/support/harness.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include "common/credentials.h"
+#include "common/files.h"
+
+extern char** environ;
+
+namespace preau::testing {
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/preau-test-XXXXXX";
+  path_ = mkdtemp(tmpl);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling step, not a sync
+  }
+  return cond();
+}
+
+std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& credentials_path, int port) {
+  auto creds = LoadCredentials(credentials_path);
+  EXPECT_TRUE(creds.ok()) << creds.status().message();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = creds->ca_pem;
+  ssl.pem_private_key = creds->key_pem;
+  ssl.pem_cert_chain = creds->cert_pem;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl),
+                                   args);
+}
+
+TestServer::TestServer(const std::string& dir, const Clock* clock)
+    : data_(dir + "/server"), clock_(clock) {
+  server::InitOptions init;
+  init.data_dir = data_;
+  init.authority_name = "Ville de Test";
+  Status st = server::InitDataDir(init);
+  EXPECT_TRUE(st.ok()) << st.message();
+  StartOn("127.0.0.1:0");
+}
+
+TestServer::~TestServer() { Stop(); }
+
+void TestServer::StartOn(const std::string& listen) {
+  server::RunOptions run;
+  run.data_dir = data_;
+  run.listen = listen;
+  run.clock = clock_;
+  auto s = server::Server::Start(run);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  server_ = std::move(s).value();
+  port_ = server_->port();
+  admin_ = v1::AdminService::NewStub(OperatorChannel(data_ + "/admin.credentials", port_));
+}
+
+void TestServer::Stop() {
+  admin_.reset();
+  server_.reset();
+}
+
+void TestServer::Restart() {
+  int port = port_;
+  Stop();
+  StartOn("127.0.0.1:" + std::to_string(port));
+}
+
+std::string TestServer::ca_pem() const {
+  auto ca = ReadFile(data_ + "/ca.pem");
+  return ca.ok() ? *ca : "";
+}
+
+void TestServer::CreateGroup(const std::string& path) {
+  grpc::ClientContext ctx;
+  v1::CreateGroupRequest req;
+  req.set_path(path);
+  v1::Group g;
+  auto st = admin_->CreateGroup(&ctx, req, &g);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
+std::string TestServer::CreateToken(const std::string& group, uint32_t uses, int64_t ttl_s) {
+  grpc::ClientContext ctx;
+  v1::CreateTokenRequest req;
+  req.set_group(group);
+  req.set_uses(uses);
+  req.set_ttl_seconds(ttl_s);
+  v1::CreateTokenResponse resp;
+  auto st = admin_->CreateToken(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp.token();
+}
+
+std::vector<v1::Device> TestServer::Devices(const std::string& group) {
+  grpc::ClientContext ctx;
+  v1::ListDevicesRequest req;
+  req.set_group(group);
+  v1::ListDevicesResponse resp;
+  auto st = admin_->ListDevices(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return {resp.devices().begin(), resp.devices().end()};
+}
+
+agent::AgentOptions FastAgentOptions(const std::string& state_dir, const std::string& server) {
+  agent::AgentOptions o;
+  o.state_dir = state_dir;
+  o.server = server;
+  o.heartbeat = std::chrono::milliseconds(1000);
+  o.backoff_min = std::chrono::milliseconds(50);
+  o.backoff_max = std::chrono::milliseconds(500);
+  return o;
+}
+
+Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
+                                                    const std::string& state_dir,
+                                                    const std::string& token, uint64_t seed,
+                                                    const Clock* clock) {
+  std::unique_ptr<TestAgent> t(new TestAgent());
+  auto opts = FastAgentOptions(state_dir, server.address());
+  opts.ca_pem = server.ca_pem();
+  opts.enroll_token = token;
+  opts.clock = clock;
+  auto a = agent::Agent::Create(t->io_, opts, agent::MakeSimPlatform(seed));
+  if (!a.ok()) return a.status();
+  t->agent_ = std::move(a).value();
+  t->work_ = std::make_unique<
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+      t->io_.get_executor());
+  t->thread_ = std::thread([io = &t->io_] { io->run(); });
+  t->agent_->Start();
+  return t;
+}
+
+TestAgent::~TestAgent() {
+  if (agent_) agent_->Stop();
+  agent_.reset();
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool TestAgent::WaitConnected(std::chrono::milliseconds timeout) {
+  return WaitUntil([&] { return agent_->status().connected; }, timeout);
+}
+
+CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
+                        const std::vector<std::string>& env) {
+  std::string path = std::string(PREAU_BINARY_DIR) + "/" + name;
+  TempDir tmp;
+  std::string out_path = tmp / "out", err_path = tmp / "err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> argv_s = {path};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  CommandResult r;
+  if (posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), envp.data()) != 0) {
+    r.err = "cannot start " + path;
+    return r;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto o = ReadFile(out_path);
+  auto e = ReadFile(err_path);
+  r.out = o.ok() ? *o : "";
+  r.err = e.ok() ? *e : "";
+  return r;
+}
+
+}  // namespace preau::testing

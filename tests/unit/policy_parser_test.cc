@@ -182,9 +182,14 @@ TEST(PolicyParserTest, ImpossibleSchedulesAreRefused) {
 }
 
 TEST(PolicyParserTest, CurfewCrossingMidnightIsFine) {
-  EXPECT_TRUE(Errors("schedule:\n  curfew: {start: '21:00', end: '07:00'}\n",
+  EXPECT_TRUE(Errors("timezone: Europe/Paris\n"
+                     "schedule:\n  curfew: {start: '21:00', end: '07:00'}\n",
                      Completeness::kEffective).empty());
-  EXPECT_TRUE(Errors("updates: {days: [friday], window: '22:00-05:00'}\n",
+  auto no_zone = Errors("schedule:\n  curfew: {start: '21:00', end: '07:00'}\n",
+                        Completeness::kEffective);
+  EXPECT_ERROR(no_zone, "eni.yaml: timezone: not set, but the policy has a schedule (times are "
+                        "local: say e.g. timezone: Europe/Paris)");
+  EXPECT_TRUE(Errors("timezone: UTC\nupdates: {days: [friday], window: '22:00-05:00'}\n",
                      Completeness::kEffective).empty());
 }
 

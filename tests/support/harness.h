@@ -1,0 +1,107 @@
+// The integration-test harness: a real Préau server (in-process, on 127.0.0.1:0, with a
+// real SQLite file and real mTLS) and real agents on their own event loop, plus helpers
+// to wait on a condition with a deadline (never a bare sleep) and to run the project's
+// binaries as a user would.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <grpcpp/channel.h>
+
+#include "agent/core/agent.h"
+#include "common/clock.h"
+#include "preau/v1/admin.grpc.pb.h"
+#include "server/server.h"
+
+namespace preau::testing {
+
+// A fresh folder under /tmp, removed with its contents at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+bool WaitUntil(const std::function<bool()>& cond,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// An mTLS channel for the credentials file at `path`, to 127.0.0.1:`port`.
+std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& credentials_path, int port);
+
+class TestServer {
+ public:
+  // Initialises a data folder in `dir` and starts a server on 127.0.0.1:0.
+  explicit TestServer(const std::string& dir, const Clock* clock = nullptr);
+  ~TestServer();
+  void Stop();
+  // Stops and starts again on the same data folder and the same port.
+  void Restart();
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& data_dir() const { return data_; }
+  std::string ca_pem() const;
+  server::Server& server() { return *server_; }
+  v1::AdminService::Stub& admin() { return *admin_; }
+
+  // Admin shortcuts; each asserts success.
+  void CreateGroup(const std::string& path);
+  std::string CreateToken(const std::string& group, uint32_t uses = 100, int64_t ttl_s = 3600);
+  std::vector<v1::Device> Devices(const std::string& group = "");
+
+ private:
+  void StartOn(const std::string& listen);
+  std::string data_;
+  const Clock* clock_;
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+  int port_ = 0;
+};
+
+// An agent with the simulated platform, on its own event-loop thread.
+class TestAgent {
+ public:
+  // Enrols with `token` the first time; reuses the identity in `state_dir` after.
+  static Result<std::unique_ptr<TestAgent>> Start(const TestServer& server,
+                                                  const std::string& state_dir,
+                                                  const std::string& token, uint64_t seed = 1,
+                                                  const Clock* clock = nullptr);
+  ~TestAgent();
+  agent::Agent& agent() { return *agent_; }
+  agent::AgentStatus status() const { return agent_->status(); }
+  bool WaitConnected(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  TestAgent() = default;
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::unique_ptr<agent::Agent> agent_;
+};
+
+// Agent options suited to tests: fast reconnects, fast heartbeats.
+agent::AgentOptions FastAgentOptions(const std::string& state_dir, const std::string& server);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs one of the project's binaries (name relative to the build folder) with `args`.
+CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
+                        const std::vector<std::string>& env = {});
+
+}  // namespace preau::testing
