@@ -25,6 +25,7 @@ class Checker {
     CheckScreenLock();
     CheckUpdates();
     CheckApps();
+    CheckTimeZone();
     CheckSlotsInsideCurfew(spec_.wifi().slots(), "wifi.slots", "the radio could never be used");
     CheckSlotsInsideCurfew(spec_.schedule().school_hours(), "schedule.school_hours",
                            "the device is locked then");
@@ -152,6 +153,17 @@ class Checker {
         Add("wifi.mode", "scheduled, but wifi.slots has no slot: the radio would only come on "
                          "on a teacher's demand (say mode: always_off to mean that)");
       }
+    }
+  }
+
+  // Schedules are local times: a device must know which zone they are in.
+  void CheckTimeZone() {
+    if (!effective_ || spec_.has_timezone()) return;
+    const auto& s = spec_.schedule();
+    if (s.has_school_hours() || s.has_curfew() || s.has_holidays() || spec_.wifi().has_slots() ||
+        spec_.updates().has_window()) {
+      Add("timezone", "not set, but the policy has a schedule (times are local: say e.g. "
+                      "timezone: Europe/Paris)");
     }
   }
 
