@@ -1,1 +1,244 @@
-int main() { return 0; }  // replaced as the component lands
+// preau: the command line for IT staff, teachers and reviewers (see docs: CLI.md).
+//
+// This file only wires flags to option structs; the commands live in <area>_commands.cc
+// as plain functions. To add an area: write its functions, then add one Add<Area>Commands
+// block below and call it from main. Each leaf command stores its work in `action`,
+// which runs after the whole command line parsed, so that global flags given after the
+// subcommand (`preau devices list -o json`) are already set.
+//
+// Exit codes (CLI.md): 0 ok, 1 the action failed ("preau: <what failed>: <why>" on
+// stderr), 2 a usage error (unknown command or flag, bad value, missing argument).
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common/duration.h"
+#include "tools/preau/cli_context.h"
+#include "tools/preau/fleet_commands.h"
+#include "tools/preau/output.h"
+
+namespace {
+
+using preau::Status;
+using preau::cli::CliContext;
+using Action = std::function<Status()>;
+
+// Everything a command-registration block needs.
+struct Wiring {
+  CliContext& ctx;
+  Action& action;
+  std::string& output;  // the raw -o value, validated by the command line parser
+};
+
+// Makes `cmd` run `fn` once parsing is over. `fn` may capture option structs held by
+// shared_ptr (they must outlive the parse) and `ctx` by reference.
+void OnRun(CLI::App* cmd, Wiring& w, Action fn) {
+  cmd->callback([&action = w.action, fn = std::move(fn)] { action = fn; });
+}
+
+// Listings (and single-item views) take -o here too, so it shows in their --help.
+void AddOutputFlag(CLI::App* cmd, Wiring& w) {
+  cmd->add_option("-o,--output", w.output, "Output format: table, json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+}
+
+// CLI11 validators: the value is checked while parsing, so a bad one is a usage error.
+const CLI::Validator kDuration(
+    [](std::string& value) {
+      auto d = preau::ParseDuration(value);
+      return d.ok() ? std::string() : d.status().message();
+    },
+    "DURATION", "duration");
+
+const CLI::Validator kGroupPath(
+    [](std::string& value) -> std::string {
+      if (value.empty()) return "a group path cannot be empty";
+      if (value.front() == '/' || value.back() == '/') {
+        return "group path '" + value + "': write it as authority/school/class, no leading or "
+               "trailing '/'";
+      }
+      return "";
+    },
+    "PATH", "group path");
+
+// ==== Area: fleet (groups, tokens, devices, operators, audit, whoami) =====================
+void AddFleetCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+
+  // groups
+  auto* groups = app.add_subcommand("groups", "Create and list groups (authority/school/class)");
+  groups->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::GroupsCreateOptions>();
+    auto* cmd = groups->add_subcommand("create", "Create a group");
+    cmd->add_option("PATH", o->path, "e.g. ville/jules-ferry/cm2-a")->required()->check(kGroupPath);
+    OnRun(cmd, w, [&ctx, o] { return c::GroupsCreate(ctx, *o); });
+  }
+  {
+    auto* cmd = groups->add_subcommand("list", "List groups and their device counts");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx] { return c::GroupsList(ctx); });
+  }
+
+  // token
+  auto* token = app.add_subcommand("token", "Enrolment tokens for new devices");
+  token->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::TokenCreateOptions>();
+    auto* cmd = token->add_subcommand("create", "Create an enrolment token; prints the token alone");
+    cmd->add_option("--group", o->group, "Group the enrolled devices join")
+        ->required()->check(kGroupPath);
+    cmd->add_option("--uses", o->uses, "How many devices may enrol with it")
+        ->capture_default_str()->check(CLI::Range(1, 10000));
+    cmd->add_option("--expires", o->expires, "Lifetime, e.g. 45m, 24h, 7d")
+        ->capture_default_str()->check(kDuration);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::TokenCreate(ctx, *o); });
+  }
+
+  // devices
+  auto* devices = app.add_subcommand("devices", "List, inspect, move and retire devices");
+  devices->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::DevicesListOptions>();
+    auto* cmd = devices->add_subcommand("list", "List devices");
+    cmd->add_option("--group", o->group, "Only this group and the groups below it")
+        ->check(kGroupPath);
+    cmd->add_flag("--online", o->online_only, "Only devices connected now");
+    cmd->add_flag("--retired", o->include_retired, "Include retired devices");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesList(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::DeviceIdOptions>();
+    auto* cmd = devices->add_subcommand("show", "Everything known about one device");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesShow(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::DevicesMoveOptions>();
+    auto* cmd = devices->add_subcommand("move", "Move a device to another group");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    cmd->add_option("--group", o->group, "Destination group")->required()->check(kGroupPath);
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesMove(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::DeviceIdOptions>();
+    auto* cmd = devices->add_subcommand(
+        "retire", "Revoke a device's certificate; it can no longer connect");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesRetire(ctx, *o); });
+  }
+
+  // operators
+  auto* operators = app.add_subcommand("operators", "People who use Préau, and their rights");
+  operators->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::OperatorsCreateOptions>();
+    auto* cmd = operators->add_subcommand(
+        "create", "Create an operator and write their credentials file (key made here)");
+    cmd->add_option("NAME", o->name, "Operator name (letters, digits, - _ . @)")->required();
+    cmd->add_option("--role", o->role, "admin, teacher or reviewer")
+        ->required()->check(CLI::IsMember({"admin", "teacher", "reviewer"}));
+    cmd->add_option("--scope", o->scopes, "Group they may act on (repeat for several)")
+        ->check(kGroupPath);
+    cmd->add_option("--out", o->out, "Credentials file to create (never overwritten)")
+        ->required();
+    cmd->add_option("--server-address", o->server_address,
+                    "Server address written into the file (default: the one in yours)");
+    OnRun(cmd, w, [&ctx, o] { return c::OperatorsCreate(ctx, *o); });
+  }
+  {
+    auto* cmd = operators->add_subcommand("list", "List operators");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx] { return c::OperatorsList(ctx); });
+  }
+
+  // audit
+  auto* audit = app.add_subcommand("audit", "The audit log of every change and refusal");
+  audit->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::AuditListOptions>();
+    auto* cmd = audit->add_subcommand("list", "List audit entries, oldest first");
+    cmd->add_option("--since", o->since, "Only the last DURATION, e.g. 7d (default: all)")
+        ->check(kDuration);
+    cmd->add_option("--limit", o->limit, "At most this many entries");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::AuditList(ctx, *o); });
+  }
+
+  // whoami
+  {
+    auto* cmd = app.add_subcommand("whoami", "Who the server thinks you are, and which server");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx] { return c::WhoAmI(ctx); });
+  }
+}
+
+// ==== Area: policy (to come: policy check|apply|status) ====================================
+// ==== Area: class (to come: class lock|unlock|focus|open|allow) ============================
+// ==== Area: apps, filter, report (to come) ==================================================
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"preau: manage a Préau fleet of school devices"};
+  // Set before any subcommand is added: subcommands inherit them, so global flags work
+  // after the subcommand and every --help mentions them.
+  app.fallthrough();
+  app.footer(
+      "Global options work anywhere on the line: --credentials FILE, --server HOST:PORT, "
+      "-o table|json|csv.\nCredentials: --credentials, else $PREAU_CREDENTIALS, else "
+      "~/.config/preau/credentials. Server: --server, else $PREAU_SERVER, else the "
+      "credentials' address.");
+  app.require_subcommand(1);
+
+  CliContext ctx;
+  Action action;
+  std::string output = "table";
+  std::string timeout = "30s";
+  Wiring wiring{ctx, action, output};
+
+  app.add_option("--credentials", ctx.connection.credentials_path,
+                 "Operator credentials file");
+  app.add_option("--server", ctx.connection.server, "Server address HOST:PORT");
+  app.add_option("-o,--output", output, "Output format of listings: table, json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  app.add_option("--timeout", timeout, "Deadline of each call to the server")
+      ->capture_default_str()->check(kDuration);
+
+  AddFleetCommands(app, wiring);
+  // Add other areas here: AddPolicyCommands(app, wiring); ...
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help (exit 0) or the error; its own codes (106, 108, ...) become 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  auto format = preau::cli::ParseOutputFormat(output);
+  auto deadline = preau::ParseDuration(timeout);
+  if (!format.ok() || !deadline.ok()) {
+    std::fprintf(stderr, "preau: %s\n",
+                 (!format.ok() ? format.status() : deadline.status()).message().c_str());
+    return 2;
+  }
+  ctx.format = *format;
+  ctx.connection.deadline = std::chrono::seconds(*deadline);
+  if (!action) {
+    std::fprintf(stderr, "preau: no command given (see preau --help)\n");
+    return 2;
+  }
+  Status st = action();
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}

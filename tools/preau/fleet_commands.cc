@@ -1,0 +1,526 @@
+#include "tools/preau/fleet_commands.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/credentials.h"
+#include "common/duration.h"
+#include "common/pki.h"
+
+namespace preau::cli {
+
+namespace {
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<AdminClient>> Connect(const CliContext& ctx) {
+  return AdminClient::Connect(ctx.connection);
+}
+
+void Print(const CliContext& ctx, const std::string& text) { *ctx.out << text << std::flush; }
+
+std::string Plural(uint64_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+// A single item (whoami, devices show): key/value lines, one JSON object, or a one-row CSV.
+std::string RenderSingle(const Table& table, OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kTable: return table.RenderRecord(0);
+    case OutputFormat::kJson: return table.RowObject(0).Dump() + "\n";
+    case OutputFormat::kCsv: return table.Render(OutputFormat::kCsv);
+  }
+  return "";
+}
+
+std::string Indent(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size() - 1;
+    out += "  " + text.substr(start, end - start + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
+// --- devices: one column list for the listing, the single view and both data formats ---
+
+Table DeviceTable() {
+  using S = Shown;
+  return Table({
+      {"id", "ID"},
+      {"name", "Name"},
+      {"group", "Group"},
+      {"online", "Online"},
+      {"last_seen", "Last seen"},
+      {"model", "Model"},
+      {"os", "OS", S::kTableOnly},
+      {"battery_percent", "Battery"},
+      {"policy", "Policy", S::kTableOnly},
+      {"policy_version", "Policy version", S::kDataOnly},
+      {"policy_state", "Policy state", S::kDataOnly},
+      {"agent_version", "Agent version", S::kDataOnly},
+      {"os_name", "OS name", S::kDataOnly},
+      {"os_version", "OS version", S::kDataOnly},
+      {"manufacturer", "Manufacturer", S::kDataOnly},
+      {"serial", "Serial", S::kDataOnly},
+      {"device_kind", "Kind", S::kDataOnly},
+      {"platform", "Platform", S::kDataOnly},
+      {"hostname", "Hostname", S::kDataOnly},
+      {"cpu", "CPU", S::kDataOnly},
+      {"cpu_cores", "CPU cores", S::kDataOnly},
+      {"memory_bytes", "Memory", S::kDataOnly},
+      {"disk_total_bytes", "Disk total", S::kDataOnly},
+      {"disk_free_bytes", "Disk free", S::kDataOnly},
+      {"battery_health", "Battery health", S::kDataOnly},
+      {"enrolled", "Enrolled", S::kDataOnly},
+      {"retired", "Retired", S::kDataOnly},
+      {"certificate_serial", "Certificate serial", S::kDataOnly},
+  });
+}
+
+Cell Percent(uint32_t n) { return Cell::Custom(std::to_string(n) + "%", JsonValue::Uint(n)); }
+
+std::vector<Cell> DeviceRow(const v1::Device& d) {
+  const v1::Inventory& inv = d.inventory();
+  uint64_t disk_total = 0;
+  uint64_t disk_free = 0;
+  for (const auto& disk : inv.disks()) {
+    disk_total += disk.total_bytes();
+    disk_free += disk.free_bytes();
+  }
+  std::string os = inv.os_name();
+  if (!inv.os_version().empty()) os += (os.empty() ? "" : " ") + inv.os_version();
+  std::string policy = "-";
+  if (d.policy_version() != 0) {
+    policy = "v" + std::to_string(d.policy_version());
+    if (!d.policy_state().empty()) policy += " " + d.policy_state();
+  } else if (!d.policy_state().empty()) {
+    policy = d.policy_state();
+  }
+  bool battery = inv.has_battery() && inv.battery().present();
+  return {
+      Cell::Text(d.id()),
+      Cell::Text(d.name()),
+      Cell::Text(d.group()),
+      Cell::Bool(d.online()),
+      Cell::Time(d.last_seen_unix_ms()),
+      Cell::Text(inv.model()),
+      Cell::Text(os),
+      battery ? Percent(inv.battery().percent()) : Cell::Null(),
+      Cell::Text(policy),
+      Cell::Uint(d.policy_version()),
+      Cell::Text(d.policy_state()),
+      Cell::Text(inv.agent_version()),
+      Cell::Text(inv.os_name()),
+      Cell::Text(inv.os_version()),
+      Cell::Text(inv.manufacturer()),
+      Cell::Text(inv.serial()),
+      Cell::Text(inv.device_kind()),
+      Cell::Text(inv.platform()),
+      Cell::Text(inv.hostname()),
+      Cell::Text(inv.cpu()),
+      Cell::Uint(inv.cpu_cores()),
+      Cell::Bytes(inv.memory_bytes()),
+      Cell::Bytes(disk_total),
+      Cell::Bytes(disk_free),
+      battery ? Percent(inv.battery().health_percent()) : Cell::Null(),
+      Cell::Time(d.enrolled_unix_ms()),
+      Cell::Bool(d.retired()),
+      Cell::Text(d.certificate_serial()),
+  };
+}
+
+Table DiskTable(const v1::Inventory& inv) {
+  Table t({{"mount_point", "Mount point"}, {"total_bytes", "Total"}, {"free_bytes", "Free"}});
+  for (const auto& disk : inv.disks()) {
+    t.AddRow({Cell::Text(disk.mount_point()), Cell::Bytes(disk.total_bytes()),
+              Cell::Bytes(disk.free_bytes())});
+  }
+  return t;
+}
+
+Table InterfaceTable(const v1::Inventory& inv) {
+  Table t({{"name", "Name"}, {"mac", "MAC"}, {"wireless", "Wireless"}});
+  for (const auto& nic : inv.interfaces()) {
+    t.AddRow({Cell::Text(nic.name()), Cell::Text(nic.mac()), Cell::Bool(nic.wireless())});
+  }
+  return t;
+}
+
+Table AppTable(const v1::Inventory& inv) {
+  Table t({{"id", "App"}, {"version", "Version"}});
+  for (const auto& app : inv.apps()) t.AddRow({Cell::Text(app.id()), Cell::Text(app.version())});
+  return t;
+}
+
+JsonValue BatteryObject(const v1::Inventory& inv) {
+  if (!inv.has_battery() || !inv.battery().present()) return JsonValue::Null();
+  const auto& b = inv.battery();
+  return JsonValue::Object()
+      .Set("percent", JsonValue::Uint(b.percent()))
+      .Set("health_percent", JsonValue::Uint(b.health_percent()))
+      .Set("charging", JsonValue::Bool(b.charging()))
+      .Set("cycle_count", JsonValue::Uint(b.cycle_count()));
+}
+
+std::string BatteryText(const v1::Inventory& inv) {
+  if (!inv.has_battery() || !inv.battery().present()) return "none";
+  const auto& b = inv.battery();
+  return std::to_string(b.percent()) + "%" + (b.charging() ? ", charging" : "") + ", health " +
+         std::to_string(b.health_percent()) + "%, " + Plural(b.cycle_count(), "cycle");
+}
+
+JsonValue TableArray(const Table& t) {
+  JsonValue a = JsonValue::Array();
+  for (size_t i = 0; i < t.size(); ++i) a.Append(t.RowObject(i));
+  return a;
+}
+
+std::string Section(const std::string& title, const Table& t) {
+  if (t.size() == 0) return title + ": none\n";
+  return title + "\n" + Indent(t.Render(OutputFormat::kTable));
+}
+
+Result<v1::Device> GetDevice(AdminClient& client, const std::string& id) {
+  v1::GetDeviceRequest req;
+  req.set_id(id);
+  v1::Device d;
+  PREAU_RETURN_IF_ERROR(client.Call([&](grpc::ClientContext* c) {
+    return client.admin().GetDevice(c, req, &d);
+  }));
+  return d;
+}
+
+std::string DeviceLabel(const v1::Device& d) {
+  return d.name().empty() ? d.id() : d.id() + " (" + d.name() + ")";
+}
+
+// --- operators: the new credentials file ----------------------------------------------------
+
+// The --out file, created empty (mode 0600, never over an existing file or a symlink)
+// before the server is asked, and removed again unless Commit succeeds.
+class ReservedFile {
+ public:
+  static Result<std::unique_ptr<ReservedFile>> Create(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) {
+        return AlreadyExists(path + " already exists; refusing to overwrite it (choose another --out)");
+      }
+      return FailedPrecondition("cannot create " + path + ": " + std::strerror(errno));
+    }
+    return std::unique_ptr<ReservedFile>(new ReservedFile(path, fd));
+  }
+  ~ReservedFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+  }
+
+  Status Commit(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return DataLoss("writing " + path_ + ": " + std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd_) != 0) return DataLoss("writing " + path_ + ": " + std::strerror(errno));
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return DataLoss("writing " + path_ + ": " + std::strerror(errno));
+    committed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  ReservedFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  std::string path_;
+  int fd_;
+  bool committed_ = false;
+};
+
+std::string ScopesText(const google::protobuf::RepeatedPtrField<std::string>& scopes) {
+  if (scopes.empty()) return "all groups";
+  std::string s;
+  for (const auto& g : scopes) s += (s.empty() ? "" : ", ") + g;
+  return s;
+}
+
+std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+}  // namespace
+
+Result<v1::Role> ParseRoleName(const std::string& name) {
+  if (name == "admin") return v1::ROLE_ADMIN;
+  if (name == "teacher") return v1::ROLE_TEACHER;
+  if (name == "reviewer") return v1::ROLE_REVIEWER;
+  return InvalidArgument("role '" + name + "': expected admin, teacher or reviewer");
+}
+
+std::string RoleDisplayName(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_ADMIN: return "admin";
+    case v1::ROLE_TEACHER: return "teacher";
+    case v1::ROLE_REVIEWER: return "reviewer";
+    default: return "unknown";
+  }
+}
+
+// --- groups -------------------------------------------------------------------------------
+
+Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::CreateGroupRequest req;
+  req.set_path(o.path);
+  v1::Group group;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().CreateGroup(c, req, &group);
+  }).Context("creating group '" + o.path + "'"));
+  Print(ctx, "Created group " + group.path() + "\n");
+  return Status::Ok();
+}
+
+Status GroupsList(const CliContext& ctx) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::ListGroupsResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().ListGroups(c, v1::ListGroupsRequest(), &resp);
+  }).Context("listing groups"));
+  Table t({{"path", "Path"}, {"device_count", "Devices"}});
+  for (const auto& g : resp.groups()) t.AddRow({Cell::Text(g.path()), Cell::Uint(g.device_count())});
+  Print(ctx, t.Render(ctx.format));
+  return Status::Ok();
+}
+
+// --- enrolment tokens -----------------------------------------------------------------------
+
+Status TokenCreate(const CliContext& ctx, const TokenCreateOptions& o) {
+  if (o.uses == 0) return InvalidArgument("--uses must be at least 1");
+  PREAU_ASSIGN_OR_RETURN(int64_t ttl, ParseDuration(o.expires));
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::CreateTokenRequest req;
+  req.set_group(o.group);
+  req.set_uses(o.uses);
+  req.set_ttl_seconds(ttl);
+  v1::CreateTokenResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().CreateToken(c, req, &resp);
+  }).Context("creating a token for '" + o.group + "'"));
+  if (ctx.format == OutputFormat::kTable) {
+    // The token alone on stdout, so that `TOKEN=$(preau token create ...)` works.
+    Print(ctx, resp.token() + "\n");
+    *ctx.err << "Token for " << o.group << ": " << Plural(resp.uses(), "use") << ", expires "
+             << FormatLocalTime(resp.expires_unix_ms()) << "\n";
+    return Status::Ok();
+  }
+  Table t({{"token", "Token"}, {"group", "Group"}, {"uses", "Uses"}, {"expires", "Expires"}});
+  t.AddRow({Cell::Text(resp.token()), Cell::Text(o.group), Cell::Uint(resp.uses()),
+            Cell::Time(resp.expires_unix_ms())});
+  Print(ctx, RenderSingle(t, ctx.format));
+  return Status::Ok();
+}
+
+// --- devices --------------------------------------------------------------------------------
+
+Status DevicesList(const CliContext& ctx, const DevicesListOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::ListDevicesRequest req;
+  req.set_group(o.group);
+  req.set_online_only(o.online_only);
+  req.set_include_retired(o.include_retired);
+  v1::ListDevicesResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().ListDevices(c, req, &resp);
+  }).Context("listing devices"));
+  Table t = DeviceTable();
+  for (const auto& d : resp.devices()) t.AddRow(DeviceRow(d));
+  Print(ctx, t.Render(ctx.format));
+  return Status::Ok();
+}
+
+Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  auto d = GetDevice(*client, o.id);
+  if (!d.ok()) return d.status().Context("device " + o.id);
+  Table t = DeviceTable();
+  t.AddRow(DeviceRow(*d));
+  const v1::Inventory& inv = d->inventory();
+  switch (ctx.format) {
+    case OutputFormat::kTable: {
+      std::string text = t.RenderRecord(0);
+      text += "Battery details  " + BatteryText(inv) + "\n";
+      text += Section("Disks", DiskTable(inv));
+      text += Section("Network interfaces", InterfaceTable(inv));
+      text += Section("Apps (" + std::to_string(inv.apps_size()) + ")", AppTable(inv));
+      Print(ctx, text);
+      break;
+    }
+    case OutputFormat::kJson: {
+      JsonValue obj = t.RowObject(0);
+      obj.Set("battery", BatteryObject(inv));
+      obj.Set("disks", TableArray(DiskTable(inv)));
+      obj.Set("interfaces", TableArray(InterfaceTable(inv)));
+      obj.Set("apps", TableArray(AppTable(inv)));
+      Print(ctx, obj.Dump() + "\n");
+      break;
+    }
+    case OutputFormat::kCsv:
+      // One flat row, the same columns as `devices list -o csv`.
+      Print(ctx, t.Render(OutputFormat::kCsv));
+      break;
+  }
+  return Status::Ok();
+}
+
+Status DevicesMove(const CliContext& ctx, const DevicesMoveOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::MoveDeviceRequest req;
+  req.set_id(o.id);
+  req.set_group(o.group);
+  v1::Device d;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().MoveDevice(c, req, &d);
+  }).Context("moving device " + o.id + " to '" + o.group + "'"));
+  Print(ctx, "Moved " + DeviceLabel(d) + " to " + d.group() + "\n");
+  return Status::Ok();
+}
+
+Status DevicesRetire(const CliContext& ctx, const DeviceIdOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::RetireDeviceRequest req;
+  req.set_id(o.id);
+  v1::Device d;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().RetireDevice(c, req, &d);
+  }).Context("retiring device " + o.id));
+  Print(ctx, "Retired " + DeviceLabel(d) +
+                 ": its certificate is revoked and it can no longer connect\n");
+  return Status::Ok();
+}
+
+// --- operators --------------------------------------------------------------------------------
+
+Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(v1::Role role, ParseRoleName(o.role));
+  if (o.name.empty()) return InvalidArgument("an operator needs a NAME");
+  if (o.out.empty()) return InvalidArgument("--out FILE is required (the new credentials file)");
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  std::string what = "creating operator '" + o.name + "'";
+  auto file = ReservedFile::Create(o.out);
+  if (!file.ok()) return file.status().Context(what);
+
+  auto key = pki::GenerateKey();
+  if (!key.ok()) return key.status().Context(what + ": generating its key");
+  auto csr = pki::CreateCsr(key->private_key_pem, o.name);
+  if (!csr.ok()) return csr.status().Context(what + ": creating its certificate request");
+
+  v1::CreateOperatorRequest req;
+  req.set_name(o.name);
+  req.set_role(role);
+  for (const auto& s : o.scopes) req.add_scopes(s);
+  req.set_csr_pem(*csr);
+  v1::CreateOperatorResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().CreateOperator(c, req, &resp);
+  }).Context(what));
+
+  Credentials creds;
+  creds.server = o.server_address;
+  if (creds.server.empty()) creds.server = client->credentials().server;
+  if (creds.server.empty()) creds.server = client->server();
+  creds.name = o.name;
+  creds.ca_pem = resp.ca_pem().empty() ? client->credentials().ca_pem : resp.ca_pem();
+  creds.cert_pem = resp.certificate_pem();
+  creds.key_pem = key->private_key_pem;
+  Status written = (*file)->Commit(SerializeCredentials(creds));
+  if (!written.ok()) {
+    return written.Context("operator '" + o.name +
+                           "' was created but its credentials could not be saved (its key is "
+                           "lost; create the operator again under another name)");
+  }
+  Print(ctx, "Created operator " + o.name + " (" + RoleDisplayName(resp.operator_().role()) +
+                 ", " + ScopesText(resp.operator_().scopes()) + "); credentials for " +
+                 creds.server + " in " + o.out + " (secret: it holds the operator's key)\n");
+  return Status::Ok();
+}
+
+Status OperatorsList(const CliContext& ctx) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::ListOperatorsResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().ListOperators(c, v1::ListOperatorsRequest(), &resp);
+  }).Context("listing operators"));
+  Table t({{"name", "Name"}, {"role", "Role"}, {"scopes", "Scopes"}, {"created", "Created"}});
+  for (const auto& op : resp.operators()) {
+    t.AddRow({Cell::Text(op.name()), Cell::Text(RoleDisplayName(op.role())),
+              Cell::List(ToVector(op.scopes()), "(all)"), Cell::Time(op.created_unix_ms())});
+  }
+  Print(ctx, t.Render(ctx.format));
+  return Status::Ok();
+}
+
+// --- audit ------------------------------------------------------------------------------------
+
+Status AuditList(const CliContext& ctx, const AuditListOptions& o) {
+  v1::ListAuditRequest req;
+  if (!o.since.empty()) {
+    PREAU_ASSIGN_OR_RETURN(int64_t seconds, ParseDuration(o.since));
+    req.set_since_unix_ms(NowUnixMs() - seconds * 1000);
+  }
+  req.set_limit(o.limit);
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::ListAuditResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().ListAudit(c, req, &resp);
+  }).Context("reading the audit log"));
+  Table t({{"seq", "Seq"},
+           {"at", "Time"},
+           {"actor", "Actor"},
+           {"action", "Action"},
+           {"target", "Target"},
+           {"result", "Result"},
+           {"detail", "Detail"}});
+  for (const auto& e : resp.entries()) {
+    t.AddRow({Cell::Int(e.seq()), Cell::Time(e.at_unix_ms()), Cell::Text(e.actor()),
+              Cell::Text(e.action()), Cell::Text(e.target()), Cell::Text(e.result()),
+              Cell::Text(e.detail())});
+  }
+  Print(ctx, t.Render(ctx.format));
+  return Status::Ok();
+}
+
+// --- whoami -----------------------------------------------------------------------------------
+
+Status WhoAmI(const CliContext& ctx) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::Operator op;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().WhoAmI(c, v1::WhoAmIRequest(), &op);
+  }).Context("asking the server who we are"));
+  Table t({{"name", "Name"},
+           {"role", "Role"},
+           {"scopes", "Scopes"},
+           {"created", "Created"},
+           {"server", "Server"},
+           {"credentials", "Credentials"}});
+  t.AddRow({Cell::Text(op.name()), Cell::Text(RoleDisplayName(op.role())),
+            Cell::List(ToVector(op.scopes()), "(all groups)"), Cell::Time(op.created_unix_ms()),
+            Cell::Text(client->server()), Cell::Text(client->credentials_path())});
+  Print(ctx, RenderSingle(t, ctx.format));
+  return Status::Ok();
+}
+
+}  // namespace preau::cli

@@ -1,0 +1,91 @@
+// Fleet commands: the AdminService side of the CLI (groups, enrolment tokens, devices,
+// operators, the audit log, whoami).
+//
+// Each command is a plain function taking the shared CliContext and its own options, so
+// main.cc only wires flags to fields, and tests or other tools can call them directly.
+// Results go to ctx.out in ctx.format; failures come back as a Status whose message says
+// what failed and why (main prints it and exits 1). Flag values are expected to have
+// been checked by the command line already (durations, roles); they are checked again
+// here so that direct callers get a clear InvalidArgument rather than a surprise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tools/preau/cli_context.h"
+
+namespace preau::cli {
+
+// --- groups -------------------------------------------------------------------------------
+struct GroupsCreateOptions {
+  std::string path;  // authority/school/class
+};
+Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o);
+Status GroupsList(const CliContext& ctx);
+
+// --- enrolment tokens -----------------------------------------------------------------------
+struct TokenCreateOptions {
+  std::string group;
+  uint32_t uses = 1;
+  std::string expires = "24h";  // a duration
+};
+// Prints the token alone on a line (table format) or an object (json/csv); a note with
+// its group, uses and expiry goes to ctx.err.
+Status TokenCreate(const CliContext& ctx, const TokenCreateOptions& o);
+
+// --- devices --------------------------------------------------------------------------------
+struct DevicesListOptions {
+  std::string group;  // this group and those below it; empty: all the caller may see
+  bool online_only = false;
+  bool include_retired = false;
+};
+Status DevicesList(const CliContext& ctx, const DevicesListOptions& o);
+
+struct DeviceIdOptions {
+  std::string id;
+};
+// Every field, inventory included (disks, interfaces, battery, apps); json: one object.
+Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o);
+
+struct DevicesMoveOptions {
+  std::string id;
+  std::string group;
+};
+Status DevicesMove(const CliContext& ctx, const DevicesMoveOptions& o);
+// Revokes the device's certificate: it can no longer connect.
+Status DevicesRetire(const CliContext& ctx, const DeviceIdOptions& o);
+
+// --- operators --------------------------------------------------------------------------------
+struct OperatorsCreateOptions {
+  std::string name;
+  std::string role;                 // admin, teacher or reviewer
+  std::vector<std::string> scopes;  // group paths; none: everything (admins only)
+  std::string out;                  // credentials file to create (never overwritten)
+  // Address written into the new file; empty: the one in the caller's credentials file
+  // (or, if it names none, the address this call used).
+  std::string server_address;
+};
+// The key is generated here and only a CSR is sent; the new credentials file (mode 0600)
+// is reserved before the server is asked, so a file that cannot be written never leaves
+// behind an operator whose key is lost.
+Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o);
+Status OperatorsList(const CliContext& ctx);
+
+// --- audit ------------------------------------------------------------------------------------
+struct AuditListOptions {
+  std::string since;   // a duration back from now; empty: the whole log
+  uint32_t limit = 0;  // 0: the server's limit
+};
+Status AuditList(const CliContext& ctx, const AuditListOptions& o);
+
+// --- whoami -----------------------------------------------------------------------------------
+// The caller's name, role and scopes as the server sees them, and where it connected.
+Status WhoAmI(const CliContext& ctx);
+
+// Role names as typed on the command line.
+Result<v1::Role> ParseRoleName(const std::string& name);
+std::string RoleDisplayName(v1::Role role);
+
+}  // namespace preau::cli
