@@ -4,6 +4,7 @@
 #include <deque>
 #include <future>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
