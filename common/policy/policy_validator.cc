@@ -160,7 +160,8 @@ class Checker {
   void CheckTimeZone() {
     if (!effective_ || spec_.has_timezone()) return;
     const auto& s = spec_.schedule();
-    if (s.has_school_hours() || s.has_curfew() || s.has_holidays() || spec_.wifi().has_slots() ||
+    if (s.has_school_hours() || CurfewActive(s.curfew()) || s.has_holidays() ||
+        spec_.wifi().has_slots() ||
         spec_.updates().has_window()) {
       Add("timezone", "not set, but the policy has a schedule (times are local: say e.g. "
                       "timezone: Europe/Paris)");

@@ -86,7 +86,8 @@ TEST(PolicyInheritanceTest, EmptyListClearsAndFalseOverridesTrue) {
 
 TEST(PolicyInheritanceTest, CurfewKeysInheritOneByOne) {
   ResolvedPolicy p = ResolvePolicy(
-      {Level("authority", "a.yaml", "schedule: {curfew: {start: '21:00', end: '07:00'}}\n"),
+      {Level("authority", "a.yaml",
+             "timezone: Europe/Paris\nschedule: {curfew: {start: '21:00', end: '07:00'}}\n"),
        Level("device", "d.yaml", "schedule: {curfew: {end: '06:30'}}\n")});
   ASSERT_TRUE(p.ok()) << FormatErrors(p.errors);
   EXPECT_EQ(p.spec.schedule().curfew().start(), 21 * 60u);
@@ -108,12 +109,13 @@ TEST(PolicyInheritanceTest, ConflictsAcrossLevelsPointAtTheLevelThatSetTheKey) {
             "cm2.yaml:3: kiosk.app: the kiosk app 'com.game' is blocked in apps.blocked");
 
   ResolvedPolicy wifi = ResolvePolicy(
-      {Level("authority", "ville.yaml", "wifi:\n  slots:\n    monday: ['21:30-22:00']\n"),
+      {Level("authority", "ville.yaml",
+             "timezone: UTC\nwifi:\n  slots:\n    monday: ['21:30-22:00']\n"),
        Level("school", "ecole.yaml",
              "schedule:\n  curfew:\n    start: '21:00'\n    end: '07:00'\n")});
   ASSERT_EQ(wifi.errors.size(), 1u) << FormatErrors(wifi.errors);
   EXPECT_EQ(wifi.errors[0].ToString(),
-            "ville.yaml:3: wifi.slots.monday[0]: '21:30-22:00' lies entirely within the curfew "
+            "ville.yaml:4: wifi.slots.monday[0]: '21:30-22:00' lies entirely within the curfew "
             "(21:00-07:00): the radio could never be used");
 }
 
