@@ -103,8 +103,13 @@ Status AdminClient::Explain(const grpc::Status& status) const {
   const std::string& msg = status.error_message();
   using G = grpc::StatusCode;
   switch (status.error_code()) {
-    case G::UNAVAILABLE:
-      return Status(st.code(), "cannot reach the server at " + server_ + ": " + msg);
+    case G::UNAVAILABLE: {
+      std::string hint;
+      if (msg.find("certificate verify failed") != std::string::npos) {
+        hint = " (is " + credentials_path_ + " made for this server? its CA does not match)";
+      }
+      return Status(st.code(), "cannot reach the server at " + server_ + ": " + msg + hint);
+    }
     case G::DEADLINE_EXCEEDED:
       return Status(st.code(), "the server at " + server_ + " did not answer within " +
                                    Seconds(deadline_));

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -148,9 +149,10 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     cmd->add_option("--scope", o->scopes, "Group they may act on (repeat for several)")
         ->check(kGroupPath);
     cmd->add_option("--out", o->out, "Credentials file to create (never overwritten)")
-        ->required();
+        ->required()->type_name("FILE");
     cmd->add_option("--server-address", o->server_address,
-                    "Server address written into the file (default: the one in yours)");
+                    "Server address written into the file (default: the one in yours)")
+        ->type_name("HOST:PORT");
     OnRun(cmd, w, [&ctx, o] { return c::OperatorsCreate(ctx, *o); });
   }
   {
@@ -184,6 +186,38 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
 // ==== Area: class (to come: class lock|unlock|focus|open|allow) ============================
 // ==== Area: apps, filter, report (to come) ==================================================
 
+// Help goes to stdout (exit 0). Anything else is a usage error, exit 2 rather than
+// CLI11's own codes (106, 108, ...), with a pointer to the help of the command at fault.
+int UsageError(CLI::App& app, const CLI::ParseError& e, int argc) {
+  if (e.get_exit_code() == 0) return app.exit(e);
+  if (argc <= 1) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
+  CLI::App* cmd = &app;
+  std::string path = "preau";
+  while (!cmd->get_subcommands().empty()) {
+    cmd = cmd->get_subcommands().front();
+    path += " " + cmd->get_name();
+  }
+  std::string message = e.what();
+  bool missing_subcommand = dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
+                            cmd->get_require_subcommand_min() > 0;
+  if (missing_subcommand) {
+    std::string names;
+    for (const CLI::App* sub : cmd->get_subcommands([](const CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    // With fallthrough, a stray word may have been handed back to the root.
+    std::vector<std::string> rest = cmd->remaining();
+    if (rest.empty()) rest = app.remaining(true);
+    message = rest.empty() ? "'" + path + "' needs a command: " + names
+                           : "unknown command '" + rest.front() + "' (expected " + names + ")";
+  }
+  std::fprintf(stderr, "preau: %s\nRun '%s --help' for usage.\n", message.c_str(), path.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,7 +227,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.footer(
       "Global options work anywhere on the line: --credentials FILE, --server HOST:PORT, "
-      "-o table|json|csv.\nCredentials: --credentials, else $PREAU_CREDENTIALS, else "
+      "-o table|json|csv, --timeout DURATION.\nCredentials: --credentials, else $PREAU_CREDENTIALS, else "
       "~/.config/preau/credentials. Server: --server, else $PREAU_SERVER, else the "
       "credentials' address.");
   app.require_subcommand(1);
@@ -204,9 +238,10 @@ int main(int argc, char** argv) {
   std::string timeout = "30s";
   Wiring wiring{ctx, action, output};
 
-  app.add_option("--credentials", ctx.connection.credentials_path,
-                 "Operator credentials file");
-  app.add_option("--server", ctx.connection.server, "Server address HOST:PORT");
+  app.add_option("--credentials", ctx.connection.credentials_path, "Operator credentials file")
+      ->type_name("FILE");
+  app.add_option("--server", ctx.connection.server, "Server address, overriding the file's")
+      ->type_name("HOST:PORT");
   app.add_option("-o,--output", output, "Output format of listings: table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("--timeout", timeout, "Deadline of each call to the server")
@@ -218,8 +253,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11 prints help (exit 0) or the error; its own codes (106, 108, ...) become 2.
-    return app.exit(e) == 0 ? 0 : 2;
+    return UsageError(app, e, argc);
   }
 
   auto format = preau::cli::ParseOutputFormat(output);
