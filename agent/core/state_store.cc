@@ -25,6 +25,11 @@ CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNI
 }  // namespace
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir) {
+  if (state_dir == kInMemoryState) {
+    PREAU_ASSIGN_OR_RETURN(auto db, Db::Open(":memory:", /*create=*/true));
+    PREAU_RETURN_IF_ERROR(db->Migrate(AgentMigrations()));
+    return std::unique_ptr<StateStore>(new StateStore(std::move(db)));
+  }
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) return Internal("creating state folder " + state_dir + ": " + ec.message());

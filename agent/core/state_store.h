@@ -33,6 +33,10 @@ struct OutboxItem {
   std::string body;   // serialized AgentMessage
 };
 
+// A state_dir of this value keeps the state in memory only: for the fleet simulator,
+// whose thousands of devices need no persistence and would exhaust file descriptors.
+inline constexpr const char* kInMemoryState = ":memory:";
+
 class StateStore {
  public:
   static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir);

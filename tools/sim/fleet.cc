@@ -1,0 +1,88 @@
+#include "tools/sim/fleet.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace preau::sim {
+
+void RaiseFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = 200000;
+  struct rlimit raised = {want, want};
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
+  RaiseFileLimit();
+  std::unique_ptr<Fleet> f(new Fleet());
+  f->agents_.resize(opts.count);
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  Status first_error;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  int parallel = std::max(1, opts.enroll_parallelism);
+  for (int w = 0; w < parallel; ++w) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < opts.count; i = next++) {
+        agent::AgentOptions a = opts.agent;
+        a.state_dir = opts.state_root.empty()
+                          ? agent::kInMemoryState
+                          : opts.state_root + "/device-" + std::to_string(opts.first_seed + i);
+        a.server = opts.server;
+        a.ca_pem = opts.ca_pem;
+        a.enroll_token = opts.token;
+        a.name = "sim-" + std::to_string(opts.first_seed + i);
+        auto agent = agent::Agent::Create(f->io_, a, agent::MakeSimPlatform(opts.first_seed + i));
+        if (!agent.ok()) {
+          std::lock_guard<std::mutex> lock(err_mu);
+          if (first_error.ok()) first_error = agent.status().Context("device " + a.name);
+          next = opts.count;
+          return;
+        }
+        f->agents_[i] = std::move(agent).value();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  f->enroll_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!first_error.ok()) {
+    f->agents_.clear();
+    return first_error;
+  }
+  f->work_ = std::make_unique<
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(f->io_.get_executor());
+  for (int t = 0; t < std::max(1, opts.threads); ++t) {
+    f->threads_.emplace_back([io = &f->io_] { io->run(); });
+  }
+  for (auto& a : f->agents_) a->Start();
+  return f;
+}
+
+size_t Fleet::Connected() const {
+  size_t n = 0;
+  for (const auto& a : agents_) n += a && a->status().connected;
+  return n;
+}
+
+void Fleet::Stop() {
+  for (auto& a : agents_) {
+    if (a) a->Stop();
+  }
+  agents_.clear();
+  work_.reset();
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+Fleet::~Fleet() { Stop(); }
+
+}  // namespace preau::sim
