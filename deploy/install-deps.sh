@@ -12,15 +12,20 @@ BUILD_PKGS=(
   libcli11-dev libyaml-cpp-dev
   openssl
 )
-# Peers and tools used by tests and benchmarks (real DNS clients, the HTML report check).
+# Real peers the tests talk to (dig for the DNS filter).
 TEST_PKGS=(dnsutils)
+# Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 
-want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
-case "${1:-}" in
-  --bench) want+=("${BENCH_PKGS[@]}") ;;
-  --browser) want+=(chromium) ;;
-esac
+# Usage: install-deps.sh [--test] [--bench]
+want=("${BUILD_PKGS[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${TEST_PKGS[@]}") ;;
+    --bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+    *) echo "install-deps: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
