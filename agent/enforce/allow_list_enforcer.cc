@@ -8,7 +8,8 @@ v1::RuleResult AllowListEnforcer::Apply(const DesiredState& desired) {
   }
   if (desired.allowed_apps.size() == 1 && desired.focus_app == desired.allowed_apps[0]) {
     if (!platform_->GetCapabilities().focus) {
-      return MakeRule(name(), v1::RULE_NOT_SUPPORTED, "this platform cannot keep the device on one app");
+      return MakeRule(name(), v1::RULE_NOT_SUPPORTED,
+                      "this platform cannot keep the device on one app");
     }
     return MakeRule(name(), v1::RULE_APPLIED, "kept on '" + desired.focus_app + "' (focus)");
   }

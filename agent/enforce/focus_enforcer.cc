@@ -8,15 +8,16 @@ v1::RuleResult FocusEnforcer::Apply(const DesiredState& desired) {
     return MakeRule(name(), v1::RULE_OUTCOME_UNSPECIFIED);
   }
   if (!platform_->GetCapabilities().focus) {
-    return MakeRule(name(), v1::RULE_NOT_SUPPORTED,
-                    "this platform cannot keep the device on one app ('" + desired.focus_app + "')");
+    return MakeRule(
+        name(), v1::RULE_NOT_SUPPORTED,
+        "this platform cannot keep the device on one app ('" + desired.focus_app + "')");
   }
   if (!applied_ || desired.focus_app != app_ || desired.focus_url != url_) {
     Status st = platform_->Focus(desired.focus_app, desired.focus_url);
     if (!st.ok()) {
-      return MakeRule(name(), v1::RULE_FAILED,
-                      (wanted ? "focus on '" + desired.focus_app + "': " : "ending focus: ") +
-                          st.message());
+      return MakeRule(
+          name(), v1::RULE_FAILED,
+          (wanted ? "focus on '" + desired.focus_app + "': " : "ending focus: ") + st.message());
     }
     applied_ = true;
     app_ = desired.focus_app;

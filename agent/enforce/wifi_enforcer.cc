@@ -10,8 +10,9 @@ v1::RuleResult WifiEnforcer::Apply(const DesiredState& desired) {
   const bool on = *desired.wifi_on;
   Status st = platform_->SetWifiRadio(on);
   if (!st.ok()) {
-    return MakeRule(name(), v1::RULE_FAILED,
-                    std::string("switching the radio ") + (on ? "on" : "off") + ": " + st.message());
+    return MakeRule(
+        name(), v1::RULE_FAILED,
+        std::string("switching the radio ") + (on ? "on" : "off") + ": " + st.message());
   }
   return MakeRule(name(), v1::RULE_APPLIED,
                   std::string(on ? "on" : "off") + " (" + desired.wifi_reason + ")");

@@ -21,9 +21,9 @@
 namespace preau::agent {
 
 struct DesiredState {
-  bool has_policy = false;       // false: no valid policy held; enforcers leave the device
-  std::string period;            // "curfew", "school_hours", "outside_school_hours",
-                                 // "holiday" (outside school hours on a holiday), or ""
+  bool has_policy = false;  // false: no valid policy held; enforcers leave the device
+  std::string period;       // "curfew", "school_hours", "outside_school_hours",
+                            // "holiday" (outside school hours on a holiday), or ""
   bool locked = false;
   std::string lock_message;
 
@@ -37,12 +37,12 @@ struct DesiredState {
   std::vector<std::string> required_apps;
   std::vector<std::string> blocked_apps;
 
-  std::optional<bool> wifi_on;   // nullopt: the policy says nothing, leave the radio alone
-  std::string wifi_reason;       // "slot monday 09:00-09:45", "teacher demand", "idle 15 min"…
+  std::optional<bool> wifi_on;  // nullopt: the policy says nothing, leave the radio alone
+  std::string wifi_reason;      // "slot monday 09:00-09:45", "teacher demand", "idle 15 min"…
 
-  bool updates_allowed = true;   // inside the update window (or no window set)
+  bool updates_allowed = true;  // inside the update window (or no window set)
 
-  v1::ScreenLock screen_lock;    // settings as in the policy (unset fields: leave as is)
+  v1::ScreenLock screen_lock;  // settings as in the policy (unset fields: leave as is)
   v1::Restrictions restrictions;
 };
 

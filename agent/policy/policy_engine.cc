@@ -123,9 +123,9 @@ v1::ComplianceReport PolicyEngine::EnforceState(const DesiredState& desired, con
     *report.add_rules() = MakeRule("schedule", v1::RULE_APPLIED, "period: " + desired.period);
   }
   if (spec.updates().has_window()) {
-    *report.add_rules() = MakeRule("updates", v1::RULE_APPLIED,
-                                   desired.updates_allowed ? "inside the update window"
-                                                           : "outside the update window");
+    *report.add_rules() = MakeRule(
+        "updates", v1::RULE_APPLIED,
+        desired.updates_allowed ? "inside the update window" : "outside the update window");
   }
   for (auto& enforcer : enforcers_) {
     v1::RuleResult r = enforcer->Apply(desired);

@@ -26,8 +26,7 @@ bool InUpdateWindow(const v1::UpdateWindow& u, const policy::LocalTime& lt) {
   int m = lt.minute_of_day;
   if (s < e) return m >= s && m < e && DayAllowed(u.days(), lt.weekday);
   int yesterday = lt.weekday == 1 ? 7 : lt.weekday - 1;  // the part after midnight
-  return (m >= s && DayAllowed(u.days(), lt.weekday)) ||
-         (m < e && DayAllowed(u.days(), yesterday));
+  return (m >= s && DayAllowed(u.days(), lt.weekday)) || (m < e && DayAllowed(u.days(), yesterday));
 }
 
 // The day slot of `week` covering `minute` on `weekday`, if any.
@@ -77,12 +76,14 @@ void EvaluateWifi(const v1::PolicySpec& spec, const policy::LocalTime& lt, bool 
       break;
   }
   // Scheduled.
-  const v1::TimeSlot* slot = holiday ? nullptr : CurrentSlot(w.slots(), lt.weekday, lt.minute_of_day);
+  const v1::TimeSlot* slot =
+      holiday ? nullptr : CurrentSlot(w.slots(), lt.weekday, lt.minute_of_day);
   if (slot != nullptr) {
     int64_t midnight_ms = now_ms - (int64_t{lt.minute_of_day} * 60 + lt.second) * 1000 -
                           ((now_ms % 1000) + 1000) % 1000;
     int64_t from = midnight_ms + int64_t{slot->start()} * 60'000;
-    if (in.teacher_demand_since_ms && on_by_demand) from = std::max(from, *in.teacher_demand_since_ms);
+    if (in.teacher_demand_since_ms && on_by_demand)
+      from = std::max(from, *in.teacher_demand_since_ms);
     std::string name = std::string(policy::WeekdayName(lt.weekday)) + " " + FormatSlot(*slot);
     if (idle_ms == 0 || idle_since(from) < idle_ms) {
       st.wifi_on = true;
@@ -101,10 +102,11 @@ void EvaluateWifi(const v1::PolicySpec& spec, const policy::LocalTime& lt, bool 
     return;
   }
   st.wifi_on = false;
-  st.wifi_reason = out->teacher_demand_expired
-                       ? "teacher demand ended after " + std::to_string(w.idle_off_minutes()) +
-                             " idle min"
-                       : holiday ? "holiday" : "no scheduled activity";
+  st.wifi_reason =
+      out->teacher_demand_expired
+          ? "teacher demand ended after " + std::to_string(w.idle_off_minutes()) + " idle min"
+      : holiday ? "holiday"
+                : "no scheduled activity";
 }
 
 }  // namespace
@@ -118,7 +120,8 @@ Evaluation EvaluatePolicy(const v1::PolicySpec& spec, const policy::TimeZoneRule
   const v1::Schedule& sched = spec.schedule();
   const bool holiday = policy::IsHoliday(sched.holidays(), lt.Date());
   const bool curfew = policy::CurfewCovers(sched.curfew(), lt.minute_of_day);
-  const bool school = !holiday && policy::DayCovers(sched.school_hours(), lt.weekday, lt.minute_of_day);
+  const bool school =
+      !holiday && policy::DayCovers(sched.school_hours(), lt.weekday, lt.minute_of_day);
 
   st.required_apps = Items(spec.apps().required());
   st.blocked_apps = Items(spec.apps().blocked());
@@ -133,7 +136,8 @@ Evaluation EvaluatePolicy(const v1::PolicySpec& spec, const policy::TimeZoneRule
     mode = sched.curfew().has_mode() ? sched.curfew().mode() : v1::PERIOD_LOCK;
     period_apps = &sched.curfew().apps();
   } else {
-    const v1::PeriodRule& rule = school ? sched.during_school_hours() : sched.outside_school_hours();
+    const v1::PeriodRule& rule =
+        school ? sched.during_school_hours() : sched.outside_school_hours();
     st.period = school ? "school_hours" : holiday ? "holiday" : "outside_school_hours";
     if (rule.has_mode()) mode = rule.mode();
     period_apps = &rule.apps();
@@ -142,10 +146,10 @@ Evaluation EvaluatePolicy(const v1::PolicySpec& spec, const policy::TimeZoneRule
     case v1::PERIOD_LOCK:
       st.locked = true;
       if (curfew) {
-        st.lock_message = sched.curfew().has_message()
-                              ? sched.curfew().message()
-                              : "Droit à la déconnexion : reprise à " +
-                                    FormatMinute(sched.curfew().end()) + ".";
+        st.lock_message =
+            sched.curfew().has_message()
+                ? sched.curfew().message()
+                : "Droit à la déconnexion : reprise à " + FormatMinute(sched.curfew().end()) + ".";
       } else {
         st.lock_message = "Hors temps scolaire : appareil verrouillé.";
       }

@@ -19,9 +19,8 @@ BundleCheck Refuse(BundleRefusal refusal, std::string reason) {
 
 }  // namespace
 
-v1::PolicyBundle MakeBundle(const std::string& name, uint64_t version,
-                            const std::string& device_id, const v1::PolicySpec& spec,
-                            int64_t issued_unix_ms) {
+v1::PolicyBundle MakeBundle(const std::string& name, uint64_t version, const std::string& device_id,
+                            const v1::PolicySpec& spec, int64_t issued_unix_ms) {
   v1::PolicyBundle bundle;
   bundle.set_name(name);
   bundle.set_version(version);
@@ -54,24 +53,35 @@ Result<v1::SignedPolicyBundle> SignBundle(const v1::PolicyBundle& bundle,
 
 const char* BundleRefusalName(BundleRefusal refusal) {
   switch (refusal) {
-    case BundleRefusal::kNone: return "none";
-    case BundleRefusal::kMalformed: return "malformed";
-    case BundleRefusal::kUnknownKey: return "unknown_key";
-    case BundleRefusal::kBadSignature: return "bad_signature";
-    case BundleRefusal::kOtherDevice: return "other_device";
-    case BundleRefusal::kNotNewer: return "not_newer";
+    case BundleRefusal::kNone:
+      return "none";
+    case BundleRefusal::kMalformed:
+      return "malformed";
+    case BundleRefusal::kUnknownKey:
+      return "unknown_key";
+    case BundleRefusal::kBadSignature:
+      return "bad_signature";
+    case BundleRefusal::kOtherDevice:
+      return "other_device";
+    case BundleRefusal::kNotNewer:
+      return "not_newer";
   }
   return "unknown";
 }
 
 Status BundleCheck::status() const {
   switch (refusal) {
-    case BundleRefusal::kNone: return Status::Ok();
-    case BundleRefusal::kMalformed: return InvalidArgument(reason);
+    case BundleRefusal::kNone:
+      return Status::Ok();
+    case BundleRefusal::kMalformed:
+      return InvalidArgument(reason);
     case BundleRefusal::kUnknownKey:
-    case BundleRefusal::kBadSignature: return Unauthenticated(reason);
-    case BundleRefusal::kOtherDevice: return PermissionDenied(reason);
-    case BundleRefusal::kNotNewer: return FailedPrecondition(reason);
+    case BundleRefusal::kBadSignature:
+      return Unauthenticated(reason);
+    case BundleRefusal::kOtherDevice:
+      return PermissionDenied(reason);
+    case BundleRefusal::kNotNewer:
+      return FailedPrecondition(reason);
   }
   return Internal(reason);
 }
@@ -97,19 +107,21 @@ BundleCheck VerifyBundle(const v1::SignedPolicyBundle& signed_bundle,
   if (!sig.ok()) {
     return Refuse(BundleRefusal::kBadSignature,
                   "policy bundle refused: the signature does not match its content (tampered, "
-                  "corrupted, or signed by another key): " + sig.message());
+                  "corrupted, or signed by another key): " +
+                      sig.message());
   }
   BundleCheck check;
   if (!check.bundle.ParseFromString(signed_bundle.bundle())) {
     return Refuse(BundleRefusal::kMalformed, "policy bundle refused: not a PolicyBundle");
   }
   if (check.bundle.device_id() != device_id) {
-    return Refuse(BundleRefusal::kOtherDevice,
-                  "policy bundle refused: it is for device '" + check.bundle.device_id() +
-                      "', this is device '" + device_id + "'");
+    return Refuse(BundleRefusal::kOtherDevice, "policy bundle refused: it is for device '" +
+                                                   check.bundle.device_id() +
+                                                   "', this is device '" + device_id + "'");
   }
   if (check.bundle.version() == 0) {
-    return Refuse(BundleRefusal::kMalformed, "policy bundle refused: version 0 (versions start at 1)");
+    return Refuse(BundleRefusal::kMalformed,
+                  "policy bundle refused: version 0 (versions start at 1)");
   }
   if (held_version > 0 && check.bundle.version() <= held_version) {
     return Refuse(BundleRefusal::kNotNewer,

@@ -17,9 +17,8 @@
 
 namespace preau::policy {
 
-v1::PolicyBundle MakeBundle(const std::string& name, uint64_t version,
-                            const std::string& device_id, const v1::PolicySpec& spec,
-                            int64_t issued_unix_ms);
+v1::PolicyBundle MakeBundle(const std::string& name, uint64_t version, const std::string& device_id,
+                            const v1::PolicySpec& spec, int64_t issued_unix_ms);
 
 // Signs the serialized bundle with the policy key (ECDSA P-256 PEM); key_id is the SHA-256
 // fingerprint of its public key.

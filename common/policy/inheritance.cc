@@ -17,7 +17,7 @@ using google::protobuf::Reflection;
 // Messages that are replaced whole: lists, a weekday's slots, one slot, the time zone.
 bool IsLeafMessage(const Descriptor* d) {
   static const std::set<std::string> kLeaves = {
-      v1::StringList::descriptor()->full_name(), v1::DaySlots::descriptor()->full_name(),
+      v1::StringList::descriptor()->full_name(),  v1::DaySlots::descriptor()->full_name(),
       v1::HolidayList::descriptor()->full_name(), v1::DaySet::descriptor()->full_name(),
       v1::TimeSlot::descriptor()->full_name(),    v1::TimeZone::descriptor()->full_name()};
   return kLeaves.count(d->full_name()) > 0;

@@ -26,10 +26,10 @@
 namespace preau::policy {
 
 struct PolicyLevel {
-  std::string level;    // "authority", "school", "class", "device" (a label)
-  std::string source;   // named in errors: a file ("ecole-jaures.yaml") or a group name
+  std::string level;   // "authority", "school", "class", "device" (a label)
+  std::string source;  // named in errors: a file ("ecole-jaures.yaml") or a group name
   v1::PolicySpec spec;
-  SourceMap lines;      // where `source` wrote each key, if known (from ParsedPolicy)
+  SourceMap lines;  // where `source` wrote each key, if known (from ParsedPolicy)
 };
 
 struct ResolvedPolicy {

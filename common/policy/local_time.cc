@@ -50,7 +50,8 @@ bool ReadName(const std::string& s, size_t& pos) {
 bool ReadInt(const std::string& s, size_t& pos, int& out) {
   size_t start = pos;
   out = 0;
-  while (pos < s.size() && isdigit(static_cast<unsigned char>(s[pos]))) out = out * 10 + (s[pos++] - '0');
+  while (pos < s.size() && isdigit(static_cast<unsigned char>(s[pos])))
+    out = out * 10 + (s[pos++] - '0');
   return pos > start && pos - start <= 3;
 }
 
@@ -97,8 +98,8 @@ int64_t TransitionDay(const TimeZoneRule::Transition& t, int year) {
       sys_days first = sys_days(std::chrono::year(year) / month(t.month) / 1);
       int first_wd = static_cast<int>(weekday(first).c_encoding());  // 0 = Sunday
       int offset = (t.day - first_wd + 7) % 7 + (t.week - 1) * 7;
-      unsigned last_day =
-          static_cast<unsigned>(year_month_day_last(std::chrono::year(year) / month(t.month) / last).day());
+      unsigned last_day = static_cast<unsigned>(
+          year_month_day_last(std::chrono::year(year) / month(t.month) / last).day());
       while (offset >= static_cast<int>(last_day)) offset -= 7;
       return (first + days(offset)).time_since_epoch().count();
     }

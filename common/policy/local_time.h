@@ -17,10 +17,10 @@ namespace preau::policy {
 
 struct LocalTime {
   int year = 1970;
-  int month = 1;         // 1..12
-  int day = 1;           // 1..31
-  int weekday = 4;       // ISO: 1 = Monday … 7 = Sunday
-  int minute_of_day = 0; // 0..1439
+  int month = 1;          // 1..12
+  int day = 1;            // 1..31
+  int weekday = 4;        // ISO: 1 = Monday … 7 = Sunday
+  int minute_of_day = 0;  // 0..1439
   int second = 0;
   int64_t utc_offset_seconds = 0;
   std::string Date() const;  // "YYYY-MM-DD"

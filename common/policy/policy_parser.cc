@@ -28,12 +28,11 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::string Suggest(const std::string& key, const std::vector<std::string>& known) {
   static const std::map<std::string, std::string> kFrench = {
-      {"lundi", "monday"}, {"mardi", "tuesday"},   {"mercredi", "wednesday"},
+      {"lundi", "monday"},   {"mardi", "tuesday"},   {"mercredi", "wednesday"},
       {"jeudi", "thursday"}, {"vendredi", "friday"}, {"samedi", "saturday"},
       {"dimanche", "sunday"}};
   auto fr = kFrench.find(key);
-  if (fr != kFrench.end() &&
-      std::find(known.begin(), known.end(), fr->second) != known.end()) {
+  if (fr != kFrench.end() && std::find(known.begin(), known.end(), fr->second) != known.end()) {
     return " (did you mean '" + fr->second + "'?)";
   }
   std::string best;
@@ -121,8 +120,9 @@ class Reader {
   // Checks that `node` is a map with only `known` keys (each once); records their lines.
   bool Map(const YAML::Node& node, const std::string& path, const std::vector<std::string>& known) {
     if (!node.IsMap()) {
-      Error(node, path, node.IsNull() ? "has no value (expected a block of keys)"
-                                      : "expected a block of keys (" + Sample(known) + ")");
+      Error(node, path,
+            node.IsNull() ? "has no value (expected a block of keys)"
+                          : "expected a block of keys (" + Sample(known) + ")");
       return false;
     }
     std::map<std::string, int> seen;
@@ -171,8 +171,8 @@ class Reader {
     auto t = Text(n, key);
     if (!t) return std::nullopt;
     bool digits = !t->empty() && std::all_of(t->begin(), t->end(), ::isdigit);
-    bool negative = t->size() > 1 && (*t)[0] == '-' &&
-                    std::all_of(t->begin() + 1, t->end(), ::isdigit);
+    bool negative =
+        t->size() > 1 && (*t)[0] == '-' && std::all_of(t->begin() + 1, t->end(), ::isdigit);
     if (negative || (digits && std::stoul(*t) == 0)) {
       Error(n, key, "'" + *t + "' must be a positive number of minutes");
       return std::nullopt;
@@ -231,8 +231,9 @@ class Reader {
 
   std::optional<v1::StringList> List(const YAML::Node& n, const std::string& key, Item kind) {
     if (!n.IsSequence()) {
-      Error(n, key, n.IsNull() ? "has no value (write [] for an empty list)"
-                               : "expected a list, e.g. [a, b]");
+      Error(n, key,
+            n.IsNull() ? "has no value (write [] for an empty list)"
+                       : "expected a list, e.g. [a, b]");
       return std::nullopt;
     }
     v1::StringList out;
@@ -253,8 +254,9 @@ class Reader {
         Error(n[i], k,
               kind == Item::kApp ? "'" + *t + "' is not an app id (letters, digits, . _ -)"
               : kind == Item::kDomain
-                  ? "'" + *t + "' is not a domain name (write example.org: lower case, no "
-                               "http:// and no path)"
+                  ? "'" + *t +
+                        "' is not a domain name (write example.org: lower case, no "
+                        "http:// and no path)"
                   : "'" + *t + "' is not a category name (lower case, digits, _ -)");
         continue;
       }
@@ -265,7 +267,7 @@ class Reader {
   }
 
   void Week(const YAML::Node& n, const std::string& key, v1::WeeklySchedule* week) {
-    static const std::vector<std::string> kDays = {"monday", "tuesday", "wednesday", "thursday",
+    static const std::vector<std::string> kDays = {"monday", "tuesday",  "wednesday", "thursday",
                                                    "friday", "saturday", "sunday"};
     if (!Map(n, key, kDays)) return;
     for (int d = 1; d <= 7; ++d) {
@@ -274,8 +276,9 @@ class Reader {
       if (!day.IsDefined()) continue;
       std::string k = key + "." + name;
       if (!day.IsSequence()) {
-        Error(day, k, day.IsNull() ? "has no value (write [] for a day without slots)"
-                                   : "expected a list of slots, e.g. [\"08:30-11:30\"]");
+        Error(day, k,
+              day.IsNull() ? "has no value (write [] for a day without slots)"
+                           : "expected a list of slots, e.g. [\"08:30-11:30\"]");
         continue;
       }
       v1::DaySlots* slots = MutableDaySlotsOf(week, d);
@@ -288,9 +291,10 @@ class Reader {
   }
 
   std::optional<v1::PeriodMode> Mode(const YAML::Node& n, const std::string& key) {
-    return Choice<v1::PeriodMode>(n, key, {{"any", v1::PERIOD_ANY},
-                                           {"listed_apps", v1::PERIOD_LISTED_APPS},
-                                           {"lock", v1::PERIOD_LOCK}});
+    return Choice<v1::PeriodMode>(n, key,
+                                  {{"any", v1::PERIOD_ANY},
+                                   {"listed_apps", v1::PERIOD_LISTED_APPS},
+                                   {"lock", v1::PERIOD_LOCK}});
   }
 
   void Period(const YAML::Node& n, const std::string& key, v1::PeriodRule* p) {
@@ -385,8 +389,9 @@ class Reader {
   void Holidays(const YAML::Node& n, v1::HolidayList* list) {
     const std::string k = "schedule.holidays";
     if (!n.IsSequence()) {
-      Error(n, k, n.IsNull() ? "has no value (write [] for no holidays)"
-                             : "expected a list of {name, from, to}");
+      Error(n, k,
+            n.IsNull() ? "has no value (write [] for no holidays)"
+                       : "expected a list of {name, from, to}");
       return;
     }
     list->Clear();
@@ -413,11 +418,13 @@ class Reader {
   }
 
   void Schedule(const YAML::Node& n, v1::Schedule* s) {
-    if (!Map(n, "schedule", {"school_hours", "holidays", "during_school_hours",
-                             "outside_school_hours", "curfew"})) {
+    if (!Map(n, "schedule",
+             {"school_hours", "holidays", "during_school_hours", "outside_school_hours",
+              "curfew"})) {
       return;
     }
-    if (n["school_hours"]) Week(n["school_hours"], "schedule.school_hours", s->mutable_school_hours());
+    if (n["school_hours"])
+      Week(n["school_hours"], "schedule.school_hours", s->mutable_school_hours());
     if (n["holidays"]) Holidays(n["holidays"], s->mutable_holidays());
     if (n["during_school_hours"]) {
       Period(n["during_school_hours"], "schedule.during_school_hours",
@@ -511,8 +518,9 @@ class Reader {
       errors_.push_back({file_, 1, "", "the policy is empty"});
       return;
     }
-    if (!Map(root, "", {"name", "timezone", "apps", "kiosk", "web_filter", "schedule", "wifi",
-                        "screen_lock", "updates", "restrictions"})) {
+    if (!Map(root, "",
+             {"name", "timezone", "apps", "kiosk", "web_filter", "schedule", "wifi", "screen_lock",
+              "updates", "restrictions"})) {
       return;
     }
     if (root["name"]) {
@@ -567,8 +575,8 @@ ParseResult ParsePolicy(std::string_view yaml, const std::string& file,
     reader.Root(root, &parsed.spec);
   } catch (const YAML::Exception& e) {
     // Syntax errors stop the parse: there is no tree to keep checking.
-    result.errors.push_back({file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
-                             "not valid YAML: " + e.msg});
+    result.errors.push_back(
+        {file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "not valid YAML: " + e.msg});
     return result;
   }
   result.errors = std::move(reader.errors());
@@ -581,8 +589,8 @@ ParseResult ParsePolicy(std::string_view yaml, const std::string& file,
     };
     return !a.empty() && !b.empty() && (prefix(a, b) || prefix(b, a));
   };
-  for (auto& e : LocateIssues(ValidateSpec(parsed.spec, options.completeness), file,
-                              parsed.lines)) {
+  for (auto& e :
+       LocateIssues(ValidateSpec(parsed.spec, options.completeness), file, parsed.lines)) {
     bool repeat = std::any_of(result.errors.begin(), result.errors.end(),
                               [&](const PolicyError& o) { return related(o.key, e.key); });
     if (!repeat) result.errors.push_back(std::move(e));

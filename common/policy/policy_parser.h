@@ -27,8 +27,8 @@ struct ParseOptions {
 
 struct ParsedPolicy {
   v1::PolicySpec spec;
-  std::string file;   // as given, used in error messages
-  SourceMap lines;    // key path -> line, to locate later errors (inheritance)
+  std::string file;  // as given, used in error messages
+  SourceMap lines;   // key path -> line, to locate later errors (inheritance)
 };
 
 struct ParseResult {

@@ -84,8 +84,8 @@ class Checker {
       if (!from_ok) Add(k + ".from", "'" + h.from() + "' is not a date YYYY-MM-DD");
       if (!to_ok) Add(k + ".to", "'" + h.to() + "' is not a date YYYY-MM-DD");
       if (from_ok && to_ok && h.to() < h.from()) {
-        Add(k + ".to", "holiday '" + h.name() + "' ends (" + h.to() + ") before it starts (" +
-                           h.from() + ")");
+        Add(k + ".to",
+            "holiday '" + h.name() + "' ends (" + h.to() + ") before it starts (" + h.from() + ")");
       }
     }
   }
@@ -111,8 +111,9 @@ class Checker {
     }
     if (c.has_mode()) {
       if (c.mode() == v1::PERIOD_ANY) {
-        Add(k + ".mode", "'any' during the curfew is no curfew; use 'lock' or 'listed_apps', "
-                         "or enabled: false");
+        Add(k + ".mode",
+            "'any' during the curfew is no curfew; use 'lock' or 'listed_apps', "
+            "or enabled: false");
       } else if (c.mode() == v1::PERIOD_LISTED_APPS && c.apps().items_size() == 0) {
         Add(k + ".apps", "mode listed_apps needs at least one app (or use mode lock)");
       }
@@ -150,8 +151,9 @@ class Checker {
         if (day != nullptr && day->slots_size() > 0) any_slot = true;
       }
       if (!any_slot) {
-        Add("wifi.mode", "scheduled, but wifi.slots has no slot: the radio would only come on "
-                         "on a teacher's demand (say mode: always_off to mean that)");
+        Add("wifi.mode",
+            "scheduled, but wifi.slots has no slot: the radio would only come on "
+            "on a teacher's demand (say mode: always_off to mean that)");
       }
     }
   }
@@ -161,10 +163,10 @@ class Checker {
     if (!effective_ || spec_.has_timezone()) return;
     const auto& s = spec_.schedule();
     if (s.has_school_hours() || CurfewActive(s.curfew()) || s.has_holidays() ||
-        spec_.wifi().has_slots() ||
-        spec_.updates().has_window()) {
-      Add("timezone", "not set, but the policy has a schedule (times are local: say e.g. "
-                      "timezone: Europe/Paris)");
+        spec_.wifi().has_slots() || spec_.updates().has_window()) {
+      Add("timezone",
+          "not set, but the policy has a schedule (times are local: say e.g. "
+          "timezone: Europe/Paris)");
     }
   }
 
@@ -240,11 +242,13 @@ class Checker {
       const std::string& app = a.required().items(i);
       std::string k = "apps.required[" + std::to_string(i) + "]";
       if (Contains(a.blocked(), app)) {
-        Add(k, "'" + app + "' is both required and blocked (apps.blocked): it would be "
-                           "installed and removed in turn");
+        Add(k, "'" + app +
+                   "' is both required and blocked (apps.blocked): it would be "
+                   "installed and removed in turn");
       } else if (a.has_allowed() && !Contains(a.allowed(), app)) {
-        Add(k, "'" + app + "' is required but not in apps.allowed: it would be installed "
-                           "and never usable");
+        Add(k, "'" + app +
+                   "' is required but not in apps.allowed: it would be installed "
+                   "and never usable");
       }
     }
     for (int i = 0; i < a.allowed().items_size(); ++i) {
@@ -259,8 +263,8 @@ class Checker {
       if (Contains(a.blocked(), kiosk.app())) {
         Add("kiosk.app", "the kiosk app '" + kiosk.app() + "' is blocked in apps.blocked");
       } else if (a.has_allowed() && !Contains(a.allowed(), kiosk.app())) {
-        Add("kiosk.app", "the kiosk app '" + kiosk.app() +
-                             "' is not in apps.allowed, so it could never run");
+        Add("kiosk.app",
+            "the kiosk app '" + kiosk.app() + "' is not in apps.allowed, so it could never run");
       }
     } else if (kiosk.has_url() && !kiosk.url().empty() && effective_) {
       Add("kiosk.url", "a kiosk url needs a kiosk app (the browser that shows it)");

@@ -14,7 +14,7 @@
 namespace preau::policy {
 
 struct ValidationIssue {
-  std::string key;      // "schedule.curfew.start", "wifi.slots.monday[1]"
+  std::string key;  // "schedule.curfew.start", "wifi.slots.monday[1]"
   std::string message;
 };
 

@@ -5,8 +5,8 @@
 
 namespace preau::policy {
 namespace {
-constexpr std::array<std::string_view, 7> kNames = {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
+constexpr std::array<std::string_view, 7> kNames = {"monday", "tuesday",  "wednesday", "thursday",
+                                                    "friday", "saturday", "sunday"};
 }  // namespace
 
 std::string_view WeekdayName(int d) { return d >= 1 && d <= 7 ? kNames[d - 1] : ""; }
@@ -20,26 +20,40 @@ std::optional<int> WeekdayFromName(std::string_view name) {
 
 v1::DaySlots* MutableDaySlotsOf(v1::WeeklySchedule* w, int d) {
   switch (d) {
-    case 1: return w->mutable_monday();
-    case 2: return w->mutable_tuesday();
-    case 3: return w->mutable_wednesday();
-    case 4: return w->mutable_thursday();
-    case 5: return w->mutable_friday();
-    case 6: return w->mutable_saturday();
-    case 7: return w->mutable_sunday();
+    case 1:
+      return w->mutable_monday();
+    case 2:
+      return w->mutable_tuesday();
+    case 3:
+      return w->mutable_wednesday();
+    case 4:
+      return w->mutable_thursday();
+    case 5:
+      return w->mutable_friday();
+    case 6:
+      return w->mutable_saturday();
+    case 7:
+      return w->mutable_sunday();
   }
   return nullptr;
 }
 
 const v1::DaySlots* DaySlotsOf(const v1::WeeklySchedule& w, int d) {
   switch (d) {
-    case 1: return w.has_monday() ? &w.monday() : nullptr;
-    case 2: return w.has_tuesday() ? &w.tuesday() : nullptr;
-    case 3: return w.has_wednesday() ? &w.wednesday() : nullptr;
-    case 4: return w.has_thursday() ? &w.thursday() : nullptr;
-    case 5: return w.has_friday() ? &w.friday() : nullptr;
-    case 6: return w.has_saturday() ? &w.saturday() : nullptr;
-    case 7: return w.has_sunday() ? &w.sunday() : nullptr;
+    case 1:
+      return w.has_monday() ? &w.monday() : nullptr;
+    case 2:
+      return w.has_tuesday() ? &w.tuesday() : nullptr;
+    case 3:
+      return w.has_wednesday() ? &w.wednesday() : nullptr;
+    case 4:
+      return w.has_thursday() ? &w.thursday() : nullptr;
+    case 5:
+      return w.has_friday() ? &w.friday() : nullptr;
+    case 6:
+      return w.has_saturday() ? &w.saturday() : nullptr;
+    case 7:
+      return w.has_sunday() ? &w.sunday() : nullptr;
   }
   return nullptr;
 }
@@ -79,8 +93,7 @@ bool IsHoliday(const v1::HolidayList& holidays, const std::string& date) {
 }
 
 bool CurfewActive(const v1::Curfew& c) {
-  return (!c.has_enabled() || c.enabled()) && c.has_start() && c.has_end() &&
-         c.start() != c.end();
+  return (!c.has_enabled() || c.enabled()) && c.has_start() && c.has_end() && c.start() != c.end();
 }
 
 bool CurfewCovers(const v1::Curfew& c, int minute) {

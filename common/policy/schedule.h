@@ -24,8 +24,8 @@ std::optional<int> WeekdayFromName(std::string_view name);
 const v1::DaySlots* DaySlotsOf(const v1::WeeklySchedule& week, int iso_weekday);
 v1::DaySlots* MutableDaySlotsOf(v1::WeeklySchedule* week, int iso_weekday);
 
-std::string FormatMinute(uint32_t minute);          // 450 -> "07:30"
-std::string FormatSlot(const v1::TimeSlot& slot);   // "08:30-11:30"
+std::string FormatMinute(uint32_t minute);         // 450 -> "07:30"
+std::string FormatSlot(const v1::TimeSlot& slot);  // "08:30-11:30"
 
 // Whether `minute` (0..1439) is inside the slot; a slot with end <= start crosses midnight
 // and covers [start, 24:00) of its day and [00:00, end) of the next.

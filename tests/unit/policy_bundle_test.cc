@@ -1,11 +1,10 @@
 // Bundles: signed on the server, verified on the agent; a tampered bundle, one signed by
 // another key, one for another device and an older or replayed version are each refused
 // with their own reason.
-#include "common/policy/bundle.h"
-
 #include <gtest/gtest.h>
 
 #include "common/pki.h"
+#include "common/policy/bundle.h"
 
 namespace preau::policy {
 namespace {
@@ -70,8 +69,7 @@ TEST_F(PolicyBundleTest, OtherKeyIsRefused) {
   EXPECT_NE(c.reason.find("this device trusts only key"), std::string::npos) << c.reason;
   // Claiming the pinned key's id does not help: the signature is then checked and fails.
   s.set_key_id(*pki::KeyFingerprint(key_.public_key_pem));
-  EXPECT_EQ(VerifyBundle(s, key_.public_key_pem, "dev-1", 2).refusal,
-            BundleRefusal::kBadSignature);
+  EXPECT_EQ(VerifyBundle(s, key_.public_key_pem, "dev-1", 2).refusal, BundleRefusal::kBadSignature);
 }
 
 TEST_F(PolicyBundleTest, OtherDeviceIsRefused) {

@@ -173,13 +173,15 @@ TEST_F(EnforcersTest, MissingCapabilitiesGiveNotSupportedWithoutCallingThePlatfo
   d.focus_app = "k.k";
   d.blocked_apps = {"com.game"};
   d.restrictions.set_allow_usb_storage(false);
-  EXPECT_EQ(ScreenLockEnforcer(&bare).Apply(d).reason(), "this platform cannot lock the screen (curfew)");
+  EXPECT_EQ(ScreenLockEnforcer(&bare).Apply(d).reason(),
+            "this platform cannot lock the screen (curfew)");
   EXPECT_EQ(WifiEnforcer(&bare).Apply(d).outcome(), v1::RULE_NOT_SUPPORTED);
   EXPECT_EQ(FocusEnforcer(&bare).Apply(d).outcome(), v1::RULE_NOT_SUPPORTED);
   v1::RuleResult apps = AppEnforcer(&bare, {}).Apply(d);
   EXPECT_EQ(apps.outcome(), v1::RULE_NOT_SUPPORTED);
-  EXPECT_EQ(apps.reason(), "this platform cannot install or remove apps (1 blocked installed, "
-                           "0 required missing)");
+  EXPECT_EQ(apps.reason(),
+            "this platform cannot install or remove apps (1 blocked installed, "
+            "0 required missing)");
   EXPECT_EQ(RestrictionsEnforcer(&bare).Apply(d).reason(),
             "the bare platform cannot apply restrictions (USB storage off)");
 }

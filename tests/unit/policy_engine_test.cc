@@ -131,8 +131,9 @@ TEST_F(PolicyEngineTest, EachBadBundleIsRefusedAndChangesNothing) {
     const char* expected;
   } cases[] = {
       {"tampered", tampered, "the signature does not match its content"},
-      {"older", Bundle(college, 4), "version 4 of 'college-tablette-domicile' is not newer "
-                                    "than the version held (5)"},
+      {"older", Bundle(college, 4),
+       "version 4 of 'college-tablette-domicile' is not newer "
+       "than the version held (5)"},
       {"replayed", Bundle(college, 5), "is not newer than the version held (5)"},
       {"other key", Bundle(college, 6, "tab-0042", &other.private_key_pem),
        "this device trusts only key"},
@@ -281,9 +282,11 @@ TEST_F(PolicyEngineTest, RestartedEngineKeepsEnforcingFromThePersistedBundle) {
 TEST_F(PolicyEngineTest, LoadRefusesAPersistedBundleForAnotherKey) {
   MemoryPolicyStore store;
   pki::KeyPair other = *pki::GenerateKey();
-  ASSERT_TRUE(store.SaveBundle(
-      Bundle(Example("enseignant.yaml"), 1, "tab-0042", &other.private_key_pem)
-          .SerializeAsString()).ok());
+  ASSERT_TRUE(
+      store
+          .SaveBundle(Bundle(Example("enseignant.yaml"), 1, "tab-0042", &other.private_key_pem)
+                          .SerializeAsString())
+          .ok());
   auto engine = MakeEngine(&store, platform_.get());
   Status st = engine->Load();
   EXPECT_EQ(st.code(), Code::kUnauthenticated);

@@ -1,9 +1,8 @@
 // Inheritance: authority → school → class → device, the closest level wins leaf by leaf,
 // lists are replaced, and conflicts of the combined policy point at the level to fix.
-#include "common/policy/inheritance.h"
-
 #include <gtest/gtest.h>
 
+#include "common/policy/inheritance.h"
 #include "common/policy/policy_parser.h"
 
 namespace preau::policy {
@@ -29,19 +28,19 @@ PolicyLevel FromFile(const std::string& level, const std::string& name) {
 }
 
 TEST(PolicyInheritanceTest, ShippedChainResolvesKeyByKey) {
-  ResolvedPolicy p = ResolvePolicy({FromFile("authority", "1-ville.yaml"),
-                                    FromFile("school", "2-ecole-jaures.yaml"),
-                                    FromFile("class", "3-cm2-b.yaml")});
+  ResolvedPolicy p =
+      ResolvePolicy({FromFile("authority", "1-ville.yaml"),
+                     FromFile("school", "2-ecole-jaures.yaml"), FromFile("class", "3-cm2-b.yaml")});
   ASSERT_TRUE(p.ok()) << FormatErrors(p.errors);
   const v1::PolicySpec& s = p.spec;
-  EXPECT_EQ(s.name(), "cm2-b");                      // closest level
-  EXPECT_EQ(s.timezone().name(), "Europe/Paris");    // authority only
+  EXPECT_EQ(s.name(), "cm2-b");                    // closest level
+  EXPECT_EQ(s.timezone().name(), "Europe/Paris");  // authority only
   // Wi-Fi: mode and teacher_demand from the town, idle from the school, slots day by day.
   EXPECT_EQ(s.wifi().mode(), v1::WIFI_SCHEDULED);
   EXPECT_TRUE(s.wifi().teacher_demand());
   EXPECT_EQ(s.wifi().idle_off_minutes(), 10u);
   ASSERT_EQ(s.wifi().slots().monday().slots_size(), 1);
-  EXPECT_EQ(s.wifi().slots().monday().slots(0).start(), 14 * 60u);   // class replaced Monday
+  EXPECT_EQ(s.wifi().slots().monday().slots(0).start(), 14 * 60u);  // class replaced Monday
   ASSERT_EQ(s.wifi().slots().thursday().slots_size(), 1);
   EXPECT_EQ(s.wifi().slots().thursday().slots(0).start(), 9 * 60u);  // town's Thursday kept
   EXPECT_EQ(s.wifi().slots().friday().slots(0).start(), 10 * 60u);   // class added Friday
@@ -65,16 +64,16 @@ TEST(PolicyInheritanceTest, ShippedChainResolvesKeyByKey) {
 }
 
 TEST(PolicyInheritanceTest, EmptyListClearsAndFalseOverridesTrue) {
-  ResolvedPolicy p = ResolvePolicy(
-      {Level("authority", "a.yaml",
-             "apps: {blocked: [x.y], required: [r.s]}\n"
-             "web_filter: {safe_search: true, categories: [adult, games]}\n"
-             "kiosk: {app: k.k}\n"),
-       Level("school", "s.yaml",
-             "apps: {blocked: []}\n"
-             "web_filter: {safe_search: false}\n"
-             "kiosk: {app: ''}\n")},
-      Completeness::kFragment);
+  ResolvedPolicy p =
+      ResolvePolicy({Level("authority", "a.yaml",
+                           "apps: {blocked: [x.y], required: [r.s]}\n"
+                           "web_filter: {safe_search: true, categories: [adult, games]}\n"
+                           "kiosk: {app: k.k}\n"),
+                     Level("school", "s.yaml",
+                           "apps: {blocked: []}\n"
+                           "web_filter: {safe_search: false}\n"
+                           "kiosk: {app: ''}\n")},
+                    Completeness::kFragment);
   ASSERT_TRUE(p.ok()) << FormatErrors(p.errors);
   EXPECT_TRUE(p.spec.apps().has_blocked());
   EXPECT_EQ(p.spec.apps().blocked().items_size(), 0);
@@ -101,18 +100,18 @@ TEST(PolicyInheritanceTest, CurfewKeysInheritOneByOne) {
 }
 
 TEST(PolicyInheritanceTest, ConflictsAcrossLevelsPointAtTheLevelThatSetTheKey) {
-  ResolvedPolicy p = ResolvePolicy(
-      {Level("authority", "ville.yaml", "apps:\n  blocked: [com.game]\n"),
-       Level("class", "cm2.yaml", "name: cm2\nkiosk:\n  app: com.game\n")});
+  ResolvedPolicy p =
+      ResolvePolicy({Level("authority", "ville.yaml", "apps:\n  blocked: [com.game]\n"),
+                     Level("class", "cm2.yaml", "name: cm2\nkiosk:\n  app: com.game\n")});
   ASSERT_EQ(p.errors.size(), 1u) << FormatErrors(p.errors);
   EXPECT_EQ(p.errors[0].ToString(),
             "cm2.yaml:3: kiosk.app: the kiosk app 'com.game' is blocked in apps.blocked");
 
-  ResolvedPolicy wifi = ResolvePolicy(
-      {Level("authority", "ville.yaml",
-             "timezone: UTC\nwifi:\n  slots:\n    monday: ['21:30-22:00']\n"),
-       Level("school", "ecole.yaml",
-             "schedule:\n  curfew:\n    start: '21:00'\n    end: '07:00'\n")});
+  ResolvedPolicy wifi =
+      ResolvePolicy({Level("authority", "ville.yaml",
+                           "timezone: UTC\nwifi:\n  slots:\n    monday: ['21:30-22:00']\n"),
+                     Level("school", "ecole.yaml",
+                           "schedule:\n  curfew:\n    start: '21:00'\n    end: '07:00'\n")});
   ASSERT_EQ(wifi.errors.size(), 1u) << FormatErrors(wifi.errors);
   EXPECT_EQ(wifi.errors[0].ToString(),
             "ville.yaml:4: wifi.slots.monday[0]: '21:30-22:00' lies entirely within the curfew "

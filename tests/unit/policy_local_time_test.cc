@@ -1,7 +1,7 @@
 // Local time from POSIX TZ rules: the offline time zone handling schedules rely on.
-#include "common/policy/local_time.h"
-
 #include <gtest/gtest.h>
+
+#include "common/policy/local_time.h"
 
 namespace preau::policy {
 namespace {
@@ -19,7 +19,7 @@ TEST(LocalTimeTest, ParisChangesOffsetOnTheLastSundays) {
   EXPECT_EQ(before.utc_offset_seconds, 3600);
   EXPECT_EQ(before.weekday, 7);
   EXPECT_EQ(before.Date(), "2026-03-29");
-  LocalTime after = paris->ToLocal(kMarch29 + kHour);       // 01:00Z
+  LocalTime after = paris->ToLocal(kMarch29 + kHour);  // 01:00Z
   EXPECT_EQ(after.minute_of_day, 3 * 60);
   EXPECT_EQ(after.utc_offset_seconds, 7200);
   EXPECT_EQ(paris->ToLocal(kOctober25 + kHour - 1).utc_offset_seconds, 7200);

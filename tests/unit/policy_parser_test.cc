@@ -16,8 +16,7 @@ std::string Examples(const std::string& name) {
 }
 
 // The errors of `yaml` parsed as "eni.yaml", one "file:line: key: message" string each.
-std::vector<std::string> Errors(const std::string& yaml,
-                                Completeness c = Completeness::kFragment) {
+std::vector<std::string> Errors(const std::string& yaml, Completeness c = Completeness::kFragment) {
   ParseResult r = ParsePolicy(yaml, "eni.yaml", ParseOptions{c});
   std::vector<std::string> out;
   for (const auto& e : r.errors) out.push_back(e.ToString());
@@ -99,11 +98,13 @@ TEST(PolicyParserTest, UnknownKeysAreRefusedWithASuggestion) {
       "colour: blue\n");
   EXPECT_ERROR(errors, "eni.yaml:3: apps.blokced: unknown key (did you mean 'blocked'?)");
   EXPECT_ERROR(errors, "eni.yaml:4: wifii: unknown key (did you mean 'wifi'?)");
-  EXPECT_ERROR(errors, "eni.yaml:8: schedule.school_hours.lundi: unknown key (did you mean "
-                       "'monday'?)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:8: schedule.school_hours.lundi: unknown key (did you mean "
+               "'monday'?)");
   ASSERT_EQ(errors.size(), 4u) << Dump(errors);
   EXPECT_NE(errors[3].find("eni.yaml:9: colour: unknown key (known keys here: name, "),
-            std::string::npos) << errors[3];
+            std::string::npos)
+      << errors[3];
 }
 
 TEST(PolicyParserTest, BadValuesAreNamed) {
@@ -121,20 +122,26 @@ TEST(PolicyParserTest, BadValuesAreNamed) {
       "  blocked:\n"
       "kiosk:\n"
       "  app: 'bad app'\n");
-  EXPECT_ERROR(errors, "eni.yaml:2: wifi.mode: 'sheduled' is not one of: always_on, "
-                       "always_off, scheduled (did you mean 'scheduled'?)");
-  EXPECT_ERROR(errors, "eni.yaml:3: wifi.idle_off_minutes: '0' must be a positive number of "
-                       "minutes");
+  EXPECT_ERROR(errors,
+               "eni.yaml:2: wifi.mode: 'sheduled' is not one of: always_on, "
+               "always_off, scheduled (did you mean 'scheduled'?)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:3: wifi.idle_off_minutes: '0' must be a positive number of "
+               "minutes");
   EXPECT_ERROR(errors, "eni.yaml:4: wifi.teacher_demand: 'maybe' is not true or false");
-  EXPECT_ERROR(errors, "eni.yaml:6: screen_lock.idle_minutes: '-5' must be a positive number "
-                       "of minutes");
-  EXPECT_ERROR(errors, "eni.yaml:8: web_filter.allow[0]: 'https://lumni.fr/' is not a domain "
-                       "name (write example.org: lower case, no http:// and no path)");
-  EXPECT_ERROR(errors, "eni.yaml:9: timezone: unknown time zone 'Mars/Olympus' (use an IANA "
-                       "name such as Europe/Paris)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:6: screen_lock.idle_minutes: '-5' must be a positive number "
+               "of minutes");
+  EXPECT_ERROR(errors,
+               "eni.yaml:8: web_filter.allow[0]: 'https://lumni.fr/' is not a domain "
+               "name (write example.org: lower case, no http:// and no path)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:9: timezone: unknown time zone 'Mars/Olympus' (use an IANA "
+               "name such as Europe/Paris)");
   EXPECT_ERROR(errors, "eni.yaml:11: apps.blocked: has no value (write [] for an empty list)");
-  EXPECT_ERROR(errors, "eni.yaml:13: kiosk.app: 'bad app' is not an app id (letters, digits, "
-                       ". _ -)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:13: kiosk.app: 'bad app' is not an app id (letters, digits, "
+               ". _ -)");
   EXPECT_EQ(errors.size(), 8u) << Dump(errors);
 }
 
@@ -164,33 +171,42 @@ TEST(PolicyParserTest, ImpossibleSchedulesAreRefused) {
       "wifi:\n"
       "  slots:\n"
       "    friday: ['10:00-09:00']\n");
-  EXPECT_ERROR(errors, "eni.yaml:3: schedule.school_hours.monday[0]: '11:30-08:30' ends before "
-                       "it starts (only the curfew and the update window may cross midnight; "
-                       "split it into two days)");
-  EXPECT_ERROR(errors, "eni.yaml:4: schedule.school_hours.tuesday[1]: '11:00-12:00' overlaps "
-                       "'08:30-11:30' (schedule.school_hours.tuesday[0])");
-  EXPECT_ERROR(errors, "eni.yaml:6: schedule.holidays[0].to: holiday 'Noel' ends (2025-12-20) "
-                       "before it starts (2026-01-04)");
-  EXPECT_ERROR(errors, "eni.yaml:7: schedule.holidays[1].from: '2026-02-30' is not a date "
-                       "YYYY-MM-DD");
-  EXPECT_ERROR(errors, "eni.yaml:10: schedule.curfew.end: the curfew starts and ends at 21:00 "
-                       "(a curfew of 0 or 24 hours; use enabled: false or lock mode)");
-  EXPECT_ERROR(errors, "eni.yaml:13: wifi.slots.friday[0]: '10:00-09:00' ends before it starts "
-                       "(only the curfew and the update window may cross midnight; split it "
-                       "into two days)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:3: schedule.school_hours.monday[0]: '11:30-08:30' ends before "
+               "it starts (only the curfew and the update window may cross midnight; "
+               "split it into two days)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:4: schedule.school_hours.tuesday[1]: '11:00-12:00' overlaps "
+               "'08:30-11:30' (schedule.school_hours.tuesday[0])");
+  EXPECT_ERROR(errors,
+               "eni.yaml:6: schedule.holidays[0].to: holiday 'Noel' ends (2025-12-20) "
+               "before it starts (2026-01-04)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:7: schedule.holidays[1].from: '2026-02-30' is not a date "
+               "YYYY-MM-DD");
+  EXPECT_ERROR(errors,
+               "eni.yaml:10: schedule.curfew.end: the curfew starts and ends at 21:00 "
+               "(a curfew of 0 or 24 hours; use enabled: false or lock mode)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:13: wifi.slots.friday[0]: '10:00-09:00' ends before it starts "
+               "(only the curfew and the update window may cross midnight; split it "
+               "into two days)");
   EXPECT_EQ(errors.size(), 6u) << Dump(errors);
 }
 
 TEST(PolicyParserTest, CurfewCrossingMidnightIsFine) {
   EXPECT_TRUE(Errors("timezone: Europe/Paris\n"
                      "schedule:\n  curfew: {start: '21:00', end: '07:00'}\n",
-                     Completeness::kEffective).empty());
-  auto no_zone = Errors("schedule:\n  curfew: {start: '21:00', end: '07:00'}\n",
-                        Completeness::kEffective);
-  EXPECT_ERROR(no_zone, "eni.yaml: timezone: not set, but the policy has a schedule (times are "
-                        "local: say e.g. timezone: Europe/Paris)");
+                     Completeness::kEffective)
+                  .empty());
+  auto no_zone =
+      Errors("schedule:\n  curfew: {start: '21:00', end: '07:00'}\n", Completeness::kEffective);
+  EXPECT_ERROR(no_zone,
+               "eni.yaml: timezone: not set, but the policy has a schedule (times are "
+               "local: say e.g. timezone: Europe/Paris)");
   EXPECT_TRUE(Errors("timezone: UTC\nupdates: {days: [friday], window: '22:00-05:00'}\n",
-                     Completeness::kEffective).empty());
+                     Completeness::kEffective)
+                  .empty());
 }
 
 TEST(PolicyParserTest, ConflictingRulesAreExplained) {
@@ -201,16 +217,21 @@ TEST(PolicyParserTest, ConflictingRulesAreExplained) {
       "  blocked: [app.a, app.c, app.k]\n"
       "kiosk:\n"
       "  app: app.k\n");
-  EXPECT_ERROR(errors, "eni.yaml:2: apps.allowed[0]: 'app.a' is both allowed and blocked "
-                       "(apps.blocked)");
-  EXPECT_ERROR(errors, "eni.yaml:2: apps.allowed[2]: 'app.c' is both allowed and blocked "
-                       "(apps.blocked)");
-  EXPECT_ERROR(errors, "eni.yaml:3: apps.required[0]: 'app.a' is both required and blocked "
-                       "(apps.blocked): it would be installed and removed in turn");
-  EXPECT_ERROR(errors, "eni.yaml:3: apps.required[1]: 'app.x' is required but not in "
-                       "apps.allowed: it would be installed and never usable");
-  EXPECT_ERROR(errors, "eni.yaml:6: kiosk.app: the kiosk app 'app.k' is blocked in "
-                       "apps.blocked");
+  EXPECT_ERROR(errors,
+               "eni.yaml:2: apps.allowed[0]: 'app.a' is both allowed and blocked "
+               "(apps.blocked)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:2: apps.allowed[2]: 'app.c' is both allowed and blocked "
+               "(apps.blocked)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:3: apps.required[0]: 'app.a' is both required and blocked "
+               "(apps.blocked): it would be installed and removed in turn");
+  EXPECT_ERROR(errors,
+               "eni.yaml:3: apps.required[1]: 'app.x' is required but not in "
+               "apps.allowed: it would be installed and never usable");
+  EXPECT_ERROR(errors,
+               "eni.yaml:6: kiosk.app: the kiosk app 'app.k' is blocked in "
+               "apps.blocked");
   EXPECT_EQ(errors.size(), 5u) << Dump(errors);
 
   auto kiosk = Errors(
@@ -218,10 +239,12 @@ TEST(PolicyParserTest, ConflictingRulesAreExplained) {
       "kiosk: {app: app.z}\n"
       "schedule:\n"
       "  curfew: {start: '21:00', end: '07:00', mode: listed_apps, apps: [app.a]}\n");
-  EXPECT_ERROR(kiosk, "eni.yaml:2: kiosk.app: the kiosk app 'app.z' is not in apps.allowed, "
-                      "so it could never run");
-  EXPECT_ERROR(kiosk, "eni.yaml:4: schedule.curfew.apps: the kiosk app 'app.z' is not in this "
-                      "list, so during the curfew the device could run nothing");
+  EXPECT_ERROR(kiosk,
+               "eni.yaml:2: kiosk.app: the kiosk app 'app.z' is not in apps.allowed, "
+               "so it could never run");
+  EXPECT_ERROR(kiosk,
+               "eni.yaml:4: schedule.curfew.apps: the kiosk app 'app.z' is not in this "
+               "list, so during the curfew the device could run nothing");
 }
 
 TEST(PolicyParserTest, WifiSlotInsideCurfewIsAConflict) {
@@ -232,16 +255,19 @@ TEST(PolicyParserTest, WifiSlotInsideCurfewIsAConflict) {
       "  mode: scheduled\n"
       "  slots:\n"
       "    monday: ['06:00-06:30', '06:30-07:30', '21:30-22:00']\n");
-  EXPECT_ERROR(errors, "eni.yaml:6: wifi.slots.monday[0]: '06:00-06:30' lies entirely within "
-                       "the curfew (21:00-07:00): the radio could never be used");
-  EXPECT_ERROR(errors, "eni.yaml:6: wifi.slots.monday[2]: '21:30-22:00' lies entirely within "
-                       "the curfew (21:00-07:00): the radio could never be used");
+  EXPECT_ERROR(errors,
+               "eni.yaml:6: wifi.slots.monday[0]: '06:00-06:30' lies entirely within "
+               "the curfew (21:00-07:00): the radio could never be used");
+  EXPECT_ERROR(errors,
+               "eni.yaml:6: wifi.slots.monday[2]: '21:30-22:00' lies entirely within "
+               "the curfew (21:00-07:00): the radio could never be used");
   EXPECT_EQ(errors.size(), 2u) << Dump(errors);  // 06:30-07:30 is partly usable
   // With listed apps during the curfew the device is not locked: no conflict.
   EXPECT_TRUE(Errors("apps: {}\n"
                      "schedule:\n"
                      "  curfew: {start: '21:00', end: '07:00', mode: listed_apps, apps: [a.b]}\n"
-                     "wifi: {slots: {monday: ['21:30-22:00']}}\n").empty());
+                     "wifi: {slots: {monday: ['21:30-22:00']}}\n")
+                  .empty());
 }
 
 TEST(PolicyParserTest, CompletenessIsOnlyRequiredOfEffectivePolicies) {
@@ -250,11 +276,13 @@ TEST(PolicyParserTest, CompletenessIsOnlyRequiredOfEffectivePolicies) {
       "wifi:\n  mode: scheduled\n";
   EXPECT_TRUE(Errors(fragment).empty());
   auto errors = Errors(fragment, Completeness::kEffective);
-  EXPECT_ERROR(errors, "eni.yaml:2: schedule.curfew: a curfew needs both start and end (start "
-                       "is missing)");
-  EXPECT_ERROR(errors, "eni.yaml:5: wifi.mode: scheduled, but wifi.slots has no slot: the radio "
-                       "would only come on on a teacher's demand (say mode: always_off to mean "
-                       "that)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:2: schedule.curfew: a curfew needs both start and end (start "
+               "is missing)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:5: wifi.mode: scheduled, but wifi.slots has no slot: the radio "
+               "would only come on on a teacher's demand (say mode: always_off to mean "
+               "that)");
 }
 
 TEST(PolicyParserTest, PeriodModesNeedTheirApps) {
@@ -263,12 +291,15 @@ TEST(PolicyParserTest, PeriodModesNeedTheirApps) {
       "  during_school_hours: {mode: listed_apps}\n"
       "  outside_school_hours: {mode: lock, apps: [a.b]}\n"
       "  curfew: {start: '21:00', end: '07:00', mode: any}\n");
-  EXPECT_ERROR(errors, "eni.yaml:2: schedule.during_school_hours.apps: mode listed_apps needs "
-                       "at least one app (or use mode lock)");
-  EXPECT_ERROR(errors, "eni.yaml:3: schedule.outside_school_hours.apps: apps are only used with "
-                       "mode listed_apps");
-  EXPECT_ERROR(errors, "eni.yaml:4: schedule.curfew.mode: 'any' during the curfew is no curfew; "
-                       "use 'lock' or 'listed_apps', or enabled: false");
+  EXPECT_ERROR(errors,
+               "eni.yaml:2: schedule.during_school_hours.apps: mode listed_apps needs "
+               "at least one app (or use mode lock)");
+  EXPECT_ERROR(errors,
+               "eni.yaml:3: schedule.outside_school_hours.apps: apps are only used with "
+               "mode listed_apps");
+  EXPECT_ERROR(errors,
+               "eni.yaml:4: schedule.curfew.mode: 'any' during the curfew is no curfew; "
+               "use 'lock' or 'listed_apps', or enabled: false");
 }
 
 TEST(PolicyParserTest, MissingFileIsNamed) {
