@@ -83,6 +83,8 @@ Table DeviceTable() {
       {"disk_total_bytes", "Disk total", S::kDataOnly},
       {"disk_free_bytes", "Disk free", S::kDataOnly},
       {"battery_health", "Battery health", S::kDataOnly},
+      {"battery_charging", "Charging", S::kDataOnly},
+      {"battery_cycles", "Battery cycles", S::kDataOnly},
       {"enrolled", "Enrolled", S::kDataOnly},
       {"retired", "Retired", S::kDataOnly},
       {"certificate_serial", "Certificate serial", S::kDataOnly},
@@ -113,7 +115,9 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Text(d.id()),
       Cell::Text(d.name()),
       Cell::Text(d.group()),
-      Cell::Bool(d.online()),
+      // A retired device is never online; say why in the table (listed with --retired).
+      Cell::Custom(d.retired() ? "retired" : d.online() ? "yes" : "no",
+                   JsonValue::Bool(d.online())),
       Cell::Time(d.last_seen_unix_ms()),
       Cell::Text(inv.model()),
       Cell::Text(os),
@@ -135,6 +139,8 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Bytes(disk_total),
       Cell::Bytes(disk_free),
       battery ? Percent(inv.battery().health_percent()) : Cell::Null(),
+      battery ? Cell::Bool(inv.battery().charging()) : Cell::Null(),
+      battery ? Cell::Uint(inv.battery().cycle_count()) : Cell::Null(),
       Cell::Time(d.enrolled_unix_ms()),
       Cell::Bool(d.retired()),
       Cell::Text(d.certificate_serial()),
@@ -174,13 +180,6 @@ JsonValue BatteryObject(const v1::Inventory& inv) {
       .Set("cycle_count", JsonValue::Uint(b.cycle_count()));
 }
 
-std::string BatteryText(const v1::Inventory& inv) {
-  if (!inv.has_battery() || !inv.battery().present()) return "none";
-  const auto& b = inv.battery();
-  return std::to_string(b.percent()) + "%" + (b.charging() ? ", charging" : "") + ", health " +
-         std::to_string(b.health_percent()) + "%, " + Plural(b.cycle_count(), "cycle");
-}
-
 JsonValue TableArray(const Table& t) {
   JsonValue a = JsonValue::Array();
   for (size_t i = 0; i < t.size(); ++i) a.Append(t.RowObject(i));
@@ -202,8 +201,9 @@ Result<v1::Device> GetDevice(AdminClient& client, const std::string& id) {
   return d;
 }
 
+// Names come from devices: keep their control characters off the terminal.
 std::string DeviceLabel(const v1::Device& d) {
-  return d.name().empty() ? d.id() : d.id() + " (" + d.name() + ")";
+  return Printable(d.name().empty() ? d.id() : d.id() + " (" + d.name() + ")");
 }
 
 // --- operators: the new credentials file ----------------------------------------------------
@@ -361,7 +361,6 @@ Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o) {
   switch (ctx.format) {
     case OutputFormat::kTable: {
       std::string text = t.RenderRecord(0);
-      text += "Battery details  " + BatteryText(inv) + "\n";
       text += Section("Disks", DiskTable(inv));
       text += Section("Network interfaces", InterfaceTable(inv));
       text += Section("Apps (" + std::to_string(inv.apps_size()) + ")", AppTable(inv));

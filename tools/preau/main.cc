@@ -271,7 +271,8 @@ int main(int argc, char** argv) {
   }
   Status st = action();
   if (!st.ok()) {
-    std::fprintf(stderr, "preau: %s\n", st.message().c_str());
+    // Messages may quote what devices reported (names): no escape sequences on the terminal.
+    std::fprintf(stderr, "preau: %s\n", preau::cli::Printable(st.message()).c_str());
     return 1;
   }
   return 0;
