@@ -36,8 +36,8 @@ DomainSet DomainSet::View(const uint64_t* hashes, const uint8_t* categories, siz
 }
 
 void DomainSet::BuildIndex() {
-  // k = floor(log2(n)), at least 1: between one and two entries per bucket on average.
-  int k = n_ < 2 ? 1 : std::bit_width(n_) - 1;
+  // k = floor(log2(n)) - 6, at least 1: 64 to 128 entries per bucket on average.
+  int k = std::max(1, static_cast<int>(std::bit_width(n_)) - 7);
   k = std::min(k, 30);
   shift_ = 64 - k;
   size_t buckets = size_t{1} << k;

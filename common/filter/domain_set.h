@@ -49,24 +49,31 @@ class DomainSet {
 
   // Index range [first, second) of the entries whose hash is `hash` (empty if none).
   std::pair<size_t, size_t> Find(uint64_t hash) const {
-    if (n_ == 0) return {0, 0};
+    size_t g = Guess(hash);
     size_t b = hash >> shift_;
     size_t lo = index_[b], hi = index_[b + 1];
-    while (lo < hi && hashes_[lo] < hash) ++lo;
-    size_t end = lo;
+    if (lo == hi) return {lo, lo};
+    // Hashes are uniform, so the guess is within a few entries: walk to the first >= hash.
+    if (hashes_[g] < hash) {
+      while (g < hi && hashes_[g] < hash) ++g;
+    } else {
+      while (g > lo && hashes_[g - 1] >= hash) --g;
+    }
+    size_t end = g;
     while (end < hi && hashes_[end] == hash) ++end;
-    return {lo, end};
+    return {g, end};
   }
   bool Contains(uint64_t hash) const {
     auto r = Find(hash);
     return r.first != r.second;
   }
-  // Starts loading the bucket of `hash` into cache (lookups of several suffixes overlap).
+  // Starts loading the cache line where `hash` should be, so that the lookups of all the
+  // suffixes of a name wait for memory together rather than one after the other.
   void Prefetch(uint64_t hash) const {
     if (n_ == 0) return;
-    const uint32_t* p = &index_[hash >> shift_];
-    __builtin_prefetch(p);
-    __builtin_prefetch(&hashes_[*p]);
+    size_t g = Guess(hash);
+    __builtin_prefetch(&hashes_[g]);
+    __builtin_prefetch(&categories_[g]);
   }
 
   // Bytes used by the arrays and the bucket table.
@@ -74,6 +81,14 @@ class DomainSet {
 
  private:
   void BuildIndex();
+  // Interpolated position of `hash` inside its bucket (valid index, or 0 when empty).
+  size_t Guess(uint64_t hash) const {
+    size_t b = hash >> shift_;
+    size_t lo = index_[b], hi = index_[b + 1];
+    uint64_t frac = (hash << (64 - shift_)) >> 32;
+    size_t g = lo + static_cast<size_t>(((hi - lo) * frac) >> 32);
+    return g < n_ ? g : (n_ == 0 ? 0 : n_ - 1);
+  }
 
   std::vector<uint64_t> own_hashes_;
   std::vector<uint8_t> own_categories_;

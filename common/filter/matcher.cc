@@ -95,6 +95,14 @@ Verdict Matcher::Check(const SuffixHashes& s, const CompiledProfile& profile,
   return v;
 }
 
+void Matcher::CheckBatch(const SuffixHashes* s, size_t n, const CompiledProfile& profile,
+                         Verdict* out) const {
+  for (size_t q = 0; q < n; ++q) {
+    for (int i = s[q].count - 1; i >= 0; --i) domains_.Prefetch(s[q].hash[i]);
+  }
+  for (size_t q = 0; q < n; ++q) out[q] = Check(s[q], profile);
+}
+
 Decision Matcher::Describe(const Verdict& v, std::string_view host,
                            const SuffixHashes& s) const {
   Decision d;
