@@ -350,18 +350,19 @@ std::string JsonString(const std::string& s) {
 std::string Printable(const std::string& s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = 0; i < s.size();) {
     unsigned char u = static_cast<unsigned char>(s[i]);
-    // C0 controls, DEL, and C1 controls (U+0080..U+009F, "\xC2\x80".."\xC2\x9F"), which
-    // some terminals obey as escape sequences.
-    bool c1 = u == 0xC2 && i + 1 < s.size() &&
-              (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0x80;
-    if (u < 0x20 || u == 0x7F || c1) {
+    size_t len = Utf8SequenceLength(s, i);
+    // C0 controls, DEL, C1 controls (U+0080..U+009F, which some terminals obey as escape
+    // sequences) and bytes that are not UTF-8 all become '?'.
+    bool c1 = len == 2 && u == 0xC2 && (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0x80;
+    if (len == 0 || c1 || (len == 1 && (u < 0x20 || u == 0x7F))) {
       out += '?';
-      if (c1) ++i;
+      i += len == 0 ? 1 : len;
       continue;
     }
-    out += s[i];
+    out.append(s, i, len);
+    i += len;
   }
   return out;
 }
