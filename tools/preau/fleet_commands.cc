@@ -216,7 +216,8 @@ class ReservedFile {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       if (errno == EEXIST) {
-        return AlreadyExists(path + " already exists; refusing to overwrite it (choose another --out)");
+        return AlreadyExists(path +
+                             " already exists; refusing to overwrite it (choose another --out)");
       }
       return FailedPrecondition("cannot create " + path + ": " + std::strerror(errno));
     }
@@ -300,7 +301,9 @@ Status GroupsList(const CliContext& ctx) {
     return client->admin().ListGroups(c, v1::ListGroupsRequest(), &resp);
   }).Context("listing groups"));
   Table t({{"path", "Path"}, {"device_count", "Devices"}});
-  for (const auto& g : resp.groups()) t.AddRow({Cell::Text(g.path()), Cell::Uint(g.device_count())});
+  for (const auto& g : resp.groups()) {
+    t.AddRow({Cell::Text(g.path()), Cell::Uint(g.device_count())});
+  }
   Print(ctx, t.Render(ctx.format));
   return Status::Ok();
 }

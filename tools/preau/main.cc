@@ -1,4 +1,5 @@
-// preau: the command line for IT staff, teachers and reviewers (see docs: CLI.md).
+// preau: the command line for IT staff, teachers and reviewers (the contract: CLI.md in the
+// shared docs).
 //
 // This file only wires flags to option structs; the commands live in <area>_commands.cc
 // as plain functions. To add an area: write its functions, then add one Add<Area>Commands
@@ -90,7 +91,8 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
   token->require_subcommand(1);
   {
     auto o = std::make_shared<c::TokenCreateOptions>();
-    auto* cmd = token->add_subcommand("create", "Create an enrolment token; prints the token alone");
+    auto* cmd =
+        token->add_subcommand("create", "Create an enrolment token; prints the token alone");
     cmd->add_option("--group", o->group, "Group the enrolled devices join")
         ->required()->check(kGroupPath);
     cmd->add_option("--uses", o->uses, "How many devices may enrol with it")
@@ -227,7 +229,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.footer(
       "Global options work anywhere on the line: --credentials FILE, --server HOST:PORT, "
-      "-o table|json|csv, --timeout DURATION.\nCredentials: --credentials, else $PREAU_CREDENTIALS, else "
+      "-o table|json|csv, --timeout DURATION.\n"
+      "Credentials: --credentials, else $PREAU_CREDENTIALS, else "
       "~/.config/preau/credentials. Server: --server, else $PREAU_SERVER, else the "
       "credentials' address.");
   app.require_subcommand(1);
