@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/core/agent.h"
+#include "agent/core/standard_features.h"
 #include "common/files.h"
 
 int main(int argc, char** argv) {
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "preau-agent: device %s, server %s\n", (*agent)->device_id().c_str(),
                opts.server.empty() ? "(enrolled)" : opts.server.c_str());
+  preau::agent::FeatureOptions features;
+  features.dns_listen = dns_listen;
+  preau::agent::AddStandardFeatures(**agent, features);
   auto work = boost::asio::make_work_guard(io);
   std::thread loop([&] { io.run(); });
   (*agent)->Start();

@@ -11,6 +11,7 @@
 #include "common/credentials.h"
 #include "common/pki.h"
 #include "server/admin/admin_service.h"
+#include "server/domains.h"
 #include "server/fleet/device_service.h"
 #include "server/pki/server_keys.h"
 
@@ -103,6 +104,9 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.RegisterService(device.get());
   builder.RegisterService(admin.get());
+  DomainRegistry domains(core, builder);
+  PREAU_RETURN_IF_ERROR(RegisterDomains(domains));
+  s->components_ = domains.TakeKept();
   s->services_.push_back(std::move(device));
   s->services_.push_back(std::move(admin));
   s->grpc_ = builder.BuildAndStart();

@@ -12,6 +12,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include "agent/core/standard_features.h"
 #include "common/credentials.h"
 #include "common/files.h"
 
@@ -148,6 +149,7 @@ Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       t->io_.get_executor());
   t->thread_ = std::thread([io = &t->io_] { io->run(); });
+  agent::AddStandardFeatures(*t->agent_, agent::FeatureOptions{});
   t->agent_->Start();
   return t;
 }

@@ -1,5 +1,7 @@
 #include "tools/sim/fleet.h"
 
+#include "agent/core/standard_features.h"
+
 #include <sys/resource.h>
 
 #include <atomic>
@@ -62,7 +64,10 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
   for (int t = 0; t < std::max(1, opts.threads); ++t) {
     f->threads_.emplace_back([io = &f->io_] { io->run(); });
   }
-  for (auto& a : f->agents_) a->Start();
+  for (auto& a : f->agents_) {
+    agent::AddStandardFeatures(*a, agent::FeatureOptions{});
+    a->Start();
+  }
   return f;
 }
 

@@ -1,0 +1,20 @@
+// StandardFeatures: the plugins every agent runs (policy engine, class control, app
+// installer, web filter, usage collector), added in one place so that preau-agent, the
+// fleet simulator and the tests run the same agent. Adding a plugin is one line in
+// standard_features.cc.
+#pragma once
+
+#include <string>
+
+#include "agent/core/agent.h"
+
+namespace preau::agent {
+
+struct FeatureOptions {
+  // Where the web filter's resolver listens; empty: no resolver (simulated fleets).
+  std::string dns_listen;
+};
+
+void AddStandardFeatures(Agent& agent, const FeatureOptions& opts);
+
+}  // namespace preau::agent
