@@ -5,6 +5,9 @@
 namespace preau::agent {
 
 void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
+  // Shared by the class-control and policy plugins; owned by the agent through them.
+  auto teacher = std::make_shared<TeacherState>();
+  (void)teacher;
   (void)agent;
   (void)opts;
 }

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "agent/control/teacher_state.h"
 #include "agent/core/agent.h"
 
 namespace preau::agent {
@@ -15,6 +16,8 @@ struct FeatureOptions {
   std::string dns_listen;
 };
 
+// Plugins that must agree (class control and the policy engine) share `teacher`, which
+// lives as long as the agent.
 void AddStandardFeatures(Agent& agent, const FeatureOptions& opts);
 
 }  // namespace preau::agent
