@@ -32,6 +32,9 @@ Status RequireScope(const OperatorRecord& op, const std::string& group) {
   for (const auto& s : op.scopes) {
     if (PathWithin(group, s)) return Status::Ok();
   }
+  if (group.empty()) {
+    return PermissionDenied("operator '" + op.name + "' is limited to its scopes and may not act on the whole authority");
+  }
   return PermissionDenied("operator '" + op.name + "' has no rights on group '" + group + "'");
 }
 
