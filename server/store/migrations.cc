@@ -56,6 +56,46 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 )sql"},
+      {2, R"sql(
+-- Policies (server/policy): every apply is a row; a group's policy for a device is the
+-- newest row at that group that targets it (rollout 100, or the device is in its pilot).
+CREATE TABLE policy_versions (
+  revision INTEGER PRIMARY KEY AUTOINCREMENT,  -- server-wide order of applies
+  group_path TEXT NOT NULL REFERENCES groups(path),
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,                    -- per (group, name)
+  file TEXT NOT NULL,
+  source TEXT NOT NULL,                        -- the YAML as applied
+  spec BLOB NOT NULL,                          -- compiled PolicySpec
+  rollout_percent INTEGER NOT NULL,
+  applied_by TEXT NOT NULL,
+  applied_ms INTEGER NOT NULL,
+  UNIQUE (group_path, name, version)
+);
+CREATE TABLE policy_pilot (
+  revision INTEGER NOT NULL REFERENCES policy_versions(revision),
+  device_id TEXT NOT NULL,
+  PRIMARY KEY (revision, device_id)
+);
+-- The bundle last issued to each device, and the revisions it was resolved from.
+CREATE TABLE policy_bundles (
+  device_id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  chain TEXT NOT NULL,                         -- revisions, farthest level first, "3,7,9"
+  signed BLOB NOT NULL,                        -- serialized SignedPolicyBundle
+  issued_ms INTEGER NOT NULL
+);
+-- The latest compliance report per device and bundle version.
+CREATE TABLE policy_compliance (
+  device_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  accepted INTEGER NOT NULL,
+  reason TEXT NOT NULL,                        -- '' when applied; else why it failed
+  report BLOB NOT NULL,                        -- serialized ComplianceReport
+  reported_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, version)
+);
+)sql"},
   };
   return kMigrations;
 }
