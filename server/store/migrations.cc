@@ -96,6 +96,22 @@ CREATE TABLE policy_compliance (
   PRIMARY KEY (device_id, version)
 );
 )sql"},
+      // Class control: one row per device and command (server/classroom/command_store.h).
+      {3, R"sql(
+CREATE TABLE class_commands (
+  device_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,                -- per-device order; Hello.last_command_seq
+  command_id TEXT NOT NULL,            -- shared by every device of one class command
+  body BLOB NOT NULL,                  -- serialized preau.v1.Command
+  expires_ms INTEGER NOT NULL,         -- not delivered after this
+  created_ms INTEGER NOT NULL,
+  ack_result INTEGER NOT NULL DEFAULT 0,  -- preau.v1.AckResult; 0: no answer yet
+  ack_detail TEXT NOT NULL DEFAULT '',
+  acked_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX class_commands_by_id ON class_commands(device_id, command_id);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,70 @@
+#include "server/classroom/command_store.h"
+
+namespace preau::server {
+
+Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& command,
+                                                        const std::vector<std::string>& device_ids,
+                                                        int64_t now_ms) {
+  std::vector<v1::Command> out;
+  out.reserve(device_ids.size());
+  Status st = store_.Locked([&](Db& db) {
+    return db.Transaction([&]() -> Status {
+      for (const auto& id : device_ids) {
+        // Stmt has no reset: a statement per row, microseconds each.
+        PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM "
+                                                  "class_commands WHERE device_id = ?"));
+        q.Bind(1, id);
+        PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+        int64_t seq = (row ? q.Int(0) : 0) + 1;
+        v1::Command c = command;
+        c.set_seq(static_cast<uint64_t>(seq));
+        PREAU_ASSIGN_OR_RETURN(
+            auto ins, db.Prepare("INSERT INTO class_commands (device_id, seq, command_id, "
+                                 "body, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+        ins.Bind(1, id).Bind(2, seq).Bind(3, c.id()).BindBlob(4, c.SerializeAsString());
+        ins.Bind(5, c.expires_unix_ms()).Bind(6, now_ms);
+        PREAU_RETURN_IF_ERROR(ins.Run());
+        out.push_back(std::move(c));
+      }
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) return st.Context("storing class command");
+  return out;
+}
+
+Result<std::vector<v1::Command>> CommandStore::Pending(const std::string& device_id,
+                                                       uint64_t after_seq, int64_t now_ms) {
+  return store_.Locked([&](Db& db) -> Result<std::vector<v1::Command>> {
+    PREAU_ASSIGN_OR_RETURN(
+        auto q, db.Prepare("SELECT body FROM class_commands WHERE device_id = ? AND seq > ? "
+                           "AND ack_result = 0 AND expires_ms > ? ORDER BY seq"));
+    q.Bind(1, device_id).Bind(2, static_cast<int64_t>(after_seq)).Bind(3, now_ms);
+    std::vector<v1::Command> out;
+    while (true) {
+      PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      v1::Command c;
+      if (!c.ParseFromString(q.Blob(0))) {
+        return DataLoss("class command of device " + device_id + " is unreadable");
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Status CommandStore::RecordAck(const std::string& device_id, const v1::CommandAck& ack,
+                               int64_t now_ms) {
+  return store_.Locked([&](Db& db) -> Status {
+    PREAU_ASSIGN_OR_RETURN(
+        auto q, db.Prepare("UPDATE class_commands SET ack_result = ?, ack_detail = ?, "
+                           "acked_ms = ? WHERE device_id = ? AND command_id = ? "
+                           "AND ack_result = 0"));
+    q.Bind(1, static_cast<int64_t>(ack.result())).Bind(2, ack.detail()).Bind(3, now_ms);
+    q.Bind(4, device_id).Bind(5, ack.command_id());
+    return q.Run();
+  });
+}
+
+}  // namespace preau::server
