@@ -12,8 +12,9 @@ BUILD_PKGS=(
   libcli11-dev libyaml-cpp-dev
   openssl
 )
-# Real peers the tests talk to (dig for the DNS filter).
-TEST_PKGS=(dnsutils)
+# Real peers the tests talk to: dig for the DNS filter, headless Chromium to render the
+# HTML report.
+TEST_PKGS=(dnsutils chromium)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 
