@@ -1,10 +1,15 @@
 #include "server/domains.h"
 
+#include "server/classroom/classroom.h"
+#include "server/policy/policy_service.h"
+
 // One include and one line per domain.
 
 namespace preau::server {
 
 Status RegisterDomains(DomainRegistry& registry) {
+  PREAU_RETURN_IF_ERROR(RegisterClassroom(registry));
+  PREAU_RETURN_IF_ERROR(RegisterPolicyDomain(registry));
   return Status::Ok();
 }
 

@@ -1,0 +1,271 @@
+#include "server/classroom/class_service.h"
+
+#include <cstdio>
+#include <mutex>
+#include <vector>
+
+#include "common/grpc_status.h"
+#include "common/pki.h"
+#include "server/admin/authz.h"
+#include "server/pki/peer.h"
+
+namespace preau::server {
+
+namespace {
+
+constexpr size_t kMaxMessageBytes = 500;
+constexpr size_t kMaxUrlBytes = 2048;
+constexpr size_t kMaxAppBytes = 200;
+
+bool IsDomainName(const std::string& s) {
+  if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') return false;
+  if (s.find('.') == std::string::npos || s.find("..") != std::string::npos) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status CheckUrl(const std::string& url, const std::string& flag) {
+  if (url.empty()) return InvalidArgument(flag + " is required");
+  if (url.size() > kMaxUrlBytes) return InvalidArgument(flag + " is longer than 2048 bytes");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    return InvalidArgument(flag + " '" + url + "': expected an http:// or https:// address");
+  }
+  for (unsigned char c : url) {
+    if (c <= ' ' || c == 0x7f) return InvalidArgument(flag + ": spaces and control characters are not allowed in a URL");
+  }
+  return Status::Ok();
+}
+
+v1::DeviceOutcome OutcomeOf(v1::AckResult r) {
+  switch (r) {
+    case v1::ACK_DONE: return v1::DEVICE_DONE;
+    case v1::ACK_EXPIRED: return v1::DEVICE_EXPIRED;
+    case v1::ACK_REFUSED: return v1::DEVICE_REFUSED;
+    default: return v1::DEVICE_FAILED;
+  }
+}
+
+// One Run call. Owns itself: gRPC calls OnDone last, after Finish, and it deletes itself
+// there. Finish is called exactly once, from the synchronous refusal path or from the
+// tracker's callback.
+class ClassCall final : public grpc::ServerUnaryReactor {
+ public:
+  ClassCall(ServerCore& core, CommandStore& commands, AckTracker& tracker,
+            grpc::CallbackServerContext* ctx, const v1::ClassCommandRequest& req,
+            v1::ClassCommandResponse* resp)
+      : core_(core), commands_(commands), tracker_(tracker), resp_(resp) {
+    std::string actor = "peer " + ctx->peer();
+    const std::string action = "class." + CommandVerb(req.kind());
+    Status st;
+    std::string detail;
+    {
+      // Held while sending: the tracker's callback reads the targets (Complete).
+      std::lock_guard<std::mutex> lock(mu_);
+      st = Begin(*ctx, req, &actor);
+      detail = audit_detail_;
+    }
+    // Written while the devices act; the ack wait does not include it.
+    core_.Audit(actor, action, req.group(), st, detail);
+    if (!st.ok()) Finish(ToGrpc(st));
+  }
+
+  void OnCancel() override {
+    if (!command_id_.empty()) tracker_.Abandon(command_id_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct Target {
+    std::string id;
+    std::string name;
+    bool sent = false;
+  };
+
+  Status Begin(grpc::CallbackServerContext& ctx, const v1::ClassCommandRequest& req,
+               std::string* actor) {
+    PREAU_ASSIGN_OR_RETURN(auto op, AuthenticateOperator(ctx, *core_.store));
+    *actor = op.name;
+    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_TEACHER, v1::ROLE_ADMIN},
+                                      "run class commands"));
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req.group()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req.group()));
+    if (!core_.store->GroupExists(req.group())) {
+      return NotFound("unknown group '" + req.group() + "'");
+    }
+    int64_t now = core_.Now();
+    PREAU_ASSIGN_OR_RETURN(auto command, BuildClassCommand(req, op.name, now));
+    if (req.wait_ms() > kMaxClassWaitMs) return InvalidArgument("--wait is limited to 60s");
+    auto wait = std::chrono::milliseconds(req.wait_ms() == 0 ? kDefaultClassWaitMs : req.wait_ms());
+
+    PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req.group(), false));
+    std::vector<std::string> ids;
+    for (const auto& d : devices) {
+      targets_.push_back({d.id, d.name});
+      ids.push_back(d.id);
+    }
+    // Durable first: a device that is offline, or drops before its ack, finds it later.
+    PREAU_ASSIGN_OR_RETURN(auto per_device, commands_.Dispatch(command, ids, now));
+
+    command_id_ = command.id();
+    resp_->set_command_id(command.id());
+    resp_->set_expires_unix_ms(command.expires_unix_ms());
+    resp_->set_until_unix_ms(command.until_unix_ms());
+    std::vector<std::string> online;
+    for (const auto& t : targets_) {
+      if (core_.connections.Online(t.id)) online.push_back(t.id);
+    }
+    // Registered before anything is sent, so that no ack can arrive unexpected. A device
+    // counted online that dropped in between is waited for in vain: it shows as no-ack.
+    tracker_.Track(command_id_, online, wait,
+                   [this](AckTracker::Acks acks) { Complete(std::move(acks)); });
+    size_t sent = 0;
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      v1::ServerMessage m;
+      *m.mutable_command() = per_device[i];
+      targets_[i].sent = core_.connections.Send(targets_[i].id, m);
+      sent += targets_[i].sent;
+    }
+    audit_detail_ = "sent to " + std::to_string(sent) + " of " +
+                    std::to_string(targets_.size()) + " devices, command " + command_id_;
+    return Status::Ok();
+  }
+
+  // On the tracker's thread, once.
+  void Complete(AckTracker::Acks acks) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Fill(acks);
+    }
+    // Last touch of this object: OnDone (which deletes it) may follow at once.
+    Finish(grpc::Status::OK);
+  }
+
+  void Fill(const AckTracker::Acks& acks) {
+    for (const auto& t : targets_) {
+      auto* r = resp_->add_results();
+      r->set_device_id(t.id);
+      r->set_device_name(t.name);
+      auto it = acks.find(t.id);
+      if (it != acks.end()) {
+        r->set_outcome(OutcomeOf(it->second.result()));
+        r->set_detail(it->second.detail());
+      } else if (!t.sent) {
+        r->set_outcome(v1::DEVICE_OFFLINE);
+      } else {
+        r->set_outcome(v1::DEVICE_NO_ACK);
+      }
+    }
+  }
+
+  ServerCore& core_;
+  CommandStore& commands_;
+  AckTracker& tracker_;
+  v1::ClassCommandResponse* resp_;
+  std::mutex mu_;
+  std::vector<Target> targets_;
+  std::string command_id_;
+  std::string audit_detail_;
+};
+
+}  // namespace
+
+std::string CommandVerb(v1::CommandKind kind) {
+  switch (kind) {
+    case v1::COMMAND_LOCK: return "lock";
+    case v1::COMMAND_UNLOCK: return "unlock";
+    case v1::COMMAND_FOCUS: return "focus";
+    case v1::COMMAND_OPEN: return "open";
+    case v1::COMMAND_ALLOW: return "allow";
+    case v1::COMMAND_MESSAGE: return "message";
+    default: return "unknown";
+  }
+}
+
+Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
+                                      const std::string& issued_by, int64_t now_ms) {
+  v1::Command c;
+  c.set_kind(req.kind());
+  if (req.for_seconds() < 0) return InvalidArgument("--for must be a positive duration");
+  if (req.for_seconds() > kMaxClassForSeconds) return InvalidArgument("--for is limited to 24h");
+  const bool timed = req.for_seconds() > 0;
+  switch (req.kind()) {
+    case v1::COMMAND_LOCK:
+      if (req.message().size() > kMaxMessageBytes) {
+        return InvalidArgument("--message is longer than 500 bytes");
+      }
+      c.set_message(req.message());
+      break;
+    case v1::COMMAND_UNLOCK:
+      if (timed) return InvalidArgument("--for does not apply to unlock");
+      break;
+    case v1::COMMAND_FOCUS:
+      if (req.app().empty() == req.url().empty()) {
+        return InvalidArgument("focus needs exactly one of --app and --url");
+      }
+      if (!req.url().empty()) PREAU_RETURN_IF_ERROR(CheckUrl(req.url(), "--url"));
+      if (req.app().size() > kMaxAppBytes || req.app().find(' ') != std::string::npos) {
+        return InvalidArgument("--app '" + req.app() + "': expected an app id such as fr.lumni.app");
+      }
+      c.set_app(req.app());
+      c.set_url(req.url());
+      break;
+    case v1::COMMAND_OPEN:
+      if (timed) return InvalidArgument("--for does not apply to open");
+      PREAU_RETURN_IF_ERROR(CheckUrl(req.url(), "--url"));
+      c.set_url(req.url());
+      break;
+    case v1::COMMAND_ALLOW:
+      if (!IsDomainName(req.site())) {
+        return InvalidArgument("--site '" + req.site() +
+                               "': expected a domain name such as fr.wikipedia.org");
+      }
+      if (!timed) return InvalidArgument("allow needs --for (how long the site stays allowed)");
+      c.set_site(req.site());
+      break;
+    default:
+      return InvalidArgument("unknown class command kind " + std::to_string(req.kind()));
+  }
+  c.set_id("c-" + pki::RandomHex(8));
+  c.set_issued_by(issued_by);
+  c.set_issued_unix_ms(now_ms);
+  if (timed) {
+    c.set_until_unix_ms(now_ms + req.for_seconds() * 1000);
+    c.set_expires_unix_ms(c.until_unix_ms());
+  } else {
+    c.set_expires_unix_ms(now_ms + (req.kind() == v1::COMMAND_OPEN ? kOpenDeliveryWindowMs
+                                                                   : kClassDeliveryWindowMs));
+  }
+  return c;
+}
+
+grpc::ServerUnaryReactor* ClassServiceImpl::Run(grpc::CallbackServerContext* ctx,
+                                                const v1::ClassCommandRequest* req,
+                                                v1::ClassCommandResponse* resp) {
+  return new ClassCall(core_, commands_, tracker_, ctx, *req, resp);
+}
+
+void ClassDeliveries::OnHello(const std::string& device_id, const v1::Hello& hello) {
+  auto pending = commands_.Pending(device_id, hello.last_command_seq(), core_.Now());
+  if (!pending.ok()) {
+    std::fprintf(stderr, "preau-server: device %s: pending class commands: %s\n",
+                 device_id.c_str(), pending.status().message().c_str());
+    return;
+  }
+  for (const auto& c : *pending) {
+    v1::ServerMessage m;
+    *m.mutable_command() = c;
+    core_.connections.Send(device_id, m);
+  }
+}
+
+Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+  // The waiting teacher hears first; the durable record follows (the device has acted
+  // either way, and it resends the ack until this returns ok).
+  tracker_.Ack(device_id, msg.command_ack());
+  return commands_.RecordAck(device_id, msg.command_ack(), core_.Now());
+}
+
+}  // namespace preau::server

@@ -1,0 +1,29 @@
+#include "server/classroom/classroom.h"
+
+#include "server/classroom/class_service.h"
+
+namespace preau::server {
+
+namespace {
+// Everything the domain keeps alive, in destruction order: the service and the feature
+// go before the tracker and the store they point to.
+struct Classroom {
+  explicit Classroom(ServerCore& core)
+      : commands(*core.store),
+        service(core, commands, tracker),
+        deliveries(core, commands, tracker) {}
+  CommandStore commands;
+  AckTracker tracker;
+  ClassServiceImpl service;
+  ClassDeliveries deliveries;
+};
+}  // namespace
+
+Status RegisterClassroom(DomainRegistry& registry) {
+  auto* c = registry.Keep(std::make_shared<Classroom>(registry.core()));
+  registry.AddService(&c->service);
+  registry.AddFeature(&c->deliveries);
+  return Status::Ok();
+}
+
+}  // namespace preau::server
