@@ -112,6 +112,84 @@ CREATE TABLE class_commands (
 );
 CREATE INDEX class_commands_by_id ON class_commands(device_id, command_id);
 )sql"},
+      // Usage and reports (server/reports): usage per device and day, the ids of the
+      // batches stored (idempotency), and stock-taking of devices without an agent.
+      {4, R"sql(
+CREATE TABLE usage_batches (
+  device_id TEXT NOT NULL,
+  msg_id TEXT NOT NULL,                -- AgentMessage.id: a batch is stored once
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, msg_id)
+) WITHOUT ROWID;
+CREATE INDEX usage_batches_by_time ON usage_batches(received_ms);
+CREATE TABLE usage_days (
+  device_id TEXT NOT NULL,
+  day TEXT NOT NULL,                   -- the device's local date, YYYY-MM-DD
+  screen_on_minutes INTEGER NOT NULL,
+  detail BLOB NOT NULL,                -- serialized preau.v1.DailyUsage
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, day)
+) WITHOUT ROWID;
+CREATE INDEX usage_days_by_day ON usage_days(day);
+CREATE TABLE usage_agents (
+  device_id TEXT PRIMARY KEY,
+  dropped_batches INTEGER NOT NULL,    -- cumulative, as the agent last said
+  last_batch_ms INTEGER NOT NULL
+);
+CREATE TABLE stock_devices (
+  serial TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  model TEXT NOT NULL,
+  manufacturer TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  group_path TEXT NOT NULL,            -- '' when not placed in a group
+  state TEXT NOT NULL,                 -- in_service, reusable, to_retire
+  purchased TEXT NOT NULL,             -- YYYY-MM-DD or ''
+  battery_health INTEGER NOT NULL,     -- percent; -1 unknown
+  disk_total_bytes INTEGER NOT NULL,
+  disk_free_bytes INTEGER NOT NULL,
+  notes TEXT NOT NULL,
+  imported_ms INTEGER NOT NULL,
+  imported_by TEXT NOT NULL
+);
+)sql"},
+      // The pedagogical store (server/catalog/catalog_store.h).
+      {5, R"sql(
+CREATE TABLE app_versions (
+  id TEXT PRIMARY KEY,                 -- name@version
+  name TEXT NOT NULL,                  -- the platform's package name
+  version TEXT NOT NULL,
+  metadata BLOB NOT NULL,              -- serialized preau.v1.AppMetadata
+  sha256 TEXT NOT NULL,                -- the package in DIR/artifacts/<sha256>
+  size INTEGER NOT NULL,
+  state INTEGER NOT NULL,              -- preau.v1.ReviewState
+  reason TEXT NOT NULL DEFAULT '',
+  uploaded_by TEXT NOT NULL,
+  uploaded_ms INTEGER NOT NULL,
+  reviewed_by TEXT NOT NULL DEFAULT '',
+  reviewed_ms INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (name, version)
+);
+-- One assignment per app and group; the closest group of a device wins.
+CREATE TABLE app_assignments (
+  group_path TEXT NOT NULL REFERENCES groups(path),
+  name TEXT NOT NULL,
+  version_id TEXT NOT NULL REFERENCES app_versions(id),
+  required INTEGER NOT NULL,
+  assigned_by TEXT NOT NULL,
+  assigned_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_path, name)
+);
+-- The latest state each device reported per app.
+CREATE TABLE app_device_status (
+  device_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  status BLOB NOT NULL,                -- serialized preau.v1.AppStatus
+  state TEXT NOT NULL,
+  reported_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, name)
+);
+)sql"},
   };
   return kMigrations;
 }
