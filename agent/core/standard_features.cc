@@ -1,5 +1,8 @@
 #include "agent/core/standard_features.h"
 
+#include "agent/control/class_control.h"
+#include "agent/policy/policy_plugin.h"
+
 // One include and one line per plugin.
 
 namespace preau::agent {
@@ -7,6 +10,8 @@ namespace preau::agent {
 void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   // Shared by the class-control and policy plugins; owned by the agent through them.
   auto teacher = std::make_shared<TeacherState>();
+  agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
+  agent.AddFeature(std::make_unique<PolicyPlugin>(teacher));
   (void)teacher;
   (void)agent;
   (void)opts;
