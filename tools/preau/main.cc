@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/duration.h"
+#include "tools/preau/class_commands.h"
 #include "tools/preau/cli_context.h"
 #include "tools/preau/fleet_commands.h"
 #include "tools/preau/output.h"
@@ -185,7 +186,49 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
 }
 
 // ==== Area: policy (to come: policy check|apply|status) ====================================
-// ==== Area: class (to come: class lock|unlock|focus|open|allow) ============================
+// ==== Area: class (lock, unlock, focus, open, allow) =======================================
+void AddClassCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+  auto* cls = app.add_subcommand("class", "Class control for teachers: lock, focus, open, allow");
+  cls->require_subcommand(1);
+  auto add = [&](const std::string& verb, const std::string& help) {
+    auto o = std::make_shared<c::ClassCommandOptions>();
+    o->verb = verb;
+    auto* cmd = cls->add_subcommand(verb, help);
+    cmd->add_option("PATH", o->group, "The class, e.g. ville/jules-ferry/cm2-a")
+        ->required()->check(kGroupPath);
+    cmd->add_option("--wait", o->wait, "How long to wait for the devices to answer (max 60s)")
+        ->capture_default_str()->check(kDuration);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::ClassRun(ctx, *o); });
+    return std::make_pair(cmd, o);
+  };
+  {
+    auto [cmd, o] = add("lock", "Lock every device of the class, with a message on screen");
+    cmd->add_option("--message", o->message, "Shown on the locked screen");
+    cmd->add_option("--for", o->for_duration, "Unlock by itself after DURATION, e.g. 10m")
+        ->check(kDuration);
+  }
+  add("unlock", "Lift the lock and the focus");
+  {
+    auto [cmd, o] = add("focus", "Keep every device on one app or one site");
+    auto* app_opt = cmd->add_option("--app", o->app, "App id, e.g. fr.lumni.app");
+    auto* url_opt = cmd->add_option("--url", o->url, "https:// address");
+    app_opt->excludes(url_opt);
+    cmd->add_option("--for", o->for_duration, "End by itself after DURATION")->check(kDuration);
+  }
+  {
+    auto [cmd, o] = add("open", "Open a resource on every device");
+    cmd->add_option("--url", o->url, "https:// address")->required();
+  }
+  {
+    auto [cmd, o] = add("allow", "Let a blocked site through for the class, for a time");
+    cmd->add_option("--site", o->site, "Domain, e.g. fr.wikipedia.org")->required();
+    cmd->add_option("--for", o->for_duration, "How long, e.g. 45m")->required()->check(kDuration);
+  }
+}
+
 // ==== Area: apps, filter, report (to come) ==================================================
 
 // Help goes to stdout (exit 0). Anything else is a usage error, exit 2 rather than
@@ -251,6 +294,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(kDuration);
 
   AddFleetCommands(app, wiring);
+  AddClassCommands(app, wiring);
   // Add other areas here: AddPolicyCommands(app, wiring); ...
 
   try {
