@@ -1,5 +1,6 @@
 #include "server/domains.h"
 
+#include "server/catalog/catalog_service.h"
 #include "server/classroom/classroom.h"
 #include "server/policy/policy_service.h"
 
@@ -10,6 +11,7 @@ namespace preau::server {
 Status RegisterDomains(DomainRegistry& registry) {
   PREAU_RETURN_IF_ERROR(RegisterClassroom(registry));
   PREAU_RETURN_IF_ERROR(RegisterPolicyDomain(registry));
+  PREAU_RETURN_IF_ERROR(RegisterCatalogDomain(registry));
   return Status::Ok();
 }
 

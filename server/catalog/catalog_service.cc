@@ -1,0 +1,317 @@
+#include "server/catalog/catalog_service.h"
+
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "common/grpc_status.h"
+#include "server/admin/admin_service.h"
+#include "server/admin/authz.h"
+#include "server/catalog/artifact_sink.h"
+#include "server/pki/peer.h"
+
+namespace preau::server {
+
+namespace {
+
+constexpr size_t kMaxAppStatusEntries = 1000;
+
+bool Allowed(const std::string& s, const char* extra) {
+  for (unsigned char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view(extra).find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status CheckText(const std::string& field, const std::string& value, size_t max) {
+  if (value.size() > max) {
+    return InvalidArgument(field + " is longer than " + std::to_string(max) + " bytes");
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 && c != '\n' && c != '\t') {
+      return InvalidArgument(field + " holds a control character");
+    }
+  }
+  return Status::Ok();
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string StripVersion(const std::string& app) { return app.substr(0, app.find('@')); }
+
+}  // namespace
+
+Status NormalizeMetadata(v1::AppMetadata* m) {
+  if (m->name().empty() || m->name().size() > 128 || !Allowed(m->name(), "._-") ||
+      !std::isalnum(static_cast<unsigned char>(m->name()[0]))) {
+    return InvalidArgument("app name '" + m->name() +
+                           "': use the platform's package name, 1 to 128 letters, digits, "
+                           "'.', '_' or '-', starting with a letter or digit "
+                           "(e.g. fr.lumni.android)");
+  }
+  if (m->version().empty() || m->version().size() > 64 || !Allowed(m->version(), "._+~-")) {
+    return InvalidArgument("app version '" + m->version() +
+                           "': use 1 to 64 letters, digits, '.', '_', '+', '~' or '-'");
+  }
+  if (m->platform().empty()) {
+    const std::string& f = m->file_name();
+    m->set_platform(EndsWith(f, ".apk")   ? "android"
+                    : EndsWith(f, ".deb") ? "linux"
+                    : EndsWith(f, ".json") || EndsWith(f, ".webmanifest") ? "web"
+                                                                         : "any");
+  }
+  static const std::set<std::string> kPlatforms = {"android", "linux", "web", "any"};
+  if (!kPlatforms.count(m->platform())) {
+    return InvalidArgument("platform '" + m->platform() + "': expected android, linux, web or any");
+  }
+  PREAU_RETURN_IF_ERROR(CheckText("category", m->category(), 64));
+  PREAU_RETURN_IF_ERROR(CheckText("publisher", m->publisher(), 128));
+  PREAU_RETURN_IF_ERROR(CheckText("title", m->title(), 128));
+  PREAU_RETURN_IF_ERROR(CheckText("description", m->description(), 4096));
+  PREAU_RETURN_IF_ERROR(CheckText("file name", m->file_name(), 255));
+  if (m->minimum_age() > 21) return InvalidArgument("minimum age must be 0 to 21");
+  if (m->size() == 0) return InvalidArgument("the package is empty (size 0)");
+  if (m->size() > kMaxPackageBytes) {
+    return InvalidArgument("the package is larger than the server accepts (4 GiB)");
+  }
+  if (!m->sha256().empty() && (m->sha256().size() != 64 || !Allowed(m->sha256(), ""))) {
+    return InvalidArgument("sha256 must be 64 hex digits");
+  }
+  return Status::Ok();
+}
+
+// One upload: the metadata, then chunks written to an ArtifactSink as they come. gRPC
+// delivers the next message only after the previous OnReadDone returned, so at most one
+// chunk is held. Owns itself; deleted in OnDone.
+class CatalogServiceImpl::UploadReactor final
+    : public grpc::ServerReadReactor<v1::UploadAppRequest> {
+ public:
+  UploadReactor(CatalogServiceImpl& service, grpc::CallbackServerContext* ctx,
+                v1::AppVersion* resp)
+      : service_(service), resp_(resp), peer_(ctx->peer()) {
+    auto op = AuthenticateOperator(*ctx, *service_.core_.store);
+    if (!op.ok()) {
+      Fail(op.status());
+      return;
+    }
+    operator_ = op->name;
+    Status role = RequireRole(*op, {v1::ROLE_ADMIN}, "upload apps");
+    if (!role.ok()) {
+      Fail(role);
+      return;
+    }
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Complete();
+      return;
+    }
+    Status st = sink_ ? TakeChunk() : TakeMetadata();
+    if (!st.ok()) {
+      Fail(st);
+      return;
+    }
+    StartRead(&req_);
+  }
+
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override { delete this; }
+
+ private:
+  Status TakeMetadata() {
+    if (!req_.has_metadata()) {
+      return InvalidArgument("the upload must start with the app's metadata");
+    }
+    meta_ = req_.metadata();
+    target_ = AppVersionId(meta_.name(), meta_.version());
+    PREAU_RETURN_IF_ERROR(NormalizeMetadata(&meta_));
+    // Refuse a known version before receiving hundreds of megabytes.
+    if (service_.store_.GetVersion(target_).ok()) {
+      return AlreadyExists("app version '" + target_ +
+                           "' was already uploaded; upload it as a new version");
+    }
+    PREAU_ASSIGN_OR_RETURN(sink_, ArtifactSink::Create(service_.core_.data_dir, meta_.size()));
+    return Status::Ok();
+  }
+
+  Status TakeChunk() {
+    if (!req_.has_chunk()) return InvalidArgument("metadata may come only once, first");
+    if (req_.chunk().size() > meta_.size() - sink_->size()) {
+      return InvalidArgument("more bytes came than the declared size (" +
+                             std::to_string(meta_.size()) + ")");
+    }
+    Status st = sink_->Append(req_.chunk());
+    req_.clear_chunk();
+    return st;
+  }
+
+  void Complete() {
+    if (cancelled_) return Fail(Unavailable("the upload was cancelled by the client"));
+    if (!sink_) return Fail(InvalidArgument("the upload carried no metadata"));
+    if (sink_->size() != meta_.size()) {
+      return Fail(InvalidArgument("upload incomplete: " + std::to_string(sink_->size()) +
+                                  " of " + std::to_string(meta_.size()) + " bytes came"));
+    }
+    auto sha = sink_->Commit();
+    if (!sha.ok()) return Fail(sha.status());
+    if (!meta_.sha256().empty() && meta_.sha256() != *sha) {
+      return Fail(DataLoss("the package's SHA-256 is " + *sha + ", not " + meta_.sha256() +
+                           " as announced: it was damaged on the way"));
+    }
+    auto v = service_.store_.InsertVersion(meta_, *sha, sink_->size(), operator_,
+                                           service_.core_.Now());
+    if (!v.ok()) return Fail(v.status());
+    *resp_ = *v;
+    service_.core_.Audit(operator_, "app.upload", target_, Status::Ok(),
+                         "sha256 " + *sha + ", " + std::to_string(sink_->size()) + " bytes");
+    Finish(grpc::Status::OK);
+  }
+
+  void Fail(const Status& st) {
+    service_.core_.Audit(operator_.empty() ? "peer " + peer_ : operator_, "app.upload",
+                         target_, st);
+    sink_.reset();
+    Finish(ToGrpc(st));
+  }
+
+  CatalogServiceImpl& service_;
+  v1::AppVersion* resp_;
+  std::string peer_;
+  std::string operator_;
+  std::string target_;
+  v1::UploadAppRequest req_;
+  v1::AppMetadata meta_;
+  std::unique_ptr<ArtifactSink> sink_;
+  bool cancelled_ = false;
+};
+
+grpc::ServerReadReactor<v1::UploadAppRequest>* CatalogServiceImpl::Upload(
+    grpc::CallbackServerContext* ctx, v1::AppVersion* resp) {
+  return new UploadReactor(*this, ctx, resp);
+}
+
+grpc::ServerUnaryReactor* CatalogServiceImpl::Review(grpc::CallbackServerContext* ctx,
+                                                     const v1::ReviewAppRequest* req,
+                                                     v1::AppVersion* resp) {
+  std::string target =
+      req->id() + (req->approve() ? ": approve" : ": reject (" + req->reason() + ")");
+  return RunAdminCall(core_, ctx, "app.review", target, [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_REVIEWER}, "review apps"));
+    PREAU_RETURN_IF_ERROR(CheckText("reason", req->reason(), 1024));
+    PREAU_ASSIGN_OR_RETURN(auto before, store_.GetVersion(req->id()));
+    PREAU_ASSIGN_OR_RETURN(*resp, store_.Review(req->id(), req->approve(), req->reason(),
+                                                op.name, core_.Now()));
+    // A withdrawn version leaves the catalogues it was in.
+    if (before.state() == v1::REVIEW_STATE_APPROVED && !req->approve()) {
+      PREAU_ASSIGN_OR_RETURN(auto groups, store_.GroupsAssigned(req->id()));
+      for (const auto& g : groups) publisher_.PushToGroup(g);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* CatalogServiceImpl::Assign(grpc::CallbackServerContext* ctx,
+                                                     const v1::AssignAppRequest* req,
+                                                     v1::AppAssignment* resp) {
+  std::string target = req->id() + " to " + req->group() +
+                       (req->required() ? " (required)" : " (optional)");
+  return RunAdminCall(core_, ctx, "app.assign", target, [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "assign apps"));
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
+    PREAU_ASSIGN_OR_RETURN(*resp, store_.Assign(req->id(), req->group(), req->required(),
+                                                op.name, core_.Now()));
+    publisher_.PushToGroup(req->group());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* CatalogServiceImpl::Unassign(grpc::CallbackServerContext* ctx,
+                                                       const v1::UnassignAppRequest* req,
+                                                       v1::UnassignAppResponse* resp) {
+  std::string name = StripVersion(req->app());
+  return RunAdminCall(core_, ctx, "app.unassign", name + " from " + req->group(),
+                      [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "unassign apps"));
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
+    PREAU_ASSIGN_OR_RETURN(*resp->mutable_removed(), store_.Unassign(name, req->group()));
+    publisher_.PushToGroup(req->group());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* CatalogServiceImpl::List(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListAppsRequest* req,
+                                                   v1::ListAppsResponse* resp) {
+  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto versions, store_.List(StripVersion(req->name())));
+    for (auto& v : versions) {
+      // Assignments outside the caller's scopes are not its business.
+      auto* a = v.mutable_assignments();
+      for (int i = a->size() - 1; i >= 0; --i) {
+        if (!RequireScope(op, a->Get(i).group()).ok()) a->DeleteSubrange(i, 1);
+      }
+      *resp->add_versions() = std::move(v);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* CatalogServiceImpl::DeviceStatus(
+    grpc::CallbackServerContext* ctx, const v1::AppDeviceStatusRequest* req,
+    v1::AppDeviceStatusResponse* resp) {
+  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "see devices' apps"));
+    if (!req->group().empty()) {
+      PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
+      PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
+    }
+    PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req->group(), false));
+    std::map<std::string, const DeviceRecord*> by_id;
+    for (const auto& d : devices) {
+      if (RequireScope(op, d.group).ok()) by_id[d.id] = &d;
+    }
+    PREAU_ASSIGN_OR_RETURN(auto rows, store_.StatusOf(StripVersion(req->app())));
+    for (auto& r : rows) {
+      auto it = by_id.find(r.device_id);
+      if (it == by_id.end()) continue;
+      auto* out = resp->add_devices();
+      out->set_device_id(r.device_id);
+      out->set_device_name(it->second->name);
+      out->set_group(it->second->group);
+      *out->mutable_status() = std::move(r.status);
+      out->set_reported_unix_ms(r.reported_ms);
+    }
+    return Status::Ok();
+  });
+}
+
+Status CatalogDomain::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+  if (msg.app_status().apps_size() > static_cast<int>(kMaxAppStatusEntries)) {
+    return InvalidArgument("app status report with more than 1000 apps");
+  }
+  return store_.RecordStatus(device_id, msg.app_status(), core_.Now());
+}
+
+Status RegisterCatalogDomain(DomainRegistry& registry) {
+  const std::string& dir = registry.core().data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/artifacts", ec);
+  if (ec) return Internal("creating " + dir + "/artifacts: " + ec.message());
+  ArtifactSink::CleanIncoming(dir);
+  auto* domain = registry.Keep(std::make_shared<CatalogDomain>(registry.core()));
+  registry.AddService(domain->service());
+  registry.AddFeature(domain);
+  return Status::Ok();
+}
+
+}  // namespace preau::server
