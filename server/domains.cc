@@ -3,6 +3,7 @@
 #include "server/catalog/catalog_service.h"
 #include "server/classroom/classroom.h"
 #include "server/policy/policy_service.h"
+#include "server/reports/reports.h"
 
 // One include and one line per domain.
 
@@ -12,6 +13,7 @@ Status RegisterDomains(DomainRegistry& registry) {
   PREAU_RETURN_IF_ERROR(RegisterClassroom(registry));
   PREAU_RETURN_IF_ERROR(RegisterPolicyDomain(registry));
   PREAU_RETURN_IF_ERROR(RegisterCatalogDomain(registry));
+  PREAU_RETURN_IF_ERROR(RegisterReports(registry));
   return Status::Ok();
 }
 

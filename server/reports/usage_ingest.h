@@ -1,0 +1,68 @@
+// UsageIngest: the device-stream side of usage. It checks each UsageBatch an agent sends
+// (dates, bounds, and that a blocked-request category is a category, not a site name),
+// then stores it through a group commit: concurrent batches from many devices share one
+// SQLite transaction, and each caller returns (so its agent gets the ack) only once the
+// transaction holding its batch is durable. A batch sent twice (same device, same
+// message id) is stored once.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/reports/usage_store.h"
+#include "server/server_core.h"
+
+namespace preau::server {
+
+// Limits on one batch: generous for a real device, small enough that a bad agent cannot
+// make the server hold much.
+inline constexpr int kMaxDaysPerBatch = 400;
+inline constexpr int kMaxAppsPerDay = 500;
+inline constexpr int kMaxCategoriesPerDay = 200;
+inline constexpr size_t kMaxNameBytes = 200;
+inline constexpr uint32_t kMinutesPerDay = 24 * 60;
+
+// Checks one batch; InvalidArgument names the day and field at fault.
+Status ValidateUsageBatch(const v1::UsageBatch& batch);
+
+class UsageIngest final : public DeviceFeature {
+ public:
+  UsageIngest(ServerCore& core, UsageStore& store) : core_(core), store_(store) {}
+
+  bool Handles(v1::AgentMessage::BodyCase body) const override {
+    return body == v1::AgentMessage::kUsage;
+  }
+  Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override;
+
+  // Usage older than this many months is not stored (kept in step by the retention job).
+  void SetRetentionMonths(int months) { retention_months_.store(months); }
+
+  struct Stats {
+    uint64_t batches = 0;       // batches stored (or found already stored)
+    uint64_t transactions = 0;  // commits that held them
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    IncomingUsage usage;
+    bool done = false;
+    Status status;
+  };
+
+  ServerCore& core_;
+  UsageStore& store_;
+  std::atomic<int> retention_months_{13};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pending*> queue_;
+  bool committing_ = false;
+  Stats stats_;
+};
+
+}  // namespace preau::server
