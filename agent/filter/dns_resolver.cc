@@ -141,6 +141,18 @@ Result<udp::endpoint> ParseUpstream(const std::string& s) {
   return udp::endpoint(addr, port);
 }
 
+// True if two messages carry the same question, ignoring letter case.
+bool SameQuestion(std::string_view a, std::string_view b, size_t question_end) {
+  if (a.size() < question_end || b.size() < question_end) return false;
+  for (size_t i = dns::kHeaderSize; i < question_end; ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // --- implementation --------------------------------------------------------------------------
@@ -185,7 +197,7 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
     dns::Query query;
     std::string request;     // the client's bytes (for the question and its id)
     std::string target;      // safe-search host, or empty
-    std::string cache_key;
+    uint64_t cache_key = 0;
     std::string upstream_query;
     udp::endpoint upstream;
     int attempt = 0;
@@ -220,10 +232,10 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
   void SendUpstream(Pending& p);
   void Send(const ReplyTo& to, std::string msg, size_t question_end);
   void FailUpstream(Pending& p);
-  std::optional<std::string> FromCache(const std::string& key, const dns::Query& q,
+  std::optional<std::string> FromCache(uint64_t key, const dns::Query& q,
                                        std::string_view request, const std::string& target,
                                        bool allow_stale);
-  void CacheStore(const std::string& key, std::string_view msg, const dns::ResponseInfo& info);
+  void CacheStore(uint64_t key, std::string_view msg, const dns::ResponseInfo& info);
   bool AllowedByOverride(const SuffixHashes& s) const;
 
   DnsResolverOptions options_;
@@ -244,8 +256,9 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
   std::shared_ptr<CountSink> sink_;
 
   std::unordered_map<uint16_t, Pending> pending_;
-  std::unordered_map<std::string, CacheEntry> cache_;
-  std::deque<std::string> cache_order_;
+  // Keyed by a 64-bit hash of (name, type, EDNS); hits are checked against the question.
+  std::unordered_map<uint64_t, CacheEntry> cache_;
+  std::deque<uint64_t> cache_order_;
   std::unordered_set<std::shared_ptr<TcpConn>> conns_;
 
   // UDP batch buffers (used only inside DrainUdp, on the strand).
@@ -671,7 +684,7 @@ void DnsResolver::Impl::HandleQuery(std::string_view msg, bool truncated, const 
   Forward(q, msg, to, std::string());
 }
 
-std::optional<std::string> DnsResolver::Impl::FromCache(const std::string& key,
+std::optional<std::string> DnsResolver::Impl::FromCache(uint64_t key,
                                                         const dns::Query& q,
                                                         std::string_view request,
                                                         const std::string& target,
@@ -699,14 +712,16 @@ std::optional<std::string> DnsResolver::Impl::FromCache(const std::string& key,
     return dns::BuildCnameAnswer(request, q, target, options_.safe_search_ttl, info.answers);
   }
   // Same name, maybe in other letter case: give the client back its own question.
-  if (e.question_end != q.question_end) return std::nullopt;
+  if (e.question_end != q.question_end || !SameQuestion(out, request, q.question_end)) {
+    return std::nullopt;
+  }
   out.replace(dns::kHeaderSize, q.question_end - dns::kHeaderSize,
               request.substr(dns::kHeaderSize, q.question_end - dns::kHeaderSize));
   dns::SetId(out, q.header.id);
   return out;
 }
 
-void DnsResolver::Impl::CacheStore(const std::string& key, std::string_view msg,
+void DnsResolver::Impl::CacheStore(uint64_t key, std::string_view msg,
                                    const dns::ResponseInfo& info) {
   if (options_.cache_entries == 0) return;
   uint8_t rcode = info.header.rcode();
@@ -730,10 +745,8 @@ void DnsResolver::Impl::CacheStore(const std::string& key, std::string_view msg,
 void DnsResolver::Impl::Forward(const dns::Query& q, std::string_view request,
                                 const ReplyTo& to, const std::string& target) {
   const std::string& name = target.empty() ? q.name : target;
-  std::string key = name;
-  key += '|';
-  key += std::to_string(q.qtype);
-  key += q.has_edns ? "|e" : "|n";
+  uint64_t key = filter::ExtendHash(filter::HashDomain(name),
+                                    (uint64_t{q.qtype} << 1) | (q.has_edns ? 1 : 0));
   if (auto hit = FromCache(key, q, request, target, false)) {
     c_.cache_hits.fetch_add(1, std::memory_order_relaxed);
     return Send(to, std::move(*hit), q.question_end);
@@ -751,7 +764,7 @@ void DnsResolver::Impl::Forward(const dns::Query& q, std::string_view request,
   p.query = q;
   p.request = std::string(request);
   p.target = target;
-  p.cache_key = std::move(key);
+  p.cache_key = key;
   if (target.empty()) {
     p.upstream_query = p.request;
     dns::SetId(p.upstream_query, id);
