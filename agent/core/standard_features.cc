@@ -1,5 +1,6 @@
 #include "agent/core/standard_features.h"
 
+#include "agent/apps/apps_feature.h"
 #include "agent/control/class_control.h"
 #include "agent/policy/policy_plugin.h"
 
@@ -12,6 +13,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   auto teacher = std::make_shared<TeacherState>();
   agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
   agent.AddFeature(std::make_unique<PolicyPlugin>(teacher));
+  agent.AddFeature(MakeAppsFeature(opts.state_dir, [&agent] { agent.CheckInventory(); }));
   (void)teacher;
   (void)agent;
   (void)opts;

@@ -14,6 +14,9 @@ namespace preau::agent {
 struct FeatureOptions {
   // Where the web filter's resolver listens; empty: no resolver (simulated fleets).
   std::string dns_listen;
+  // The agent's state folder, where plugins keep files (app downloads resume from there);
+  // empty: a per-device folder under the system's temporary directory.
+  std::string state_dir;
 };
 
 // Plugins that must agree (class control and the policy engine) share `teacher`, which
