@@ -1,0 +1,114 @@
+#include "agent/policy/policy_plugin.h"
+
+#include <cstdio>
+
+#include <boost/asio/post.hpp>
+
+#include "agent/enforce/default_enforcers.h"
+
+namespace preau::agent {
+
+namespace {
+// What a report says rule by rule (reasons only for failures: "period: school_hours"
+// changes through the day without anything going wrong).
+std::string Outcomes(const v1::ComplianceReport& r) {
+  std::string out = std::to_string(r.policy_version()) + (r.accepted() ? "+" : "-");
+  for (const auto& rule : r.rules()) {
+    out += "|" + rule.rule() + "=" + std::to_string(rule.outcome());
+    if (rule.outcome() == v1::RULE_FAILED) out += ":" + rule.reason();
+  }
+  return out;
+}
+
+bool TeacherActive(const ClassControl& c) {
+  return c.locked || !c.focus_app.empty() || !c.focus_url.empty();
+}
+}  // namespace
+
+PolicyPlugin::PolicyPlugin(std::shared_ptr<TeacherState> teacher, PolicyPluginOptions options)
+    : teacher_(std::move(teacher)), options_(std::move(options)) {}
+
+PolicyPlugin::~PolicyPlugin() { alive_->store(false); }
+
+void PolicyPlugin::Start(AgentContext& ctx) {
+  ctx_ = &ctx;
+  store_ = std::make_unique<StatePolicyStore>(&ctx.state());
+  PolicyEngineOptions o;
+  o.device_id = ctx.identity().device_id;
+  o.pinned_key_pem = ctx.identity().policy_key_pem;
+  o.clock = &ctx.clock();
+  engine_ = std::make_unique<PolicyEngine>(
+      o, store_.get(), MakeDefaultEnforcers(&ctx.platform(), options_.installer));
+  Status loaded = engine_->Load();
+  if (!loaded.ok() && loaded.code() != Code::kNotFound) {
+    std::fprintf(stderr, "preau-agent: %s; waiting for a policy from the server\n",
+                 loaded.message().c_str());
+  }
+  // Enforce at once: a device restarted offline must not wait for its server.
+  EnforceAndReport();
+  timer_ = std::make_unique<boost::asio::steady_timer>(ctx.strand());
+  ArmTimer();
+  if (teacher_) {
+    auto alive = alive_;
+    Strand* strand = &ctx.strand();
+    teacher_->OnChange([this, alive, strand] {
+      if (!alive->load()) return;
+      boost::asio::post(*strand, [this, alive] {
+        if (alive->load()) EnforceAndReport();
+      });
+    });
+  }
+}
+
+void PolicyPlugin::ArmTimer() {
+  timer_->expires_after(options_.enforce_every);
+  timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !alive->load()) return;
+    EnforceAndReport();
+    ArmTimer();
+  });
+}
+
+void PolicyPlugin::EnforceAndReport() {
+  if (!engine_ || engine_->held_version() == 0) return;
+  Report(engine_->Enforce(teacher_ ? teacher_->Current() : ClassControl{}), /*periodic=*/true);
+}
+
+void PolicyPlugin::Report(const v1::ComplianceReport& report, bool periodic) {
+  std::string outcomes = Outcomes(report);
+  if (periodic && outcomes == last_outcomes_) return;
+  // A refusal says nothing about the bundle held: the next tick compares with the last
+  // report about that one.
+  if (report.accepted()) last_outcomes_ = outcomes;
+  v1::AgentMessage m;
+  *m.mutable_compliance() = report;
+  // Every bundle's own report is kept until acked; an unsent tick report is replaced by a
+  // newer one (only the latest state matters).
+  ctx_->SendReliable(std::move(m), periodic ? "policy-tick" : "policy-report",
+                     /*replace_kind=*/periodic);
+}
+
+void PolicyPlugin::FillHello(v1::Hello* hello) {
+  hello->set_policy_version(engine_ ? engine_->held_version() : 0);
+}
+
+bool PolicyPlugin::OnServerMessage(const v1::ServerMessage& msg) {
+  if (!msg.has_policy() || !engine_) return false;
+  v1::ComplianceReport report = engine_->Apply(msg.policy());
+  if (report.accepted() && teacher_ && TeacherActive(teacher_->Current())) {
+    // Apply enforced the policy alone; a teacher's lock or focus must hold over it.
+    report = engine_->Enforce(teacher_->Current());
+  }
+  if (!report.accepted()) {
+    std::fprintf(stderr, "preau-agent: policy bundle refused: %s\n", report.refusal().c_str());
+  }
+  Report(report, /*periodic=*/false);
+  return true;
+}
+
+void PolicyPlugin::Stop() {
+  alive_->store(false);
+  if (timer_) timer_->cancel();
+}
+
+}  // namespace preau::agent

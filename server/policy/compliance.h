@@ -1,0 +1,44 @@
+// Compliance: what devices reported about their policy bundles, kept per device and bundle
+// version, and the per-version counts `preau policy status` shows.
+//
+// A report is stored idempotently (the same report twice leaves the same row) under
+// (device, bundle version), so a refused bundle that the server never issued (forged,
+// replayed) is recorded without hiding the state of the bundle the device holds. The
+// device's row in the fleet (policy_version, policy_state, shown by `devices list`) follows
+// its newest accepted bundle: "applied", "failed: <rule>: <reason>", or, after a refusal,
+// "refused v<N>: <reason>".
+//
+// Counts, per policy version (one `policy apply` at one group): the devices whose current
+// bundle was resolved from it are targeted; each is applied (it reported that bundle
+// accepted with no failed rule — not supported on this platform is not a failure), failed
+// (refused it, or a rule failed: the reason is listed), or pending (no report yet).
+#pragma once
+
+#include <string>
+
+#include "preau/v1/policy.pb.h"
+#include "server/policy/policy_records.h"
+#include "server/server_core.h"
+
+namespace preau::server {
+
+class ComplianceLedger {
+ public:
+  ComplianceLedger(ServerCore& core, PolicyRecords& records) : core_(core), records_(records) {}
+
+  // Stores one report from `device_id`; ok only once durable.
+  Status Record(const std::string& device_id, const v1::ComplianceReport& report);
+
+  // Per-version counts for the versions matching `req`, restricted to `op`'s scopes.
+  Result<v1::PolicyStatusResponse> Summarize(const OperatorRecord& op,
+                                             const v1::PolicyStatusRequest& req);
+
+ private:
+  ServerCore& core_;
+  PolicyRecords& records_;
+};
+
+// The reason a report counts as failed; empty when it counts as applied.
+std::string FailureReason(const v1::ComplianceReport& report);
+
+}  // namespace preau::server

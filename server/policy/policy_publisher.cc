@@ -1,0 +1,381 @@
+#include "server/policy/policy_publisher.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "common/policy/bundle.h"
+#include "common/policy/policy_parser.h"
+#include "server/policy/rollout.h"
+
+namespace preau::server {
+
+namespace {
+
+constexpr size_t kMaxSourceBytes = 256 * 1024;
+constexpr size_t kMaxFileNameBytes = 200;
+constexpr size_t kMaxReportedConflicts = 5;
+
+using Chain = std::vector<const PolicyVersionRecord*>;
+// Group -> the versions applied there, newest first.
+using VersionIndex = std::map<std::string, std::vector<const PolicyVersionRecord*>>;
+
+VersionIndex IndexByGroup(const std::vector<PolicyVersionRecord>& newest_first) {
+  VersionIndex index;
+  for (const auto& v : newest_first) index[v.group].push_back(&v);
+  return index;
+}
+
+// The policy of each level that targets `device_id`.
+Chain ChainFor(const std::string& device_id, const std::string& group,
+               const VersionIndex& index) {
+  Chain chain;
+  for (const auto& g : GroupChain(group)) {
+    auto it = index.find(g);
+    if (it == index.end()) continue;
+    for (const auto* v : it->second) {
+      if (v->Targets(device_id)) {
+        chain.push_back(v);
+        break;
+      }
+    }
+  }
+  return chain;
+}
+
+// The chain every device of `group` runs once each level's newest version reaches
+// everyone.
+Chain FullChainFor(const std::string& group, const VersionIndex& index) {
+  Chain chain;
+  for (const auto& g : GroupChain(group)) {
+    auto it = index.find(g);
+    if (it != index.end() && !it->second.empty()) chain.push_back(it->second.front());
+  }
+  return chain;
+}
+
+std::vector<int64_t> Revisions(const Chain& chain) {
+  std::vector<int64_t> out;
+  for (const auto* v : chain) out.push_back(v->revision);
+  return out;
+}
+
+std::string Describe(const Chain& chain) {
+  std::string out;
+  for (const auto* v : chain) {
+    out += (out.empty() ? "" : " + ") + v->name + " v" + std::to_string(v->version) + " (" +
+           v->group + ")";
+  }
+  return out;
+}
+
+const char* LevelName(const std::string& group) {
+  size_t depth = static_cast<size_t>(std::count(group.begin(), group.end(), '/'));
+  static const char* kNames[] = {"authority", "school", "class", "subgroup"};
+  return kNames[std::min<size_t>(depth, 3)];
+}
+
+Status CheckName(const std::string& name, const std::string& file) {
+  if (name.empty()) {
+    return InvalidArgument(file + ": name: a policy applied to a group needs a name (add "
+                           "`name: ...` at the top)");
+  }
+  if (name.size() > 64) return InvalidArgument(file + ": name: longer than 64 characters");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return InvalidArgument(file + ": name: '" + name +
+                             "': use letters, digits, '-', '_' and '.' only");
+    }
+  }
+  return Status::Ok();
+}
+
+// Only the file's own name goes into messages and the store.
+std::string CleanFileName(const std::string& file) {
+  std::string base = file.substr(file.find_last_of('/') == std::string::npos
+                                     ? 0
+                                     : file.find_last_of('/') + 1);
+  std::string out;
+  for (char c : base) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (out.empty()) out = "policy.yaml";
+  if (out.size() > kMaxFileNameBytes) out.resize(kMaxFileNameBytes);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> GroupChain(const std::string& group) {
+  std::vector<std::string> out;
+  for (size_t pos = group.find('/'); pos != std::string::npos; pos = group.find('/', pos + 1)) {
+    out.push_back(group.substr(0, pos));
+  }
+  if (!group.empty()) out.push_back(group);
+  return out;
+}
+
+class PolicyPublisher::Resolver {
+ public:
+  explicit Resolver(bool with_lines) : with_lines_(with_lines) {}
+
+  const Resolution& Resolve(const Chain& chain) {
+    std::string key = ChainText(Revisions(chain));
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    std::vector<policy::PolicyLevel> levels;
+    for (const auto* v : chain) levels.push_back(Level(*v));
+    policy::ResolvedPolicy resolved =
+        policy::ResolvePolicy(levels, policy::Completeness::kEffective);
+    Resolution r;
+    r.name = chain.empty() ? "" : chain.back()->name;
+    r.spec = std::move(resolved.spec);
+    r.errors = std::move(resolved.errors);
+    return cache_.emplace(key, std::move(r)).first->second;
+  }
+
+ private:
+  policy::PolicyLevel Level(const PolicyVersionRecord& v) {
+    policy::PolicyLevel level;
+    level.level = LevelName(v.group);
+    level.source = v.file;
+    if (with_lines_) {
+      // The YAML again, for the lines of each key: errors then point into the files.
+      policy::ParseResult parsed = policy::ParsePolicy(v.source, v.file);
+      if (parsed.ok()) {
+        level.spec = parsed.policy->spec;
+        level.lines = parsed.policy->lines;
+        return level;
+      }
+    }
+    level.spec.ParseFromString(v.spec);
+    return level;
+  }
+
+  bool with_lines_;
+  std::map<std::string, Resolution> cache_;
+};
+
+Result<IssuedBundle> PolicyPublisher::Issue(const std::string& device_id, const Chain& chain,
+                                            const std::optional<IssuedBundle>& previous,
+                                            Resolver& resolver) {
+  const Resolution& r = resolver.Resolve(chain);
+  if (!r.errors.empty()) {
+    return FailedPrecondition("the policies " + Describe(chain) + " conflict once combined:\n" +
+                              policy::FormatErrors(r.errors));
+  }
+  std::vector<int64_t> revisions = Revisions(chain);
+  uint64_t version = static_cast<uint64_t>(*std::max_element(revisions.begin(), revisions.end()));
+  if (previous && previous->version >= version) version = previous->version + 1;
+  IssuedBundle out;
+  out.device_id = device_id;
+  out.version = version;
+  out.chain = std::move(revisions);
+  out.issued_ms = core_.Now();
+  PREAU_ASSIGN_OR_RETURN(
+      auto signed_bundle,
+      policy::SignBundle(policy::MakeBundle(r.name, version, device_id, r.spec, out.issued_ms),
+                         core_.keys.policy_key_pem));
+  out.signed_bundle = signed_bundle.SerializeAsString();
+  return out;
+}
+
+Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operator_name,
+                                                       const v1::ApplyPolicyRequest& req) {
+  uint32_t percent = req.rollout_percent() == 0 ? 100 : req.rollout_percent();
+  if (percent > 100) {
+    return InvalidArgument("rollout must be a percentage from 1 to 100, not " +
+                           std::to_string(percent));
+  }
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(req.group()));
+  if (!core_.store->GroupExists(req.group())) {
+    return NotFound("unknown group '" + req.group() + "' (create it with `preau groups create`)");
+  }
+  if (req.source().size() > kMaxSourceBytes) {
+    return InvalidArgument("the policy file is larger than 256 KiB");
+  }
+  const std::string file = CleanFileName(req.file());
+  // Never trust the CLI: the server parses and checks the file itself.
+  policy::ParseResult parsed = policy::ParsePolicy(req.source(), file);
+  if (!parsed.ok()) {
+    return InvalidArgument("policy refused:\n" + policy::FormatErrors(parsed.errors));
+  }
+  const std::string name = parsed.policy->spec.name();
+  PREAU_RETURN_IF_ERROR(CheckName(name, file));
+
+  std::lock_guard<std::mutex> lock(mu_);
+  PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req.group(), false));
+  std::vector<std::string> ids;
+  for (const auto& d : devices) ids.push_back(d.id);
+  PREAU_ASSIGN_OR_RETURN(std::vector<PolicyVersionRecord> versions, records_.Versions({}));
+
+  // The same file again, while it is still the group's newest policy: widen its rollout.
+  PolicyVersionRecord* newest_here = nullptr;
+  for (auto& v : versions) {
+    if (v.group == req.group()) {
+      newest_here = &v;
+      break;
+    }
+  }
+  bool promote = newest_here && newest_here->name == name && newest_here->source == req.source();
+  int64_t revision = 0;
+  if (promote) {
+    PolicyVersionRecord& v = *newest_here;
+    if (percent < v.rollout_percent) {
+      return FailedPrecondition("policy '" + name + "' v" + std::to_string(v.version) +
+                                " already reaches " + std::to_string(v.rollout_percent) +
+                                " % of " + req.group() +
+                                "; a rollout only widens (change the file for a new version)");
+    }
+    if (percent < 100) v.pilot = SelectRollout(name, ids, percent, v.pilot);
+    v.rollout_percent = percent;
+    revision = v.revision;
+  } else {
+    PolicyVersionRecord v;
+    PREAU_ASSIGN_OR_RETURN(v.revision, records_.NextRevision());
+    v.group = req.group();
+    v.name = name;
+    v.version = 1;
+    for (const auto& old : versions) {
+      if (old.group == v.group && old.name == name) {
+        v.version = old.version + 1;
+        break;
+      }
+    }
+    v.file = file;
+    v.source = req.source();
+    v.spec = parsed.policy->spec.SerializeAsString();
+    v.rollout_percent = percent;
+    v.applied_by = operator_name;
+    v.applied_ms = core_.Now();
+    if (percent < 100) v.pilot = SelectRollout(name, ids, percent, {});
+    revision = v.revision;
+    versions.insert(versions.begin(), std::move(v));
+  }
+  const PolicyVersionRecord* target = nullptr;
+  for (const auto& v : versions) {
+    if (v.revision == revision) target = &v;
+  }
+
+  // Check the combined policy of every chain that includes this version: each device's
+  // now, and each group's once the rollout reaches everyone.
+  VersionIndex index = IndexByGroup(versions);
+  Resolver resolver(/*with_lines=*/true);
+  std::set<std::string> checked;
+  std::vector<std::string> problems;
+  auto check = [&](const Chain& chain, const std::string& group) {
+    std::vector<int64_t> revs = Revisions(chain);
+    if (std::find(revs.begin(), revs.end(), revision) == revs.end()) return;
+    if (!checked.insert(ChainText(revs)).second) return;
+    const Resolution& r = resolver.Resolve(chain);
+    if (r.errors.empty() || problems.size() >= kMaxReportedConflicts) return;
+    problems.push_back("for the devices of " + group + " (" + Describe(chain) + "):\n" +
+                       policy::FormatErrors(r.errors));
+  };
+  std::vector<Chain> chains;
+  chains.reserve(devices.size());
+  for (const auto& d : devices) {
+    chains.push_back(ChainFor(d.id, d.group, index));
+    check(chains.back(), d.group);
+  }
+  PREAU_ASSIGN_OR_RETURN(auto groups, core_.store->ListGroups());
+  for (const auto& [g, count] : groups) {
+    if (PathWithin(g, req.group())) check(FullChainFor(g, index), g);
+  }
+  if (!problems.empty()) {
+    std::string message = "policy '" + name + "' refused: combined with the other levels it "
+                          "conflicts";
+    for (const auto& p : problems) message += "\n" + p;
+    return InvalidArgument(message);
+  }
+
+  if (promote) {
+    PREAU_RETURN_IF_ERROR(records_.Widen(revision, target->rollout_percent, target->pilot));
+  } else {
+    PREAU_ASSIGN_OR_RETURN(int64_t stored, records_.AddVersion(*target));
+    if (stored != revision) {
+      return Internal("policy revision " + std::to_string(stored) + " stored, " +
+                      std::to_string(revision) + " expected");
+    }
+  }
+
+  v1::ApplyPolicyResponse resp;
+  resp.set_group(req.group());
+  resp.set_name(name);
+  resp.set_version(target->version);
+  resp.set_revision(static_cast<uint64_t>(revision));
+  resp.set_promoted(promote);
+  resp.set_rollout_percent(target->rollout_percent);
+  resp.set_group_devices(static_cast<uint32_t>(devices.size()));
+
+  PREAU_ASSIGN_OR_RETURN(auto previous, records_.Bundles());
+  std::vector<IssuedBundle> fresh;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const Chain& chain = chains[i];
+    std::vector<int64_t> revs = Revisions(chain);
+    if (std::find(revs.begin(), revs.end(), revision) != revs.end()) {
+      resp.set_targeted(resp.targeted() + 1);
+    }
+    if (chain.empty()) continue;
+    auto prev_it = previous.find(devices[i].id);
+    std::optional<IssuedBundle> prev;
+    if (prev_it != previous.end()) prev = prev_it->second;
+    if (prev && prev->chain == revs) continue;
+    auto bundle = Issue(devices[i].id, chain, prev, resolver);
+    if (!bundle.ok()) {
+      // Only a chain this apply does not touch can fail here (the others were checked);
+      // that device keeps what it has.
+      std::fprintf(stderr, "preau-server: device %s: no new policy bundle: %s\n",
+                   devices[i].id.c_str(), bundle.status().message().c_str());
+      continue;
+    }
+    fresh.push_back(std::move(bundle).value());
+  }
+  PREAU_RETURN_IF_ERROR(records_.SaveBundles(fresh));
+  for (const auto& b : fresh) {
+    v1::ServerMessage m;
+    m.mutable_policy()->ParseFromString(b.signed_bundle);
+    if (core_.connections.Send(b.device_id, m)) {
+      resp.set_sent(resp.sent() + 1);
+    } else {
+      resp.set_queued(resp.queued() + 1);
+    }
+  }
+  return resp;
+}
+
+void PolicyPublisher::OnHello(const std::string& device_id, uint64_t held_version) {
+  Status st = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(mu_);
+    PREAU_ASSIGN_OR_RETURN(auto device, core_.store->GetDevice(device_id));
+    if (device.retired_ms != 0) return Status::Ok();
+    PREAU_ASSIGN_OR_RETURN(auto versions, records_.Versions(GroupChain(device.group)));
+    if (versions.empty()) return Status::Ok();
+    VersionIndex index = IndexByGroup(versions);
+    Chain chain = ChainFor(device_id, device.group, index);
+    if (chain.empty()) return Status::Ok();
+    PREAU_ASSIGN_OR_RETURN(auto previous, records_.Bundle(device_id));
+    IssuedBundle current;
+    if (previous && previous->chain == Revisions(chain)) {
+      current = *previous;
+    } else {
+      // The device's chain changed since its last bundle (it moved, or it was offline).
+      Resolver resolver(/*with_lines=*/false);
+      PREAU_ASSIGN_OR_RETURN(current, Issue(device_id, chain, previous, resolver));
+      PREAU_RETURN_IF_ERROR(records_.SaveBundles({current}));
+    }
+    if (held_version >= current.version) return Status::Ok();
+    v1::ServerMessage m;
+    if (!m.mutable_policy()->ParseFromString(current.signed_bundle)) {
+      return DataLoss("stored policy bundle does not parse");
+    }
+    core_.connections.Send(device_id, m);
+    return Status::Ok();
+  }();
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau-server: device %s: policy not sent: %s\n", device_id.c_str(),
+                 st.message().c_str());
+  }
+}
+
+}  // namespace preau::server
