@@ -1,6 +1,7 @@
 #include "agent/core/standard_features.h"
 
 #include "agent/apps/apps_feature.h"
+#include "agent/collect/usage_collector.h"
 #include "agent/control/class_control.h"
 #include "agent/policy/policy_plugin.h"
 
@@ -14,6 +15,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
   agent.AddFeature(std::make_unique<PolicyPlugin>(teacher));
   agent.AddFeature(MakeAppsFeature(opts.state_dir, [&agent] { agent.CheckInventory(); }));
+  agent.AddFeature(std::make_unique<UsageCollector>());
   (void)teacher;
   (void)agent;
   (void)opts;

@@ -1,0 +1,194 @@
+#include "agent/collect/usage_collector.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include "agent/platform/sim_usage.h"
+
+namespace preau::agent {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr const char* kLastDayKey = "usage.last_day";
+constexpr const char* kDroppedReportedKey = "usage.dropped_reported";
+
+class SimSource final : public UsageSource {
+ public:
+  explicit SimSource(Platform& platform) : platform_(platform) {}
+  std::optional<v1::DailyUsage> Day(const std::string& day) override {
+    return SimulatedUsage(platform_.CollectInventory(), day);
+  }
+
+ private:
+  Platform& platform_;
+};
+
+std::optional<std::chrono::sys_days> ParseDay(const std::string& day) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  if (std::sscanf(day.c_str(), "%d-%u-%u", &y, &m, &d) != 3) return std::nullopt;
+  std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(m),
+                                  std::chrono::day(d)};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days(ymd);
+}
+
+std::string FormatDay(std::chrono::sys_days days) {
+  std::chrono::year_month_day ymd(days);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+}  // namespace
+
+std::string LocalDay(int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return buf;
+}
+
+std::string AddDays(const std::string& day, int days) {
+  auto d = ParseDay(day);
+  if (!d) return day;
+  return FormatDay(*d + std::chrono::days(days));
+}
+
+std::string UsageCollector::Today() const { return LocalDay(ctx_->clock().NowUnixMs()); }
+
+void UsageCollector::Start(AgentContext& ctx) {
+  ctx_ = &ctx;
+  if (!opts_.source && ctx.platform().Kind() == "sim") {
+    opts_.source = std::make_shared<SimSource>(ctx.platform());
+  }
+  auto saved = ctx.state().Get(kLastDayKey);
+  std::string last = saved.ok() && *saved ? **saved : "";
+  if (!ParseDay(last)) {
+    // First start: report the backfill days at the first check.
+    last = AddDays(Today(), -1 - opts_.backfill_days);
+    (void)ctx.state().Put(kLastDayKey, last);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_day_ = last;
+  }
+  timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
+  Check();
+}
+
+void UsageCollector::OnConnected() { Check(); }
+
+void UsageCollector::Stop() {
+  stopped_ = true;
+  *alive_ = false;
+  if (timer_) timer_->cancel();
+}
+
+void UsageCollector::Arm() {
+  if (stopped_) return;
+  timer_->expires_after(opts_.check_interval);
+  timer_->async_wait(asio::bind_executor(ctx_->strand(), [this, alive = alive_](
+                                                             boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    Check();
+  }));
+}
+
+void UsageCollector::CheckNow() {
+  if (!ctx_) return;
+  asio::post(ctx_->strand(), [this, alive = alive_] {
+    if (*alive) Check();
+  });
+}
+
+std::string UsageCollector::LastReportedDay() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_day_;
+}
+
+void UsageCollector::CountBlocked(const std::string& category) {
+  if (!ctx_) return;
+  std::string today = Today();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++blocked_[today][category];
+}
+
+void UsageCollector::Check() {
+  if (stopped_) return;
+  timer_->cancel();
+  std::string today = Today();
+  std::string last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = last_day_;
+  }
+  std::string yesterday = AddDays(today, -1);
+  if (last < yesterday) {
+    std::string first = AddDays(last, 1);
+    std::string oldest = AddDays(today, -opts_.max_days_per_batch);
+    if (first < oldest) first = oldest;
+    v1::AgentMessage msg;
+    auto* batch = msg.mutable_usage();
+    std::map<std::string, std::map<std::string, uint32_t>> blocked;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = blocked_.begin(); it != blocked_.end() && it->first < today;) {
+        blocked.insert(*it);
+        it = blocked_.erase(it);
+      }
+    }
+    for (std::string day = first; day <= yesterday; day = AddDays(day, 1)) {
+      std::optional<v1::DailyUsage> usage;
+      if (opts_.source) usage = opts_.source->Day(day);
+      auto counted = blocked.find(day);
+      if (counted != blocked.end()) {
+        if (!usage) {
+          usage.emplace();
+          usage->set_day(day);
+        }
+        for (const auto& [category, n] : counted->second) {
+          auto* b = usage->add_blocked();
+          b->set_category(category);
+          b->set_count(n);
+        }
+      }
+      if (usage) *batch->add_days() = std::move(*usage);
+    }
+    if (batch->days_size() > 0) {
+      int64_t dropped = ctx_->state().DroppedCount();
+      batch->set_dropped_batches(static_cast<uint32_t>(dropped));
+      msg.set_id("usage-" + yesterday);
+      ctx_->SendReliable(std::move(msg), "usage", /*replace_kind=*/false);
+      (void)ctx_->state().Put(kDroppedReportedKey, std::to_string(dropped));
+    }
+    (void)ctx_->state().Put(kLastDayKey, yesterday);
+    std::lock_guard<std::mutex> lock(mu_);
+    last_day_ = yesterday;
+  }
+  // Drops past the outbox bound that no batch has told yet (the last batch queued may
+  // itself have pushed one out). Only once the outbox is empty, so this notice cannot
+  // push out a report of its own.
+  auto pending = ctx_->state().PendingCount();
+  int64_t dropped = ctx_->state().DroppedCount();
+  auto saved = ctx_->state().Get(kDroppedReportedKey);
+  int64_t reported = saved.ok() && *saved ? std::atoll((*saved)->c_str()) : 0;
+  if (pending.ok() && *pending == 0 && dropped > reported) {
+    v1::AgentMessage notice;
+    notice.set_id("usage-dropped-" + std::to_string(dropped));
+    notice.mutable_usage()->set_dropped_batches(static_cast<uint32_t>(dropped));
+    ctx_->SendReliable(std::move(notice), "usage", /*replace_kind=*/false);
+    (void)ctx_->state().Put(kDroppedReportedKey, std::to_string(dropped));
+  }
+  Arm();
+}
+
+}  // namespace preau::agent
