@@ -73,7 +73,12 @@ class ClassCall final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
-    if (!command_id_.empty()) tracker_.Abandon(command_id_);
+    std::string id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = command_id_;
+    }
+    if (!id.empty()) tracker_.Abandon(id);
   }
   void OnDone() override { delete this; }
 

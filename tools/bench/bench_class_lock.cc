@@ -1,0 +1,189 @@
+// Class lock benchmark: how long a teacher waits, from `class lock` on a class of 30 to
+// the last device's ack, with a whole fleet connected to the same server.
+//
+//   bench_class_lock [devices=5000] [runs=100] [class_size=30]
+//
+// Runs in one process: a real server (SQLite file, mTLS) on 127.0.0.1:0 and a Fleet of
+// simulated agents (in-memory state, each with its own key, TLS connection and stream).
+// Alternates lock and unlock on the class; each ClassService.Run returns when every
+// device acked, so its round trip is the teacher's wait. Beside it, in the same run and
+// on the same channel, the round trip of a bare unary call (AdminService.WhoAmI) gives
+// the floor that gRPC + TLS + loopback cost on this machine.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/credentials.h"
+#include "common/files.h"
+#include "preau/v1/admin.grpc.pb.h"
+#include "preau/v1/command.grpc.pb.h"
+#include "server/server.h"
+#include "tools/sim/fleet.h"
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "bench_class_lock: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::string CreateToken(preau::v1::AdminService::Stub& admin, const std::string& group,
+                        uint32_t uses) {
+  grpc::ClientContext ctx;
+  preau::v1::CreateTokenRequest req;
+  req.set_group(group);
+  req.set_uses(uses);
+  preau::v1::CreateTokenResponse resp;
+  auto st = admin.CreateToken(&ctx, req, &resp);
+  if (!st.ok()) Die("token: " + st.error_message());
+  return resp.token();
+}
+
+void CreateGroup(preau::v1::AdminService::Stub& admin, const std::string& path) {
+  grpc::ClientContext ctx;
+  preau::v1::CreateGroupRequest req;
+  req.set_path(path);
+  preau::v1::Group g;
+  auto st = admin.CreateGroup(&ctx, req, &g);
+  if (!st.ok()) Die("group: " + st.error_message());
+}
+
+std::unique_ptr<preau::sim::Fleet> StartFleet(int port, const std::string& ca,
+                                              const std::string& token, size_t count,
+                                              size_t first_seed) {
+  preau::sim::FleetOptions o;
+  o.server = "127.0.0.1:" + std::to_string(port);
+  o.ca_pem = ca;
+  o.token = token;
+  o.count = count;
+  o.first_seed = first_seed;
+  auto f = preau::sim::Fleet::Start(o);
+  if (!f.ok()) Die("fleet: " + f.status().message());
+  return std::move(f).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t devices = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 5000;
+  int runs = argc > 2 ? std::atoi(argv[2]) : 100;
+  size_t class_size = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 30;
+  if (devices < class_size || runs < 2 || class_size == 0) Die("usage: bench_class_lock [devices] [runs] [class_size]");
+  preau::sim::RaiseFileLimit();
+
+  char tmpl[] = "/tmp/bench-class-XXXXXX";
+  if (!mkdtemp(tmpl)) Die("mkdtemp failed");
+  std::string data = std::string(tmpl) + "/server";
+  preau::server::InitOptions init;
+  init.data_dir = data;
+  if (auto st = preau::server::InitDataDir(init); !st.ok()) Die(st.message());
+  preau::server::RunOptions run;
+  run.data_dir = data;
+  auto server = preau::server::Server::Start(run);
+  if (!server.ok()) Die(server.status().message());
+  int port = (*server)->port();
+
+  auto creds = preau::LoadCredentials(data + "/admin.credentials");
+  if (!creds.ok()) Die(creds.status().message());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = creds->ca_pem;
+  ssl.pem_private_key = creds->key_pem;
+  ssl.pem_cert_chain = creds->cert_pem;
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl));
+  auto admin = preau::v1::AdminService::NewStub(channel);
+  auto klass = preau::v1::ClassService::NewStub(channel);
+
+  const std::string kClass = "ville/jules-ferry/cm2-a", kRest = "ville/autres/ecoles";
+  CreateGroup(*admin, kClass);
+  CreateGroup(*admin, kRest);
+  auto t0 = SteadyClock::now();
+  auto in_class = StartFleet(port, creds->ca_pem, CreateToken(*admin, kClass, class_size),
+                             class_size, 1);
+  std::unique_ptr<preau::sim::Fleet> rest;
+  size_t others = devices - class_size;
+  if (others > 0) {
+    rest = StartFleet(port, creds->ca_pem, CreateToken(*admin, kRest, others), others,
+                      class_size + 1);
+  }
+  auto connected = [&] {
+    return in_class->Connected() + (rest ? rest->Connected() : 0);
+  };
+  while (connected() < devices) {
+    if (SteadyClock::now() - t0 > std::chrono::minutes(10)) Die("devices did not all connect");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("%zu devices enrolled and connected in %.1f s (server sees %zu streams)\n",
+              devices, Ms(SteadyClock::now() - t0) / 1000, (*server)->core().connections.Count());
+
+  // Warm the channel (TLS handshake, HTTP/2 settings) before measuring.
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    preau::v1::Operator me;
+    admin->WhoAmI(&ctx, preau::v1::WhoAmIRequest(), &me);
+  }
+
+  std::vector<double> lock_ms, unary_ms;
+  for (int i = 0; i < runs; ++i) {
+    for (int k = 0; k < 5; ++k) {
+      grpc::ClientContext ctx;
+      preau::v1::Operator me;
+      auto a = SteadyClock::now();
+      auto st = admin->WhoAmI(&ctx, preau::v1::WhoAmIRequest(), &me);
+      unary_ms.push_back(Ms(SteadyClock::now() - a));
+      if (!st.ok()) Die("WhoAmI: " + st.error_message());
+    }
+    preau::v1::ClassCommandRequest req;
+    req.set_group(kClass);
+    req.set_kind(i % 2 == 0 ? preau::v1::COMMAND_LOCK : preau::v1::COMMAND_UNLOCK);
+    if (i % 2 == 0) req.set_message("Regardez le tableau");
+    preau::v1::ClassCommandResponse resp;
+    grpc::ClientContext ctx;
+    auto a = SteadyClock::now();
+    auto st = klass->Run(&ctx, req, &resp);
+    lock_ms.push_back(Ms(SteadyClock::now() - a));
+    if (!st.ok()) Die("class command: " + st.error_message());
+    size_t done = 0;
+    for (const auto& r : resp.results()) done += r.outcome() == preau::v1::DEVICE_DONE;
+    if (done != class_size) {
+      Die("run " + std::to_string(i) + ": only " + std::to_string(done) + " of " +
+          std::to_string(class_size) + " devices acked");
+    }
+  }
+
+  double lp50 = Percentile(lock_ms, 0.5), lp99 = Percentile(lock_ms, 0.99);
+  double up50 = Percentile(unary_ms, 0.5), up99 = Percentile(unary_ms, 0.99);
+  std::printf("class of %zu among %zu connected devices, %d runs (lock/unlock alternating)\n",
+              class_size, devices, runs);
+  std::printf("  class command to last ack:  p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", lp50,
+              lp99, *std::max_element(lock_ms.begin(), lock_ms.end()));
+  std::printf("  bare unary call (WhoAmI):   p50 %7.2f ms   p99 %7.2f ms   (%zu calls)\n", up50,
+              up99, unary_ms.size());
+  std::printf("  ratio class/unary:          p50 %7.1fx     p99 %7.1fx\n", lp50 / up50,
+              lp99 / up99);
+  std::printf("  target p99 < 100 ms: %s\n", lp99 < 100 ? "met" : "NOT met");
+
+  in_class->Stop();
+  if (rest) rest->Stop();
+  (*server)->Shutdown();
+  server->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
+  return 0;
+}
