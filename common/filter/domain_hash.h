@@ -37,26 +37,35 @@ inline uint64_t Load64(const char* p) {
   return v;
 }
 
-// Reads 1..7 bytes into the low bytes of a word (little-endian order, zero padded).
-inline uint64_t LoadTail(const char* p, size_t n) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, n);
+inline uint64_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
   return v;
+}
+
+// 1..3 bytes as one word without a variable-length copy (the wyhash trick).
+inline uint64_t Load1To3(const char* p, size_t n) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint64_t{u[0]} << 16) | (uint64_t{u[n >> 1]} << 8) | u[n - 1];
 }
 
 }  // namespace hash_internal
 
-// Hash of one label (bytes between dots), already lowercase.
+// Hash of one label (bytes between dots), already lowercase. Reads overlap instead of
+// copying a variable-length tail; the length is mixed in first, so overlaps are unambiguous.
 inline uint64_t HashLabel(const char* p, size_t n) {
   using namespace hash_internal;
   uint64_t h = kSeed ^ (n * kP0);
-  while (n >= 8) {
+  if (n <= 8) {
+    uint64_t v = n >= 4 ? (Load32(p) << 32) | Load32(p + n - 4) : (n > 0 ? Load1To3(p, n) : 0);
+    return Mum(h ^ v ^ kP3, kP1);
+  }
+  while (n > 8) {
     h = Mum(h ^ Load64(p) ^ kP1, kP2 ^ 0x9e3779b97f4a7c15ull);
     p += 8;
     n -= 8;
   }
-  if (n > 0) h = Mum(h ^ LoadTail(p, n) ^ kP3, kP1);
-  return h;
+  return Mum(h ^ Load64(p + n - 8) ^ kP3, kP1);  // the last 8 bytes (overlapping)
 }
 
 // The hash of a name one label longer than the name hashed into `parent`.
@@ -101,8 +110,9 @@ inline bool ComputeSuffixHashes(std::string_view name, SuffixHashes& out) {
       out.count = 0;
       return false;
     }
-    size_t dot = end == 0 ? std::string_view::npos : name.rfind('.', end - 1);
-    size_t begin = dot == std::string_view::npos ? 0 : dot + 1;
+    size_t begin = end;
+    while (begin > 0 && name[begin - 1] != '.') --begin;
+    size_t dot = begin == 0 ? std::string_view::npos : begin - 1;
     h = ExtendHash(h, HashLabel(name.data() + begin, end - begin));
     out.hash[out.count] = h;
     out.begin[out.count] = static_cast<uint16_t>(begin);
