@@ -7,8 +7,9 @@
 //     payload size, entry count, category count, URL rule count, SHA-256 over header
 //     bytes 0..47 and the whole payload (so neither a flipped version nor a flipped
 //     entry goes unnoticed);
-//   payload: categories (name, white flag), profile (blocked category names, allow and
-//     deny lists, safe search), URL rules, zero padding to 8 bytes, then the sorted 64-bit
+//   payload: metadata length (u32), then the metadata: categories (name, white flag),
+//     profile (blocked category names, allow and deny lists, safe search), URL rules; zero
+//     padding to 8 bytes, then the sorted 64-bit
 //     domain hashes and, in parallel, one category byte per hash.
 // Loading reads the file into one 8-aligned buffer; the matcher's arrays point into it.
 // A snapshot that is truncated, corrupt or malformed is refused with a message that says
