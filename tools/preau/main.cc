@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/duration.h"
+#include "tools/preau/apps_commands.h"
 #include "tools/preau/class_commands.h"
 #include "tools/preau/cli_context.h"
 #include "tools/preau/fleet_commands.h"
@@ -229,7 +230,87 @@ void AddClassCommands(CLI::App& app, Wiring& w) {
   }
 }
 
-// ==== Area: apps, filter, report (to come) ==================================================
+// ==== Area: apps (upload, review, assign, unassign, list, status) ==========================
+void AddAppsCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+  auto* apps = app.add_subcommand("apps", "The pedagogical store: upload, review, assign apps");
+  apps->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::AppsUploadOptions>();
+    auto* cmd = apps->add_subcommand("upload", "Upload a package (APK, .deb, web-app manifest) "
+                                               "for review");
+    cmd->add_option("FILE", o->file, "The package file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--name", o->name, "The platform's package name, e.g. fr.lumni.android")
+        ->required();
+    cmd->add_option("--version", o->version, "The package's version")->required();
+    cmd->add_option("--platform", o->platform, "android, linux, web or any (default: guessed "
+                                               "from the file name)")
+        ->check(CLI::IsMember({"android", "linux", "web", "any"}));
+    cmd->add_option("--category", o->category, "e.g. mathematics, reading");
+    cmd->add_option("--publisher", o->publisher, "Who publishes the app");
+    cmd->add_option("--minimum-age", o->minimum_age, "Youngest pupils it suits")
+        ->check(CLI::Range(0, 21));
+    cmd->add_option("--description", o->description, "What it is for, for the reviewer");
+    cmd->add_option("--title", o->title, "Display name (default: the package name)");
+    cmd->add_option("--progress", o->progress, "Progress bar on stderr: auto, always, never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsUpload(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::AppsReviewOptions>();
+    auto* cmd = apps->add_subcommand("review", "Approve or reject an uploaded version "
+                                               "(reviewers)");
+    cmd->add_option("ID", o->id, "NAME@VERSION, as `apps list` shows")->required();
+    auto* approve = cmd->add_flag("--approve", o->approve, "It may reach pupils");
+    auto* reject = cmd->add_flag("--reject", o->reject, "It may not (give --reason)");
+    approve->excludes(reject);
+    cmd->add_option("--reason", o->reason, "Why it is rejected")->needs(reject);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsReview(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::AppsAssignOptions>();
+    auto* cmd = apps->add_subcommand("assign", "Assign an approved version to a group "
+                                               "(replaces the group's earlier version)");
+    cmd->add_option("ID", o->id, "NAME@VERSION, approved")->required();
+    cmd->add_option("--group", o->group, "Group path")->required()->check(kGroupPath);
+    auto* req = cmd->add_flag("--required", o->required, "Installed on every device");
+    auto* opt = cmd->add_flag("--optional", o->optional, "Offered, not installed");
+    req->excludes(opt);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsAssign(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::AppsUnassignOptions>();
+    auto* cmd = apps->add_subcommand("unassign", "Withdraw an app from a group (required apps "
+                                                 "are removed from its devices)");
+    cmd->add_option("APP", o->app, "NAME (or NAME@VERSION)")->required();
+    cmd->add_option("--group", o->group, "Group path")->required()->check(kGroupPath);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsUnassign(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::AppsListOptions>();
+    auto* cmd = apps->add_subcommand("list", "Every uploaded version, its review and "
+                                             "assignments");
+    cmd->add_option("--name", o->name, "Only this app's versions");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsList(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::AppsStatusOptions>();
+    auto* cmd = apps->add_subcommand("status", "What devices report: installed, downloading, "
+                                               "failed and why");
+    cmd->add_option("APP", o->app, "Only this app (NAME)");
+    cmd->add_option("--group", o->group, "Only devices of this group and below")
+        ->check(kGroupPath);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::AppsStatus(ctx, *o); });
+  }
+}
+
+// ==== Area: filter (to come) ===============================================================
+// ==== Area: report (to come) ===============================================================
 
 // Help goes to stdout (exit 0). Anything else is a usage error, exit 2 rather than
 // CLI11's own codes (106, 108, ...), with a pointer to the help of the command at fault.
@@ -295,6 +376,7 @@ int main(int argc, char** argv) {
 
   AddFleetCommands(app, wiring);
   AddClassCommands(app, wiring);
+  AddAppsCommands(app, wiring);
   // Add other areas here: AddPolicyCommands(app, wiring); ...
 
   try {
