@@ -23,6 +23,7 @@
 #include "tools/preau/cli_context.h"
 #include "tools/preau/fleet_commands.h"
 #include "tools/preau/output.h"
+#include "tools/preau/policy_commands.h"
 
 namespace {
 
@@ -186,7 +187,50 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
   }
 }
 
-// ==== Area: policy (to come: policy check|apply|status) ====================================
+// ==== Area: policy (check, apply, status) ==================================================
+void AddPolicyCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+  auto* policy = app.add_subcommand("policy", "Check, apply and follow policies");
+  policy->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::PolicyCheckOptions>();
+    auto* cmd = policy->add_subcommand(
+        "check", "Validate a policy file offline; errors name file, line and key");
+    cmd->add_option("FILE", o->file, "Policy file (YAML)")->required();
+    cmd->add_option("--inherit", o->inherit,
+                    "A level above FILE, farthest first (repeat): check the combination")
+        ->type_name("FILE");
+    cmd->add_flag("--fragment", o->fragment, "FILE is one level of a chain: check it alone");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::PolicyCheck(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::PolicyApplyOptions>();
+    auto* cmd = policy->add_subcommand(
+        "apply", "Assign a policy to a group; signed bundles go out at once");
+    cmd->add_option("FILE", o->file, "Policy file (YAML)")->required();
+    cmd->add_option("--group", o->group, "Group it applies to (and every group below)")
+        ->required()->check(kGroupPath);
+    cmd->add_option("--rollout", o->rollout,
+                    "Percent of the group's devices that get it now (the same file again "
+                    "with a larger percent widens it)")
+        ->capture_default_str()->check(CLI::Range(1, 100));
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::PolicyApply(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::PolicyStatusOptions>();
+    auto* cmd = policy->add_subcommand(
+        "status", "Per policy version: devices applied, failed (why), pending");
+    cmd->add_option("NAME", o->name, "Only this policy");
+    cmd->add_option("--group", o->group, "Only this group and the groups below it")
+        ->check(kGroupPath);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::PolicyStatus(ctx, *o); });
+  }
+}
+
 // ==== Area: class (lock, unlock, focus, open, allow) =======================================
 void AddClassCommands(CLI::App& app, Wiring& w) {
   namespace c = preau::cli;
@@ -375,6 +419,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(kDuration);
 
   AddFleetCommands(app, wiring);
+  AddPolicyCommands(app, wiring);
   AddClassCommands(app, wiring);
   AddAppsCommands(app, wiring);
   // Add other areas here: AddPolicyCommands(app, wiring); ...
