@@ -23,6 +23,7 @@
 #include "tools/preau/cli_context.h"
 #include "tools/preau/fleet_commands.h"
 #include "tools/preau/output.h"
+#include "tools/preau/report_commands.h"
 #include "tools/preau/policy_commands.h"
 
 namespace {
@@ -354,7 +355,73 @@ void AddAppsCommands(CLI::App& app, Wiring& w) {
 }
 
 // ==== Area: filter (to come) ===============================================================
-// ==== Area: report (to come) ===============================================================
+// ==== Area: report (inventory, usage, compliance, retention; devices export, import) =====
+void AddReportCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+  const CLI::Validator kReportFormat =
+      CLI::IsMember({"table", "csv", "json", "html"});
+
+  auto* report = app.add_subcommand(
+      "report", "Reports for the authority: inventory, usage, compliance (CSV, JSON, HTML)");
+  report->require_subcommand(1);
+  for (const char* kind : {"inventory", "usage", "compliance"}) {
+    auto o = std::make_shared<c::ReportOptions>();
+    o->kind = kind;
+    std::string help = std::string("The ") + kind + " report" +
+                       (std::string(kind) == "inventory"
+                            ? " (enrolled devices and stock-taking)"
+                            : std::string(kind) == "usage" ? " (minutes per app category, "
+                                                             "screen time, blocked requests)"
+                                                           : " (policy applied, failed, pending)");
+    auto* cmd = report->add_subcommand(kind, help);
+    cmd->add_option("--group", o->group, "Only this group and the groups below it")
+        ->check(kGroupPath);
+    cmd->add_option("--since", o->since, "Usage window back from today, e.g. 30d")
+        ->capture_default_str()->check(kDuration);
+    cmd->add_option("-o,--output", o->format,
+                    "table, csv (spreadsheet), json, or html (one file with charts)")
+        ->capture_default_str()->check(kReportFormat);
+    cmd->add_option("--out", o->out, "Write the report to FILE instead of the terminal")
+        ->type_name("FILE");
+    OnRun(cmd, w, [&ctx, o] { return c::Report(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::RetentionOptions>();
+    auto* cmd = report->add_subcommand(
+        "retention", "Show or set how long usage is kept (default 13 months)");
+    cmd->add_option("--months", o->usage_months, "Keep usage this many months (1-120)")
+        ->check(CLI::Range(1, 120));
+    cmd->add_option("--retired-days", o->retired_days,
+                    "Delete a retired device's usage this many days after (0-3650)")
+        ->check(CLI::Range(0, 3650));
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::ReportRetention(ctx, *o); });
+  }
+
+  // devices export / import join the fleet area's `devices` group.
+  CLI::App* devices = app.get_subcommand("devices");
+  {
+    auto o = std::make_shared<c::DeviceExportOptions>();
+    auto* cmd = devices->add_subcommand(
+        "export", "Everything held about one device, as JSON (GDPR right of access)");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    cmd->add_option("--out", o->out, "Write the JSON to FILE")->type_name("FILE");
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesExport(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::DeviceImportOptions>();
+    auto* cmd = devices->add_subcommand(
+        "import", "Stock-taking: import devices without an agent from a CSV file "
+                  "(serial, model, state: in service | reusable | to retire; name, group, "
+                  "purchased, battery_health, disk_total_gb, disk_free_gb, notes)");
+    cmd->add_option("FILE", o->file, "CSV file (comma or semicolon separated)")
+        ->required()->check(CLI::ExistingFile);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesImport(ctx, *o); });
+  }
+}
+
 
 // Help goes to stdout (exit 0). Anything else is a usage error, exit 2 rather than
 // CLI11's own codes (106, 108, ...), with a pointer to the help of the command at fault.
@@ -422,6 +489,7 @@ int main(int argc, char** argv) {
   AddPolicyCommands(app, wiring);
   AddClassCommands(app, wiring);
   AddAppsCommands(app, wiring);
+  AddReportCommands(app, wiring);
   // Add other areas here: AddPolicyCommands(app, wiring); ...
 
   try {
