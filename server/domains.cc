@@ -2,6 +2,7 @@
 
 #include "server/catalog/catalog_service.h"
 #include "server/classroom/classroom.h"
+#include "server/filter/filter_service.h"
 #include "server/policy/policy_service.h"
 #include "server/reports/reports.h"
 
@@ -14,6 +15,7 @@ Status RegisterDomains(DomainRegistry& registry) {
   PREAU_RETURN_IF_ERROR(RegisterPolicyDomain(registry));
   PREAU_RETURN_IF_ERROR(RegisterCatalogDomain(registry));
   PREAU_RETURN_IF_ERROR(RegisterReports(registry));
+  PREAU_RETURN_IF_ERROR(RegisterFilterDomain(registry));
   return Status::Ok();
 }
 

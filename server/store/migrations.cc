@@ -190,6 +190,38 @@ CREATE TABLE app_device_status (
   PRIMARY KEY (device_id, name)
 );
 )sql"},
+      // Web filter (server/filter): imported UT1 versions, per-profile snapshots, deltas.
+      {6, R"sql(
+-- One row per `filter import`; the newest is the current one. The compiled full set lives
+-- in the artifact store under its SHA-256.
+CREATE TABLE filter_imports (
+  version INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  summary BLOB NOT NULL,               -- serialized preau.v1.FilterVersion (with categories)
+  imported_by TEXT NOT NULL,
+  imported_ms INTEGER NOT NULL
+);
+-- The snapshot built for one profile from one import. `version` is server-wide, so the
+-- filter_version a device says it holds names exactly one snapshot (a delta base).
+CREATE TABLE filter_snapshots (
+  version INTEGER PRIMARY KEY,
+  import_version INTEGER NOT NULL REFERENCES filter_imports(version),
+  profile_key TEXT NOT NULL,           -- SHA-256 of the normalised profile
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (profile_key, import_version)
+);
+CREATE TABLE filter_deltas (
+  base_version INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (base_version, version)
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,334 @@
+#include "server/filter/filter_publisher.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "server/catalog/artifact_sink.h"
+#include "server/fleet/device_service.h"
+
+namespace preau::server {
+
+namespace {
+
+constexpr uint64_t kMaxArtifactBytes = 4ull << 30;
+
+std::string Describe(const filter::Ut1Data& data, const std::string& name) {
+  auto it = data.descriptions.find(name);
+  if (it == data.descriptions.end()) return "";
+  const filter::Ut1Description& d = it->second;
+  if (!d.desc_fr.empty()) return d.desc_fr;
+  if (!d.name_fr.empty()) return d.name_fr;
+  return d.desc_en.empty() ? d.name_en : d.desc_en;
+}
+
+}  // namespace
+
+v1::FilterVersion SummarizeUt1(const filter::Ut1Data& data, size_t max_reasons) {
+  v1::FilterVersion v;
+  uint64_t skipped = 0;
+  for (const auto& cat : data.categories) {
+    auto* c = v.add_categories();
+    c->set_name(cat.name);
+    c->set_white(cat.IsWhite());
+    c->set_domains(cat.domains.size());
+    c->set_domain_lines(cat.domain_lines);
+    c->set_urls(cat.urls.size());
+    c->set_url_lines(cat.url_lines);
+    c->set_skipped(cat.skipped.size());
+    for (size_t i = 0; i < cat.skipped.size() && i < max_reasons; ++i) {
+      c->add_skipped_reasons(cat.skipped[i].file + " " + cat.skipped[i].reason);
+    }
+    c->set_description(Describe(data, cat.name));
+    skipped += cat.skipped.size();
+  }
+  v.set_domains(data.TotalDomains());
+  v.set_urls(data.TotalUrls());
+  v.set_skipped(skipped);
+  return v;
+}
+
+FilterPublisher::FilterPublisher(ServerCore& core, FilterRecords& records,
+                                 PolicyRecords& policies, FilterPublisherOptions options)
+    : core_(core), records_(records), policies_(policies), options_(options) {}
+
+FilterPublisher::~FilterPublisher() { Stop(); }
+
+void FilterPublisher::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  worker_ = std::thread([this] { Run(); });
+}
+
+void FilterPublisher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+filter::FilterProfile FilterPublisher::KnownOnly(const filter::FilterProfile& p,
+                                                 const filter::Snapshot& full,
+                                                 std::vector<std::string>* unknown) {
+  std::set<std::string> known;
+  for (const auto& c : full.categories()) known.insert(c.name);
+  filter::FilterProfile out = p;
+  out.blocked_categories.clear();
+  for (const auto& c : p.blocked_categories) {
+    if (known.count(c)) {
+      out.blocked_categories.push_back(c);
+    } else if (unknown) {
+      unknown->push_back(c);
+    }
+  }
+  return out;
+}
+
+Result<std::pair<std::string, uint64_t>> FilterPublisher::StoreArtifact(const std::string& bytes) {
+  PREAU_ASSIGN_OR_RETURN(auto sink, ArtifactSink::Create(core_.data_dir, kMaxArtifactBytes));
+  PREAU_RETURN_IF_ERROR(sink->Append(bytes));
+  PREAU_ASSIGN_OR_RETURN(std::string sha, sink->Commit());
+  return std::make_pair(sha, static_cast<uint64_t>(bytes.size()));
+}
+
+Result<v1::FilterVersion> FilterPublisher::Import(const filter::Ut1Data& data,
+                                                  const std::string& source,
+                                                  const std::string& operator_name) {
+  if (data.categories.empty()) {
+    return InvalidArgument("the folder holds no category (no sub-folder with a `domains` "
+                           "file): is it the UT1 folder?");
+  }
+  v1::FilterVersion summary;
+  {
+    std::lock_guard<std::mutex> build(build_mu_);
+    PREAU_ASSIGN_OR_RETURN(auto current, records_.CurrentImport());
+    uint64_t next = current ? current->version + 1 : 1;
+    filter::SnapshotOptions all;
+    all.only_blocked_categories = false;
+    PREAU_ASSIGN_OR_RETURN(std::string bytes,
+                           filter::BuildSnapshot(data, filter::FilterProfile{}, next, all));
+    PREAU_ASSIGN_OR_RETURN(auto stored, StoreArtifact(bytes));
+    FilterImportRecord rec;
+    rec.source = source;
+    rec.sha256 = stored.first;
+    rec.size = stored.second;
+    rec.summary = SummarizeUt1(data, options_.max_reasons_per_category);
+    rec.summary.set_source(source);
+    rec.summary.set_imported_by(operator_name);
+    rec.summary.set_imported_unix_ms(core_.Now());
+    rec.summary.set_sha256(rec.sha256);
+    rec.summary.set_size(rec.size);
+    rec.imported_by = operator_name;
+    rec.imported_ms = core_.Now();
+    PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.AddImport(rec));
+    summary = rec.summary;
+    summary.set_version(version);
+    summary.set_current(true);
+    auto parsed = filter::Snapshot::Parse(bytes);
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (parsed.ok()) {
+      full_ = *parsed;
+      full_version_ = version;
+    } else {
+      full_.reset();
+      full_version_ = 0;
+    }
+  }
+  QueueAllOnline();
+  return summary;
+}
+
+Result<std::pair<std::shared_ptr<const filter::Snapshot>, uint64_t>> FilterPublisher::Current() {
+  PREAU_ASSIGN_OR_RETURN(auto current, records_.CurrentImport());
+  using Out = std::pair<std::shared_ptr<const filter::Snapshot>, uint64_t>;
+  if (!current) return Out{nullptr, 0};
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (full_ && full_version_ == current->version) return Out{full_, full_version_};
+  }
+  PREAU_ASSIGN_OR_RETURN(auto loaded,
+                         filter::Snapshot::LoadFile(ArtifactPath(core_.data_dir, current->sha256)));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  full_ = loaded;
+  full_version_ = current->version;
+  return Out{full_, full_version_};
+}
+
+Result<FilterSnapshotRecord> FilterPublisher::EnsureSnapshot(const ResolvedFilterProfile& rp,
+                                                             uint64_t import_version,
+                                                             const filter::Snapshot& full) {
+  filter::FilterProfile profile = KnownOnly(rp.profile, full, nullptr);
+  std::string key = ProfileKey(profile);
+  PREAU_ASSIGN_OR_RETURN(auto existing, records_.SnapshotFor(key, import_version));
+  if (existing) return *existing;
+  std::lock_guard<std::mutex> build(build_mu_);
+  PREAU_ASSIGN_OR_RETURN(existing, records_.SnapshotFor(key, import_version));
+  if (existing) return *existing;
+
+  std::vector<std::string> names;
+  for (const auto& c : full.categories()) names.push_back(c.name);
+  PREAU_ASSIGN_OR_RETURN(auto compiled, filter::CompiledProfile::Compile(profile, names));
+  PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.NextSnapshotVersion());
+  filter::SnapshotContents c;
+  c.version = version;
+  c.categories = full.categories();
+  c.profile = profile;
+  const filter::DomainSet& d = full.matcher().domains();
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (compiled.IsBlocked(d.category(i))) c.entries.push_back({d.hash(i), d.category(i)});
+  }
+  for (const auto& r : full.matcher().urls().rules()) {
+    if (compiled.IsBlocked(r.category)) c.urls.emplace_back(r.category, r.text);
+  }
+  PREAU_ASSIGN_OR_RETURN(std::string bytes, filter::BuildSnapshot(std::move(c)));
+  PREAU_ASSIGN_OR_RETURN(auto stored, StoreArtifact(bytes));
+  FilterSnapshotRecord rec{version, import_version, key, stored.first, stored.second,
+                           core_.Now()};
+  PREAU_RETURN_IF_ERROR(records_.AddSnapshot(rec));
+  return rec;
+}
+
+Result<std::optional<FilterDeltaRecord>> FilterPublisher::EnsureDelta(
+    const FilterSnapshotRecord& base, const FilterSnapshotRecord& target) {
+  PREAU_ASSIGN_OR_RETURN(auto existing, records_.Delta(base.version, target.version));
+  if (existing) return existing;
+  std::string base_path = ArtifactPath(core_.data_dir, base.sha256);
+  if (!std::filesystem::exists(base_path)) return std::optional<FilterDeltaRecord>();
+  std::lock_guard<std::mutex> build(build_mu_);
+  PREAU_ASSIGN_OR_RETURN(auto from, filter::Snapshot::LoadFile(base_path));
+  PREAU_ASSIGN_OR_RETURN(auto to,
+                         filter::Snapshot::LoadFile(ArtifactPath(core_.data_dir, target.sha256)));
+  PREAU_ASSIGN_OR_RETURN(std::string delta, filter::MakeDelta(*from, *to));
+  // A delta as large as the snapshot saves nothing (a profile that changed entirely).
+  if (delta.size() >= target.size) return std::optional<FilterDeltaRecord>();
+  PREAU_ASSIGN_OR_RETURN(auto stored, StoreArtifact(delta));
+  FilterDeltaRecord rec{base.version, target.version, stored.first, stored.second};
+  PREAU_RETURN_IF_ERROR(records_.AddDelta(rec));
+  return std::optional<FilterDeltaRecord>(rec);
+}
+
+Result<std::optional<v1::FilterUpdate>> FilterPublisher::UpdateFor(const std::string& device_id,
+                                                                   uint64_t held_version) {
+  using Out = std::optional<v1::FilterUpdate>;
+  PREAU_ASSIGN_OR_RETURN(auto current, Current());
+  if (!current.first) return Out();
+  PREAU_ASSIGN_OR_RETURN(ResolvedFilterProfile profile, DeviceFilterProfile(policies_, device_id));
+  PREAU_ASSIGN_OR_RETURN(FilterSnapshotRecord target,
+                         EnsureSnapshot(profile, current.second, *current.first));
+  if (target.version == held_version) return Out();
+  v1::FilterUpdate update;
+  update.set_version(target.version);
+  update.set_fail_closed(profile.fail_closed);
+  update.set_sha256(target.sha256);
+  update.set_size(target.size);
+  if (held_version != 0) {
+    PREAU_ASSIGN_OR_RETURN(auto base, records_.SnapshotByVersion(held_version));
+    if (base) {
+      auto delta = EnsureDelta(*base, target);
+      if (!delta.ok()) {
+        std::fprintf(stderr, "preau-server: filter delta %llu -> %llu: %s (sending it whole)\n",
+                     static_cast<unsigned long long>(held_version),
+                     static_cast<unsigned long long>(target.version),
+                     delta.status().message().c_str());
+      } else if (*delta) {
+        update.set_base_version(held_version);
+        update.set_sha256((*delta)->sha256);
+        update.set_size((*delta)->size);
+      }
+    }
+  }
+  return Out(std::move(update));
+}
+
+void FilterPublisher::OnHello(const std::string& device_id, uint64_t held_version) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    memo_[device_id].held = held_version;
+  }
+  Queue(device_id);
+}
+
+void FilterPublisher::Queue(const std::string& device_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queued_.insert(device_id).second) return;
+    queue_.push_back(device_id);
+  }
+  cv_.notify_all();
+}
+
+void FilterPublisher::QueueAllOnline() {
+  auto devices = core_.store->ListDevices("", /*include_retired=*/false);
+  if (!devices.ok()) return;
+  for (const auto& d : *devices) {
+    if (core_.connections.Online(d.id)) Queue(d.id);
+  }
+}
+
+void FilterPublisher::Deliver(const std::string& device_id) {
+  if (!core_.connections.Online(device_id)) return;
+  uint64_t held = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held = memo_[device_id].held;
+  }
+  auto bundle = policies_.Bundle(device_id);
+  auto update = UpdateFor(device_id, held);
+  if (!update.ok()) {
+    std::fprintf(stderr, "preau-server: filter for %s: %s\n", device_id.c_str(),
+                 update.status().message().c_str());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    memo_[device_id].bundle_version = bundle.ok() && *bundle ? (*bundle)->version : 0;
+  }
+  if (!*update) return;
+  v1::ServerMessage msg;
+  *msg.mutable_filter() = std::move(**update);
+  core_.connections.Send(device_id, msg);
+}
+
+void FilterPublisher::Recheck() {
+  auto bundles = policies_.Bundles();
+  if (!bundles.ok()) return;
+  std::vector<std::string> changed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, memo] : memo_) {
+      auto it = bundles->find(id);
+      uint64_t v = it == bundles->end() ? 0 : it->second.version;
+      if (v != memo.bundle_version) changed.push_back(id);
+    }
+  }
+  for (const auto& id : changed) {
+    if (core_.connections.Online(id)) Queue(id);
+  }
+}
+
+void FilterPublisher::Run() {
+  auto next_recheck = std::chrono::steady_clock::now() + options_.recheck_interval;
+  while (true) {
+    std::string device;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next_recheck, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      if (!queue_.empty()) {
+        device = queue_.front();
+        queue_.pop_front();
+        queued_.erase(device);
+      }
+    }
+    if (!device.empty()) {
+      Deliver(device);
+      continue;
+    }
+    Recheck();
+    next_recheck = std::chrono::steady_clock::now() + options_.recheck_interval;
+  }
+}
+
+}  // namespace preau::server

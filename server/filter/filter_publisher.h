@@ -1,0 +1,120 @@
+// FilterPublisher: turns the imported UT1 lists and each device's profile into the
+// snapshot that device runs, and gets it there.
+//
+// An import is compiled once into a full set (every category, every URL rule; hashes
+// only) kept in the artifact store. A device's snapshot is cut from the current full set
+// for its profile (see filter_profiles.h): only the categories the profile blocks, so a
+// tablet holds what it enforces. Snapshots are built once per (profile, import) and have
+// server-wide versions, so the version a device names in its hello identifies exactly one
+// snapshot: when the server still has it, the device gets a delta from it (built once per
+// pair and kept), otherwise the full snapshot. Updates go out as FilterUpdate and the
+// bytes through DeviceService.Fetch, by SHA-256.
+//
+// The work (building snapshots and deltas takes seconds on the full UT1 set) runs on one
+// worker thread, never on a gRPC thread: OnHello and imports only queue devices. The
+// worker also rechecks connected devices whose policy bundle changed (a policy apply or a
+// device move changes the profile) every `recheck_interval`.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/filter/snapshot.h"
+#include "common/filter/ut1_reader.h"
+#include "common/status.h"
+#include "preau/v1/filter.pb.h"
+#include "server/filter/filter_profiles.h"
+#include "server/filter/filter_records.h"
+#include "server/policy/policy_records.h"
+#include "server/server_core.h"
+
+namespace preau::server {
+
+struct FilterPublisherOptions {
+  std::chrono::milliseconds recheck_interval{5'000};
+  size_t max_reasons_per_category = 20;  // skipped lines quoted in an import's summary
+};
+
+// The summary of one UT1 read: per category what was loaded and skipped (with reasons).
+v1::FilterVersion SummarizeUt1(const filter::Ut1Data& data, size_t max_reasons);
+
+class FilterPublisher {
+ public:
+  FilterPublisher(ServerCore& core, FilterRecords& records, PolicyRecords& policies,
+                  FilterPublisherOptions options = {});
+  ~FilterPublisher();  // stops the worker
+
+  void Start();
+  void Stop();
+
+  // Compiles `data` into a new full set, stores it and makes it current (atomically: the
+  // import's row is written after its artifact is durable), then queues every connected
+  // device. Returns the new version with its per-category summary.
+  Result<v1::FilterVersion> Import(const filter::Ut1Data& data, const std::string& source,
+                                   const std::string& operator_name);
+
+  // The current full set and its import version; null when nothing was imported.
+  Result<std::pair<std::shared_ptr<const filter::Snapshot>, uint64_t>> Current();
+
+  // A device said hello holding snapshot `held_version` (0: none): queue it.
+  void OnHello(const std::string& device_id, uint64_t held_version);
+
+  // What `device_id` should be sent now, given the snapshot version it holds; nullopt when
+  // it is up to date (or nothing was imported). Builds what is missing. Blocking.
+  Result<std::optional<v1::FilterUpdate>> UpdateFor(const std::string& device_id,
+                                                    uint64_t held_version);
+
+  // The profile with the categories the current import does not know removed (named in
+  // `unknown`), ready for a snapshot or a test.
+  static filter::FilterProfile KnownOnly(const filter::FilterProfile& p,
+                                         const filter::Snapshot& full,
+                                         std::vector<std::string>* unknown);
+
+ private:
+  struct DeviceMemo {
+    uint64_t held = 0;            // the version its last hello named
+    uint64_t bundle_version = 0;  // the policy bundle its profile was read from
+  };
+
+  void Run();
+  void Deliver(const std::string& device_id);
+  void Recheck();
+  void QueueAllOnline();
+  void Queue(const std::string& device_id);
+  Result<FilterSnapshotRecord> EnsureSnapshot(const ResolvedFilterProfile& profile,
+                                              uint64_t import_version,
+                                              const filter::Snapshot& full);
+  Result<std::optional<FilterDeltaRecord>> EnsureDelta(const FilterSnapshotRecord& base,
+                                                      const FilterSnapshotRecord& target);
+  Result<std::pair<std::string, uint64_t>> StoreArtifact(const std::string& bytes);
+
+  ServerCore& core_;
+  FilterRecords& records_;
+  PolicyRecords& policies_;
+  FilterPublisherOptions options_;
+
+  std::mutex build_mu_;  // one build at a time (snapshot versions, artifact writes)
+  std::mutex cache_mu_;
+  std::shared_ptr<const filter::Snapshot> full_;
+  uint64_t full_version_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::set<std::string> queued_;
+  std::map<std::string, DeviceMemo> memo_;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread worker_;
+};
+
+}  // namespace preau::server
