@@ -3,6 +3,7 @@
 #include "agent/apps/apps_feature.h"
 #include "agent/collect/usage_collector.h"
 #include "agent/control/class_control.h"
+#include "agent/filter/filter_plugin.h"
 #include "agent/policy/policy_plugin.h"
 
 // One include and one line per plugin.
@@ -16,6 +17,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   agent.AddFeature(std::make_unique<PolicyPlugin>(teacher));
   agent.AddFeature(MakeAppsFeature(opts.state_dir, [&agent] { agent.CheckInventory(); }));
   agent.AddFeature(std::make_unique<UsageCollector>());
+  agent.AddFeature(MakeFilterPlugin(teacher, opts.dns_listen, opts.state_dir));
   (void)teacher;
   (void)agent;
   (void)opts;

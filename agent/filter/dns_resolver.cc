@@ -173,6 +173,7 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
     empty->sink = sink_;
     std::atomic_store(&state_, std::shared_ptr<const FilterState>(empty));
   }
+  void SetFailMode(FailMode mode) { fail_mode_.store(mode, std::memory_order_relaxed); }
 
   Status Start();
   void Stop();
@@ -239,6 +240,8 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
   bool AllowedByOverride(const SuffixHashes& s) const;
 
   DnsResolverOptions options_;
+  // Separate from options_ so that the policy can change it while queries run.
+  std::atomic<FailMode> fail_mode_{options_.fail_mode};
   asio::strand<asio::io_context::executor_type> strand_;
   udp::socket udp_;
   tcp::acceptor acceptor_;
@@ -653,7 +656,7 @@ void DnsResolver::Impl::HandleQuery(std::string_view msg, bool truncated, const 
   const dns::Query& q = p.query;
   to.udp_limit = q.udp_size;
   c_.queries.fetch_add(1, std::memory_order_relaxed);
-  if (!state.snapshot && options_.fail_mode == FailMode::kClosed) {
+  if (!state.snapshot && fail_mode_.load(std::memory_order_relaxed) == FailMode::kClosed) {
     c_.upstream_failures.fetch_add(1, std::memory_order_relaxed);
     return Send(to, dns::BuildResponse(msg, q, dns::kServFail), q.question_end);
   }
@@ -819,7 +822,7 @@ void DnsResolver::Impl::OnUpstream(std::string_view msg, const udp::endpoint& fr
 
 void DnsResolver::Impl::FailUpstream(Pending& p) {
   c_.upstream_failures.fetch_add(1, std::memory_order_relaxed);
-  if (options_.fail_mode == FailMode::kOpen) {
+  if (fail_mode_.load(std::memory_order_relaxed) == FailMode::kOpen) {
     if (auto stale = FromCache(p.cache_key, p.query, p.request, p.target, true)) {
       return Send(p.to, std::move(*stale), p.query.question_end);
     }
@@ -885,5 +888,8 @@ std::map<std::string, uint64_t> DnsResolver::BlockedCounts() const {
   return impl_->BlockedCounts();
 }
 DnsResolverStats DnsResolver::Stats() const { return impl_->Stats(); }
+void DnsResolver::SetFailMode(FailMode mode) {
+  impl_->SetFailMode(mode);
+}
 
 }  // namespace preau::agent

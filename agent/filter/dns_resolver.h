@@ -94,6 +94,10 @@ class DnsResolver {
   // Replaces the teacher's temporary allow list (expired entries are ignored).
   Status SetAllowOverrides(const std::vector<AllowOverride>& overrides);
 
+  // Changes what happens when upstream fails (the policy's choice); takes effect for the
+  // next query.
+  void SetFailMode(FailMode mode);
+
   // Blocked queries per rule ("gambling", "deny list") since Start; counts only.
   std::map<std::string, uint64_t> BlockedCounts() const;
   DnsResolverStats Stats() const;

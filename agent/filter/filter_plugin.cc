@@ -1,0 +1,342 @@
+#include "agent/filter/filter_plugin.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include <boost/asio/post.hpp>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "common/files.h"
+
+namespace preau::agent {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kFailClosedKey = "filter.fail_closed";
+
+}  // namespace
+
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
+  std::string host = text;
+  std::string port = "53";
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) return InvalidArgument("listen address '" + text + "': no ']'");
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return InvalidArgument("listen address '" + text + "': expected ]:PORT");
+      port = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port = text.substr(text.find(':') + 1);
+  }
+  if (host.empty()) return InvalidArgument("listen address '" + text + "': no address");
+  char* end = nullptr;
+  unsigned long p = std::strtoul(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p > 65535) {
+    return InvalidArgument("listen address '" + text + "': the port must be 0 to 65535");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(p));
+}
+
+std::string FilterDirFor(const std::string& state_dir, const std::string& device_id) {
+  if (state_dir.empty() || state_dir == kInMemoryState) {
+    return (std::filesystem::temp_directory_path() / ("preau-filter-" + device_id)).string();
+  }
+  return state_dir + "/filter";
+}
+
+FilterPlugin::FilterPlugin(std::shared_ptr<TeacherState> teacher, FilterPluginOptions options)
+    : teacher_(std::move(teacher)), options_(std::move(options)) {}
+
+FilterPlugin::~FilterPlugin() {
+  alive_->store(false);
+  if (fetcher_) fetcher_->Cancel();
+  if (worker_.joinable()) worker_.join();
+}
+
+void FilterPlugin::Start(AgentContext& ctx) {
+  if (options_.listen.empty()) return;
+  ctx_ = &ctx;
+  const Identity& id = ctx.identity();
+  dir_ = options_.dir.empty() ? FilterDirFor("", id.device_id) : options_.dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  ::chmod(dir_.c_str(), 0700);
+  retry_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = id.ca_pem;
+  ssl.pem_private_key = id.private_key_pem;
+  ssl.pem_cert_chain = id.certificate_pem;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
+  stub_ = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
+      options_.server.empty() ? id.server : options_.server, grpc::SslCredentials(ssl), args));
+
+  auto listen = ParseListenAddress(options_.listen);
+  if (!listen.ok()) {
+    std::fprintf(stderr, "preau-agent: filter: %s\n", listen.status().message().c_str());
+    return;
+  }
+  system_ = std::make_unique<SystemResolver>(options_.system_resolver);
+  DnsResolverOptions ro = options_.resolver;
+  ro.listen_address = listen->first;
+  ro.listen_port = listen->second;
+  ro.upstreams = options_.upstreams.empty() ? system_->OriginalUpstreams(listen->first)
+                                            : options_.upstreams;
+  ro.clock = &ctx.clock();
+  auto fc = ctx.state().Get(kFailClosedKey);
+  ro.fail_mode = fc.ok() && *fc && **fc == "0" ? FailMode::kOpen : FailMode::kClosed;
+  resolver_ = std::make_unique<DnsResolver>(ctx.strand().get_inner_executor().context(), ro);
+
+  LoadPersisted();  // before serving: a restarted device filters from its first answer
+  Status st = resolver_->Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau-agent: filter: %s\n", st.message().c_str());
+    resolver_.reset();
+    return;
+  }
+  if (listen->second == 53 || options_.system_resolver.mode ==
+                                  SystemResolverOptions::Mode::kCommand) {
+    Status pointed = system_->Point(listen->first);
+    if (!pointed.ok()) {
+      std::fprintf(stderr, "preau-agent: filter: %s\n", pointed.message().c_str());
+    }
+  }
+  if (teacher_) {
+    std::weak_ptr<std::atomic<bool>> alive = alive_;
+    teacher_->OnAllowedSitesChange([this, alive, &ctx] {
+      auto a = alive.lock();
+      if (!a || !*a) return;
+      asio::post(ctx.strand(), [this, alive] {
+        auto still = alive.lock();
+        if (still && *still) ApplyOverrides();
+      });
+    });
+    ApplyOverrides();
+  }
+}
+
+void FilterPlugin::LoadPersisted() {
+  std::error_code ec;
+  if (!std::filesystem::exists(SnapshotPath(), ec)) return;
+  auto snap = filter::Snapshot::LoadFile(SnapshotPath());
+  if (!snap.ok()) {
+    // A damaged file is worth nothing: the hello will say 0 and get a full snapshot.
+    std::fprintf(stderr, "preau-agent: filter: dropping the saved snapshot: %s\n",
+                 snap.status().message().c_str());
+    std::filesystem::remove(SnapshotPath(), ec);
+    return;
+  }
+  held_ = *snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = held_;
+  }
+  version_ = held_->version();
+  resolver_->UpdateSnapshot(held_);
+}
+
+void FilterPlugin::ApplyOverrides() {
+  if (!resolver_ || !teacher_) return;
+  std::vector<AllowOverride> overrides;
+  for (const auto& s : teacher_->AllowedSites()) overrides.push_back({s.domain, s.until_unix_ms});
+  Status st = resolver_->SetAllowOverrides(overrides);
+  if (!st.ok()) std::fprintf(stderr, "preau-agent: filter: teacher's allowed sites: %s\n", st.message().c_str());
+}
+
+void FilterPlugin::FillHello(v1::Hello* hello) {
+  if (resolver_) hello->set_filter_version(version_.load());
+}
+
+bool FilterPlugin::OnServerMessage(const v1::ServerMessage& msg) {
+  if (!msg.has_filter()) return false;
+  if (!resolver_ || stopping_) return true;
+  const v1::FilterUpdate& u = msg.filter();
+  if (u.version() == version_.load()) return true;
+  wanted_ = u;
+  resolver_->SetFailMode(u.fail_closed() ? FailMode::kClosed : FailMode::kOpen);
+  Status st = ctx_->state().Put(kFailClosedKey, u.fail_closed() ? "1" : "0");
+  if (!st.ok()) std::fprintf(stderr, "preau-agent: filter: saving the fail mode: %s\n", st.message().c_str());
+  backoff_ = std::chrono::milliseconds(0);
+  StartFetch();
+  return true;
+}
+
+void FilterPlugin::OnConnected() {
+  if (wanted_ && !fetching_) StartFetch();
+}
+
+void FilterPlugin::StartFetch() {
+  if (fetching_ || !wanted_ || stopping_) return;
+  if (worker_.joinable()) worker_.join();  // the previous fetch has already posted its end
+  fetching_ = true;
+  v1::FilterUpdate update = *wanted_;
+  fetcher_ = std::make_unique<PackageFetcher>(*stub_, FetchOptions{});
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  Strand& strand = ctx_->strand();
+  PackageFetcher* fetcher = fetcher_.get();
+  std::string path = dir_ + "/" + update.sha256() + ".part";
+  worker_ = std::thread([this, update, fetcher, path, alive, &strand] {
+    Status st = fetcher->Fetch(update.sha256(), update.size(), path, [](uint64_t) {});
+    Result<std::string> bytes = st.ok() ? ReadFile(path) : Result<std::string>(st);
+    if (st.ok()) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+    asio::post(strand, [this, update, alive, bytes = std::move(bytes)]() mutable {
+      auto a = alive.lock();
+      if (a && *a) OnFetched(update, std::move(bytes));
+    });
+  });
+}
+
+void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<std::string> bytes) {
+  fetching_ = false;
+  if (stopping_) return;
+  bool newer_wanted = wanted_ && wanted_->sha256() != update.sha256();
+  Status st = bytes.ok() ? Install(update, *bytes) : bytes.status();
+  if (st.ok()) {
+    if (!newer_wanted) wanted_.reset();
+    backoff_ = std::chrono::milliseconds(0);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_error_.clear();
+    }
+    ctx_->Resync();  // the server learns the version we hold (the base of the next delta)
+  } else if (!newer_wanted) {
+    // A delta on a base we no longer hold cannot be retried: ask for what we need.
+    if (st.code() == Code::kFailedPrecondition) {
+      wanted_.reset();
+      ctx_->Resync();
+    }
+    Retry(st.message());
+    return;
+  }
+  if (newer_wanted) StartFetch();
+}
+
+Status FilterPlugin::Install(const v1::FilterUpdate& update, const std::string& bytes) {
+  std::shared_ptr<const filter::Snapshot> next;
+  if (update.base_version() != 0) {
+    if (!held_ || held_->version() != update.base_version()) {
+      return FailedPrecondition("a delta on version " + std::to_string(update.base_version()) +
+                                " came, but this device holds version " +
+                                std::to_string(held_ ? held_->version() : 0));
+    }
+    PREAU_ASSIGN_OR_RETURN(std::string full, filter::ApplyDelta(*held_, bytes));
+    PREAU_ASSIGN_OR_RETURN(next, filter::Snapshot::Parse(full));
+  } else {
+    PREAU_ASSIGN_OR_RETURN(next, filter::Snapshot::Parse(bytes));
+  }
+  if (next->version() != update.version()) {
+    return DataLoss("the snapshot holds version " + std::to_string(next->version()) +
+                    ", not " + std::to_string(update.version()) + " as announced");
+  }
+  PREAU_RETURN_IF_ERROR(next->WriteFile(SnapshotPath()));
+  held_ = next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = next;
+  }
+  resolver_->UpdateSnapshot(next);
+  version_ = next->version();
+  updates_applied_++;
+  if (update.base_version() != 0) deltas_applied_++;
+  return Status::Ok();
+}
+
+void FilterPlugin::Retry(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = why;
+  }
+  std::fprintf(stderr, "preau-agent: filter update: %s\n", why.c_str());
+  if (!wanted_ || stopping_) return;
+  backoff_ = backoff_.count() == 0 ? options_.retry_min
+                                   : std::min(backoff_ * 2, options_.retry_max);
+  retry_timer_->expires_after(backoff_);
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  retry_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
+    auto a = alive.lock();
+    if (ec || !a || !*a) return;
+    StartFetch();
+  });
+}
+
+void FilterPlugin::Stop() {
+  stopping_ = true;
+  alive_->store(false);
+  if (retry_timer_) retry_timer_->cancel();
+  if (fetcher_) fetcher_->Cancel();
+  if (worker_.joinable()) worker_.join();
+  if (resolver_) resolver_->Stop();
+}
+
+uint16_t FilterPlugin::port() const { return resolver_ ? resolver_->port() : 0; }
+
+std::map<std::string, uint64_t> FilterPlugin::BlockedCounts() const {
+  return resolver_ ? resolver_->BlockedCounts() : std::map<std::string, uint64_t>{};
+}
+
+DnsResolverStats FilterPlugin::Stats() const {
+  return resolver_ ? resolver_->Stats() : DnsResolverStats{};
+}
+
+filter::Decision FilterPlugin::DecideUrl(const std::string& url) const {
+  std::shared_ptr<const filter::Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snap = snapshot_;
+  }
+  if (!snap) return {};
+  return snap->DecideUrl(url);
+}
+
+std::string FilterPlugin::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
+}  // namespace preau::agent
+
+namespace preau::agent {
+
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+std::unique_ptr<FilterPlugin> MakeFilterPlugin(std::shared_ptr<TeacherState> teacher,
+                                               const std::string& dns_listen,
+                                               const std::string& state_dir) {
+  FilterPluginOptions o;
+  o.listen = dns_listen;
+  if (!state_dir.empty() && state_dir != kInMemoryState) o.dir = FilterDirFor(state_dir, "");
+  std::string mode = Env("PREAU_SYSTEM_RESOLVER");
+  if (mode == "resolv-conf") {
+    o.system_resolver.mode = SystemResolverOptions::Mode::kResolvConf;
+    if (!Env("PREAU_RESOLV_CONF").empty()) o.system_resolver.resolv_conf = Env("PREAU_RESOLV_CONF");
+  } else if (mode == "command") {
+    o.system_resolver.mode = SystemResolverOptions::Mode::kCommand;
+    o.system_resolver.point_command = Env("PREAU_SYSTEM_RESOLVER_COMMAND");
+    o.system_resolver.restore_command = Env("PREAU_SYSTEM_RESOLVER_RESTORE");
+  }
+  return std::make_unique<FilterPlugin>(std::move(teacher), std::move(o));
+}
+
+}  // namespace preau::agent
