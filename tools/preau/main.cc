@@ -21,6 +21,7 @@
 #include "tools/preau/apps_commands.h"
 #include "tools/preau/class_commands.h"
 #include "tools/preau/cli_context.h"
+#include "tools/preau/filter_commands.h"
 #include "tools/preau/fleet_commands.h"
 #include "tools/preau/output.h"
 #include "tools/preau/report_commands.h"
@@ -354,7 +355,39 @@ void AddAppsCommands(CLI::App& app, Wiring& w) {
   }
 }
 
-// ==== Area: filter (to come) ===============================================================
+// ==== Area: filter (import, list, test) ====================================================
+void AddFilterCommands(CLI::App& app, Wiring& w) {
+  namespace c = preau::cli;
+  auto& ctx = w.ctx;
+  auto* filter = app.add_subcommand("filter", "Web protection: import the UT1 lists, list, test");
+  filter->require_subcommand(1);
+  {
+    auto o = std::make_shared<c::FilterImportOptions>();
+    auto* cmd = filter->add_subcommand(
+        "import", "Import a UT1-layout folder (admins); prints per category what was loaded "
+                  "and skipped");
+    cmd->add_option("DIR", o->dir, "The UT1 folder (one sub-folder per category)")
+        ->required()->check(CLI::ExistingDirectory);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::FilterImport(ctx, *o); });
+  }
+  {
+    auto* cmd = filter->add_subcommand("list", "Imported versions and their categories");
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx] { return c::FilterList(ctx); });
+  }
+  {
+    auto o = std::make_shared<c::FilterTestOptions>();
+    auto* cmd = filter->add_subcommand(
+        "test", "The decision for a domain or URL, and the rule that made it");
+    cmd->add_option("TARGET", o->target, "A domain (casino.example.com) or a URL")->required();
+    cmd->add_option("--group", o->group, "Use this group's profile (default: the default "
+                                         "profile)")->check(kGroupPath);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, o] { return c::FilterTest(ctx, *o); });
+  }
+}
+
 // ==== Area: report (inventory, usage, compliance, retention; devices export, import) =====
 void AddReportCommands(CLI::App& app, Wiring& w) {
   namespace c = preau::cli;
@@ -490,6 +523,7 @@ int main(int argc, char** argv) {
   AddClassCommands(app, wiring);
   AddAppsCommands(app, wiring);
   AddReportCommands(app, wiring);
+  AddFilterCommands(app, wiring);
   // Add other areas here: AddPolicyCommands(app, wiring); ...
 
   try {
