@@ -176,8 +176,14 @@ Status PolicyRecords::SaveBundles(const std::vector<IssuedBundle>& bundles) {
 Status PolicyRecords::SaveCompliance(const ComplianceRecord& r, const std::string& report_bytes) {
   return store_.Locked([&](Db& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(
-        auto s, db.Prepare("INSERT OR REPLACE INTO policy_compliance(device_id, version, "
-                           "accepted, reason, report, reported_ms) VALUES(?,?,?,?,?,?)"));
+        auto s, db.Prepare(
+            "INSERT INTO policy_compliance(device_id, version, accepted, reason, report, "
+            "reported_ms) VALUES(?,?,?,?,?,?) ON CONFLICT(device_id, version) DO UPDATE SET "
+            "accepted=excluded.accepted, reason=excluded.reason, report=excluded.report, "
+            "reported_ms=excluded.reported_ms "
+            // A replay of the bundle a device holds is refused; it says nothing against the
+            // bundle it accepted under that version.
+            "WHERE excluded.accepted = 1 OR policy_compliance.accepted = 0"));
     s.Bind(1, r.device_id).Bind(2, static_cast<int64_t>(r.version)).Bind(3, r.accepted ? 1 : 0);
     s.Bind(4, r.reason).BindBlob(5, report_bytes).Bind(6, r.reported_ms);
     return s.Run();

@@ -68,6 +68,8 @@ class PolicyRecords {
   Result<std::map<std::string, IssuedBundle>> Bundles();  // by device; chain and version only
   Status SaveBundles(const std::vector<IssuedBundle>& bundles);
 
+  // Replaces the device's record for that version, except that a refusal never replaces
+  // an acceptance (a replayed bundle is refused under the version the device holds).
   Status SaveCompliance(const ComplianceRecord& record, const std::string& report_bytes);
   // (device, version) -> record.
   Result<std::map<std::pair<std::string, uint64_t>, ComplianceRecord>> Compliance();
