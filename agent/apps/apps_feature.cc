@@ -66,11 +66,9 @@ std::string AppsFeature::PartialPath(const std::string& sha256) const {
 void AppsFeature::Start(AgentContext& ctx) {
   ctx_ = &ctx;
   const Identity& id = ctx.identity();
+  // The folder is made when the first download starts: most agents of a simulated fleet
+  // never download anything and should leave nothing behind.
   if (opts_.dir.empty()) opts_.dir = AppsDirFor("", id.device_id);
-  std::error_code ec;
-  std::filesystem::create_directories(opts_.dir, ec);
-  if (ec) std::fprintf(stderr, "preau-agent: apps: creating %s: %s\n", opts_.dir.c_str(), ec.message().c_str());
-  ::chmod(opts_.dir.c_str(), 0700);
 
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = id.ca_pem;
@@ -181,6 +179,8 @@ void AppsFeature::StartJobs() {
         (m != managed_.end() && m->second.sha256() == app.sha256())) {
       continue;
     }
+    std::error_code ec;
+    if (std::filesystem::create_directories(opts_.dir, ec)) ::chmod(opts_.dir.c_str(), 0700);
     auto job = std::make_unique<Job>();
     job->app = app;
     job->fetcher = std::make_unique<PackageFetcher>(*stub_, opts_.fetch);
