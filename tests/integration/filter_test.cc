@@ -1,0 +1,531 @@
+// Web protection end to end: the real server (FilterService, per-profile snapshots and
+// deltas, the policy's web_filter), a real agent over mTLS with the filter plugin's
+// resolver on loopback, real DNS packets from our own client and from `dig`, a fake
+// upstream DNS server (there is no internet here), the `preau` CLI binary, and a teacher's
+// `class allow` on a ManualClock.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "agent/control/class_control.h"
+#include "agent/control/teacher_state.h"
+#include "agent/core/agent.h"
+#include "agent/filter/dns_message.h"
+#include "agent/filter/filter_plugin.h"
+#include "agent/platform/platform.h"
+#include "agent/platform/system_resolver.h"
+#include "common/credentials.h"
+#include "common/files.h"
+#include "common/filter/ut1_reader.h"
+#include "common/pki.h"
+#include "preau/v1/command.pb.h"
+#include "preau/v1/filter.grpc.pb.h"
+#include "preau/v1/policy.grpc.pb.h"
+#include "tests/support/harness.h"
+
+namespace preau::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace dns = agent::dns;
+
+constexpr const char* kUt1 = "/work/shared/testdata/ut1";
+constexpr const char* kClass = "ville/jules-ferry/cm2-a";
+constexpr int64_t kStart = 1'790'000'000'000;  // 2026-09-21, a school day
+constexpr const char* kCasino = "000-online-casino.com";     // in gambling/domains
+constexpr const char* kCasino2 = "000-online-casino.biz";    // in gambling/domains
+constexpr const char* kGame = "007arcadegames.com";          // in games/domains
+
+// The class blocks gambling and DoH, allows one name under a blocked domain and denies one
+// name that no list has.
+constexpr const char* kWebPolicy = R"(name: cm2-web
+timezone: Europe/Paris
+web_filter:
+  categories: [gambling, doh]
+  allow: [good.000-online-casino.com]
+  deny: [denied.example.org]
+  safe_search: true
+)";
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// An upstream DNS server for everything: A 192.0.2.7 for any name, the engines' safe
+// hosts included.
+class FakeUpstream {
+ public:
+  FakeUpstream() {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a = Loopback(0);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~FakeUpstream() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void Run() {
+    char buf[4096];
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) continue;
+      std::string req(buf, static_cast<size_t>(n));
+      dns::ParsedQuery q = dns::ParseQuery(req);
+      if (q.outcome != dns::ParseOutcome::kOk) continue;
+      std::string ans;
+      if (q.query.qtype == dns::kTypeA) {
+        // The block answer's shape with a real address patched in.
+        ans = dns::BuildBlockAnswer(req, q.query, 300);
+        ans.replace(q.query.question_end + 12, 4, std::string("\xc0\x00\x02\x07", 4));
+      } else {
+        ans = dns::BuildResponse(req, q.query, dns::kNoError);
+      }
+      sendto(fd_, ans.data(), ans.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Answer {
+  bool received = false;
+  uint8_t rcode = 0;
+  std::vector<std::string> addresses;  // dotted IPv4
+  std::vector<std::string> cnames;
+  bool Blocked() const { return received && addresses.size() == 1 && addresses[0] == "0.0.0.0"; }
+  bool Forwarded() const {
+    return received && !addresses.empty() && addresses.back() == "192.0.2.7";
+  }
+};
+
+// Our own client over UDP.
+class DnsClient {
+ public:
+  explicit DnsClient(uint16_t port) : to_(Loopback(port)) { fd_ = socket(AF_INET, SOCK_DGRAM, 0); }
+  ~DnsClient() { close(fd_); }
+  Answer Ask(const std::string& name, uint16_t type = dns::kTypeA) {
+    uint16_t id = ++id_;
+    std::string q = dns::BuildQuery(id, name, type, false);
+    sendto(fd_, q.data(), q.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n < 2 || ((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1])) != id) {
+        continue;
+      }
+      return Decode(std::string(buf, static_cast<size_t>(n)));
+    }
+    return {};
+  }
+
+ private:
+  static Answer Decode(const std::string& msg) {
+    Answer a;
+    dns::ResponseInfo info;
+    std::string error;
+    if (!dns::ParseResponse(msg, info, error)) return a;
+    a.received = true;
+    a.rcode = info.header.rcode();
+    for (const auto& r : info.answers) {
+      if (r.type == dns::kTypeCname) {
+        std::string t, e;
+        size_t next = 0;
+        dns::ReadName(r.rdata, 0, t, next, e);
+        a.cnames.push_back(t);
+      } else if (r.type == dns::kTypeA && r.rdata.size() == 4) {
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, r.rdata.data(), text, sizeof text);
+        a.addresses.push_back(text);
+      }
+    }
+    return a;
+  }
+  int fd_;
+  sockaddr_in to_;
+  uint16_t id_ = 1000;
+};
+
+std::string Dig(uint16_t port, const std::string& name) {
+  std::string cmd = "dig @127.0.0.1 -p " + std::to_string(port) + " +short +tries=1 +time=3 " +
+                    name + " A 2>&1";
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, f)) out += buf;
+    pclose(f);
+  }
+  return out;
+}
+
+// A real agent with the class-control and filter plugins, its resolver on 127.0.0.1:0.
+class FilterAgent {
+ public:
+  static std::unique_ptr<FilterAgent> Start(const TestServer& server, const std::string& state,
+                                            const std::string& token, const std::string& upstream,
+                                            const Clock* clock) {
+    std::unique_ptr<FilterAgent> t(new FilterAgent());
+    auto opts = FastAgentOptions(state, server.address());
+    opts.ca_pem = server.ca_pem();
+    opts.enroll_token = token;
+    opts.clock = clock;
+    auto a = agent::Agent::Create(t->io_, opts, agent::MakeSimPlatform(7));
+    EXPECT_TRUE(a.ok()) << a.status().message();
+    if (!a.ok()) return nullptr;
+    t->agent_ = std::move(a).value();
+    t->work_ = std::make_unique<
+        boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+        t->io_.get_executor());
+    t->thread_ = std::thread([io = &t->io_] { io->run(); });
+    auto teacher = std::make_shared<agent::TeacherState>();
+    t->agent_->AddFeature(std::make_unique<agent::ClassControlFeature>(teacher));
+    agent::FilterPluginOptions fo;
+    fo.listen = "127.0.0.1:0";
+    fo.dir = state + "/filter";
+    fo.upstreams = {upstream};
+    fo.resolver.upstream_timeout_ms = 500;
+    auto plugin = std::make_unique<agent::FilterPlugin>(teacher, fo);
+    t->filter_ = plugin.get();
+    t->agent_->AddFeature(std::move(plugin));
+    t->agent_->Start();
+    return t;
+  }
+  ~FilterAgent() {
+    if (agent_) agent_->Stop();
+    agent_.reset();
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  agent::FilterPlugin& filter() { return *filter_; }
+  agent::Agent& agent() { return *agent_; }
+
+ private:
+  FilterAgent() = default;
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::unique_ptr<agent::Agent> agent_;
+  agent::FilterPlugin* filter_ = nullptr;
+};
+
+class FilterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<TestServer>(dir_.path(), &clock_);
+    server_->CreateGroup(kClass);
+    admin_creds_ = server_->data_dir() + "/admin.credentials";
+    auto channel = OperatorChannel(admin_creds_, server_->port());
+    filter_ = v1::FilterService::NewStub(channel);
+    policy_ = v1::PolicyService::NewStub(channel);
+  }
+
+  CommandResult Cli(std::vector<std::string> args, const std::string& creds = "") {
+    args.insert(args.end(), {"--credentials", creds.empty() ? admin_creds_ : creds, "--server",
+                             server_->address()});
+    return RunBinary("preau", args);
+  }
+
+  void ApplyPolicy(const std::string& yaml) {
+    v1::ApplyPolicyRequest req;
+    req.set_group(kClass);
+    req.set_source(yaml);
+    req.set_file("cm2-web.yaml");
+    v1::ApplyPolicyResponse resp;
+    grpc::ClientContext ctx;
+    auto st = policy_->Apply(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+
+  // A copy of the UT1 extract with gambling changed: kCasino2 delisted, one name added.
+  std::string ChangedUt1() {
+    std::string root = dir_ / "ut1-v2";
+    fs::copy(kUt1, root, fs::copy_options::recursive);
+    std::string path = root + "/gambling/domains";
+    auto text = ReadFile(path);
+    EXPECT_TRUE(text.ok());
+    std::string out;
+    size_t pos = 0;
+    while (pos < text->size()) {
+      size_t end = text->find('\n', pos);
+      if (end == std::string::npos) end = text->size();
+      std::string line = text->substr(pos, end - pos);
+      if (line != kCasino2) out += line + "\n";
+      pos = end + 1;
+    }
+    out += "brand-new-casino.example\n";
+    EXPECT_TRUE(WriteFileAtomic(path, out).ok());
+    return root;
+  }
+
+  std::string CreateTeacher(const std::string& name) {
+    auto key = pki::GenerateKey();
+    EXPECT_TRUE(key.ok());
+    v1::CreateOperatorRequest req;
+    req.set_name(name);
+    req.set_role(v1::ROLE_TEACHER);
+    req.add_scopes(kClass);
+    req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
+    v1::CreateOperatorResponse resp;
+    grpc::ClientContext ctx;
+    auto st = server_->admin().CreateOperator(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    Credentials c;
+    c.server = server_->address();
+    c.name = name;
+    c.ca_pem = resp.ca_pem();
+    c.cert_pem = resp.certificate_pem();
+    c.key_pem = key->private_key_pem;
+    std::string path = dir_ / (name + ".credentials");
+    EXPECT_TRUE(SaveCredentials(path, c).ok());
+    return path;
+  }
+
+  TempDir dir_;
+  ManualClock clock_{kStart};
+  std::unique_ptr<TestServer> server_;
+  std::string admin_creds_;
+  std::unique_ptr<v1::FilterService::Stub> filter_;
+  std::unique_ptr<v1::PolicyService::Stub> policy_;
+  FakeUpstream upstream_;
+};
+
+TEST_F(FilterTest, ImportReportsWhatEachCategoryLoadedAndSkipped) {
+  auto r = Cli({"filter", "import", kUt1, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The same counts as the reader gives on the same folder, category by category.
+  auto local = filter::ReadUt1(kUt1);
+  ASSERT_TRUE(local.ok());
+  for (const auto& cat : local->categories) {
+    std::string needle = "\"name\": \"" + cat.name + "\"";
+    size_t at = r.out.find(needle);
+    ASSERT_NE(at, std::string::npos) << cat.name << " missing in\n" << r.out.substr(0, 2000);
+    std::string obj = r.out.substr(at, r.out.find('}', at) - at);
+    EXPECT_NE(obj.find("\"domains\": " + std::to_string(cat.domains.size()) + ","),
+              std::string::npos) << obj;
+    EXPECT_NE(obj.find("\"domain_lines\": " + std::to_string(cat.domain_lines) + ","),
+              std::string::npos) << obj;
+    EXPECT_NE(obj.find("\"skipped\": " + std::to_string(cat.skipped.size()) + ","),
+              std::string::npos) << obj;
+    EXPECT_EQ(cat.domains.size() + cat.skipped.size() - [&] {
+      size_t url_skips = 0;
+      for (const auto& s : cat.skipped) url_skips += s.file == "urls";
+      return url_skips;
+    }(), cat.domain_lines);
+  }
+
+  // The table names the categories and quotes the reasons for skipped lines.
+  r = Cli({"filter", "import", kUt1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("gambling"), std::string::npos);
+  EXPECT_NE(r.out.find("Imported version 2:"), std::string::npos) << r.out;
+
+  r = Cli({"filter", "list", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"version\": 2"), std::string::npos) << r.out.substr(0, 1000);
+  EXPECT_NE(r.out.find("\"version\": 1"), std::string::npos);
+  r = Cli({"filter", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Categories of version 2"), std::string::npos) << r.out;
+
+  // Audited; a teacher may not import.
+  v1::ListAuditRequest areq;
+  v1::ListAuditResponse aresp;
+  grpc::ClientContext actx;
+  ASSERT_TRUE(server_->admin().ListAudit(&actx, areq, &aresp).ok());
+  int imports = 0;
+  for (const auto& e : aresp.entries()) imports += e.action() == "filter.import";
+  EXPECT_EQ(imports, 2);  // the two imports so far
+  r = Cli({"filter", "import", kUt1}, CreateTeacher("mme.martin"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.err;
+
+  // Stray lines are reported with their number and reason (the extract has none).
+  std::string mini = dir_ / "mini";
+  fs::create_directories(mini + "/casinos");
+  ASSERT_TRUE(WriteFileAtomic(mini + "/casinos/domains",
+                              "casino.example\n# a comment\nnot a domain\ncasino.example\n")
+                  .ok());
+  ASSERT_TRUE(WriteFileAtomic(mini + "/casinos/usage", "black\n").ok());
+  r = Cli({"filter", "import", mini});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("casinos: 3 lines skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 4: duplicate of line 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Imported version 3: 1 domains"), std::string::npos) << r.out;
+
+  // Bad input says what is wrong.
+  r = Cli({"filter", "import", dir_.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no category folder"), std::string::npos) << r.err;
+}
+
+TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers) {
+  auto r = Cli({"filter", "import", kUt1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ApplyPolicy(kWebPolicy);
+
+  // `filter test` from the CLI names the rule, with the class's profile.
+  r = Cli({"filter", "test", kCasino, "--group", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("BLOCKED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("category gambling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cm2-web"), std::string::npos) << r.out;
+  r = Cli({"filter", "test", "good.000-online-casino.com", "--group", kClass});
+  EXPECT_NE(r.out.find("allowed by the allow list"), std::string::npos) << r.out;
+  r = Cli({"filter", "test", "https://astrolabio.net/casino/roulette", "--group", kClass});
+  EXPECT_NE(r.out.find("URL rule astrolabio.net/casino/"), std::string::npos) << r.out;
+  r = Cli({"filter", "test", kGame, "--group", kClass, "-o", "json"});
+  EXPECT_NE(r.out.find("\"blocked\": false"), std::string::npos) << r.out;
+
+  auto agent = FilterAgent::Start(*server_, dir_ / "tablet", server_->CreateToken(kClass),
+                                  upstream_.address(), &clock_);
+  ASSERT_TRUE(agent);
+  auto& f = agent->filter();
+  ASSERT_TRUE(WaitUntil([&] { return f.version() != 0; }, 20s)) << f.last_error();
+  uint64_t first_version = f.version();
+  EXPECT_EQ(f.deltas_applied(), 0u);  // the first snapshot comes whole
+  DnsClient client(f.port());
+
+  EXPECT_TRUE(client.Ask(kCasino).Blocked());                    // listed
+  EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).Blocked());  // a subdomain
+  EXPECT_TRUE(client.Ask("good.000-online-casino.com").Forwarded());  // allow beats block
+  EXPECT_TRUE(client.Ask("denied.example.org").Blocked());       // the policy's deny list
+  EXPECT_TRUE(client.Ask(kGame).Forwarded());                    // games: not in this profile
+  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+  Answer google = client.Ask("www.google.fr");                   // safe search
+  ASSERT_FALSE(google.cnames.empty());
+  EXPECT_EQ(google.cnames[0], "forcesafesearch.google.com");
+  // The same from dig.
+  EXPECT_EQ(Dig(f.port(), kCasino), "0.0.0.0\n");
+  EXPECT_EQ(Dig(f.port(), std::string("ads.") + kCasino), "0.0.0.0\n");
+  EXPECT_EQ(Dig(f.port(), "lumni.fr"), "192.0.2.7\n");
+  EXPECT_NE(Dig(f.port(), "www.youtube.com").find("restrict.youtube.com."), std::string::npos);
+  EXPECT_EQ(f.BlockedCounts()["gambling"], 4u);
+  EXPECT_EQ(f.BlockedCounts()["deny list"], 1u);
+  // URL rules for what the agent opens.
+  EXPECT_TRUE(f.DecideUrl("https://astrolabio.net/casino/x").blocked);
+  EXPECT_FALSE(f.DecideUrl("https://astrolabio.net/maths").blocked);
+
+  // A re-import reaches the agent as a delta while it answers without a miss.
+  std::atomic<bool> stop{false};
+  std::atomic<int> asked{0}, unanswered{0};
+  std::thread load([&] {
+    DnsClient c(f.port());
+    while (!stop) {
+      Answer a = c.Ask(asked % 2 ? kCasino : "lumni.fr");
+      asked++;
+      if (!a.received || a.rcode != 0) unanswered++;
+    }
+  });
+  r = Cli({"filter", "import", ChangedUt1()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool updated = WaitUntil([&] { return f.version() != first_version; }, 20s);
+  WaitUntil([&] { return asked > 200; }, 5s);
+  stop = true;
+  load.join();
+  ASSERT_TRUE(updated) << f.last_error();
+  EXPECT_EQ(f.deltas_applied(), 1u);
+  EXPECT_EQ(unanswered, 0) << "of " << asked;
+  EXPECT_GT(asked, 10);
+  EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());
+  EXPECT_TRUE(client.Ask(kCasino2).Forwarded());
+  EXPECT_TRUE(client.Ask(kCasino).Blocked());
+  EXPECT_TRUE(fs::exists(dir_ / "tablet/filter/snapshot.pfs"));
+
+  // A teacher allows the blocked site for 45 minutes: it resolves until then.
+  std::string teacher = CreateTeacher("mme.martin");
+  r = Cli({"class", "allow", kClass, "--site", kCasino, "--for", "45m"}, teacher);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Forwarded(); }, 10s));
+  EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).Forwarded());
+  EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());  // only that site
+  clock_.Advance(46 * 60 * 1000);
+  EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Blocked(); }, 10s));
+}
+
+TEST_F(FilterTest, AgentKeepsFilteringFromItsSavedSnapshotWithoutTheServer) {
+  ASSERT_EQ(Cli({"filter", "import", kUt1}).exit_code, 0);
+  ApplyPolicy(kWebPolicy);
+  std::string token = server_->CreateToken(kClass);
+  uint64_t version = 0;
+  {
+    auto agent = FilterAgent::Start(*server_, dir_ / "tablet", token, upstream_.address(), &clock_);
+    ASSERT_TRUE(agent);
+    ASSERT_TRUE(WaitUntil([&] { return agent->filter().version() != 0; }, 20s));
+    version = agent->filter().version();
+  }
+  server_->Stop();
+  auto agent = FilterAgent::Start(*server_, dir_ / "tablet", "", upstream_.address(), &clock_);
+  ASSERT_TRUE(agent);
+  // Loaded from disk before the resolver serves: no wait for the server.
+  ASSERT_TRUE(WaitUntil([&] { return agent->filter().port() != 0; }, 10s));
+  EXPECT_EQ(agent->filter().version(), version);
+  DnsClient client(agent->filter().port());
+  EXPECT_TRUE(client.Ask(kCasino).Blocked());
+  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+}
+
+TEST(SystemResolverTest, PointsResolvConfAndRestoresIt) {
+  TempDir dir;
+  std::string conf = dir / "resolv.conf";
+  ASSERT_TRUE(WriteFileAtomic(conf, "nameserver 192.0.2.53\nnameserver 192.0.2.54\n").ok());
+  agent::SystemResolverOptions o;
+  o.mode = agent::SystemResolverOptions::Mode::kResolvConf;
+  o.resolv_conf = conf;
+  agent::SystemResolver sys(o);
+  ASSERT_TRUE(sys.Point("127.0.0.53").ok());
+  ASSERT_TRUE(sys.Point("127.0.0.53").ok());  // idempotent: the backup stays the original
+  EXPECT_EQ(agent::NameserversOf(*ReadFile(conf)), std::vector<std::string>{"127.0.0.53"});
+  EXPECT_EQ(sys.OriginalUpstreams("127.0.0.53"),
+            (std::vector<std::string>{"192.0.2.53", "192.0.2.54"}));
+  ASSERT_TRUE(sys.Restore().ok());
+  EXPECT_EQ(*ReadFile(conf), "nameserver 192.0.2.53\nnameserver 192.0.2.54\n");
+  EXPECT_FALSE(fs::exists(sys.backup_path()));
+
+  o.mode = agent::SystemResolverOptions::Mode::kCommand;
+  o.point_command = "echo {address} > " + (dir / "pointed");
+  agent::SystemResolver cmd(o);
+  ASSERT_TRUE(cmd.Point("127.0.0.53").ok());
+  EXPECT_EQ(*ReadFile(dir / "pointed"), "127.0.0.53\n");
+}
+
+}  // namespace
+}  // namespace preau::testing
