@@ -99,7 +99,9 @@ bool AppsFeature::OnServerMessage(const v1::ServerMessage& msg) {
   if (!msg.has_catalog()) return false;
   catalog_ = msg.catalog();
   Status st = ctx_->state().Put(kCatalogKey, catalog_.SerializeAsString());
-  if (!st.ok()) std::fprintf(stderr, "preau-agent: apps: saving the catalogue: %s\n", st.message().c_str());
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau-agent: apps: saving the catalogue: %s\n", st.message().c_str());
+  }
   Reconcile();
   return true;
 }
@@ -288,7 +290,9 @@ void AppsFeature::SaveManaged() {
   v1::AppStatusReport saved;
   for (const auto& [id, m] : managed_) *saved.add_apps() = m;
   Status st = ctx_->state().Put(kManagedKey, saved.SerializeAsString());
-  if (!st.ok()) std::fprintf(stderr, "preau-agent: apps: saving installed apps: %s\n", st.message().c_str());
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau-agent: apps: saving installed apps: %s\n", st.message().c_str());
+  }
 }
 
 void AppsFeature::Report() {

@@ -40,7 +40,8 @@ Status CheckText(const std::string& field, const std::string& value, size_t max)
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string StripVersion(const std::string& app) { return app.substr(0, app.find('@')); }

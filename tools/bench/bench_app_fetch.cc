@@ -293,7 +293,8 @@ int main(int argc, char** argv) {
   std::printf("devices                      %d\n", agents);
   std::printf("package                      %llu MiB (upload %.1f s, %.0f MiB/s)\n",
               static_cast<unsigned long long>(size_mb), upload_s, size_mb / upload_s);
-  std::printf("fetch + verify + install     %.1f s for all (%.0f MiB fetched, %llu hash failures)\n",
+  std::printf("fetch + verify + install     %.1f s for all (%.0f MiB fetched, %llu hash "
+              "failures)\n",
               fetch_s, static_cast<double>(fetched) / (1 << 20),
               static_cast<unsigned long long>(hash_failures));
   std::printf("aggregate throughput         %.0f MiB/s\n", preau_mbps);

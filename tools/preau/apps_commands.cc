@@ -128,7 +128,9 @@ class ProgressBar {
   Clock::time_point last_{};
 };
 
-Status Errno(const std::string& what) { return InvalidArgument(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) {
+  return InvalidArgument(what + ": " + std::strerror(errno));
+}
 
 }  // namespace
 
@@ -181,7 +183,8 @@ Status AppsUpload(const CliContext& ctx, const AppsUploadOptions& o) {
     ssize_t n = ::read(fd, buf->data(), buf->size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      local = n < 0 ? Errno("reading " + o.file) : InvalidArgument(o.file + " shrank while uploading");
+      local = n < 0 ? Errno("reading " + o.file)
+                    : InvalidArgument(o.file + " shrank while uploading");
       call.TryCancel();
       break;
     }
@@ -235,7 +238,9 @@ Status AppsReview(const CliContext& ctx, const AppsReviewOptions& o) {
 }
 
 Status AppsAssign(const CliContext& ctx, const AppsAssignOptions& o) {
-  if (o.required == o.optional) return InvalidArgument("give exactly one of --required or --optional");
+  if (o.required == o.optional) {
+    return InvalidArgument("give exactly one of --required or --optional");
+  }
   PREAU_ASSIGN_OR_RETURN(auto client, AdminClient::Connect(ctx.connection));
   v1::CatalogService::Stub stub(client->channel());
   v1::AssignAppRequest req;
