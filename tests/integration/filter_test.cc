@@ -479,6 +479,13 @@ TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers)
   EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());  // only that site
   clock_.Advance(46 * 60 * 1000);
   EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Blocked(); }, 10s));
+
+  // A new policy for the class (games blocked too) reaches the connected agent.
+  std::string with_games = kWebPolicy;
+  with_games.replace(with_games.find("[gambling, doh]"), 15, "[gambling, doh, games]");
+  ApplyPolicy(with_games);
+  EXPECT_TRUE(WaitUntil([&] { return client.Ask(kGame).Blocked(); }, 20s));
+  EXPECT_TRUE(client.Ask(kCasino).Blocked());
 }
 
 TEST_F(FilterTest, AgentKeepsFilteringFromItsSavedSnapshotWithoutTheServer) {
