@@ -59,8 +59,10 @@ std::string BarChart(const std::string& id, const std::string& title,
            "\" width=\"" + Num(w) + "\" height=\"" + std::to_string(row_h - 8) + "\" fill=\"" +
            b.color + "\" rx=\"3\"><title>" + HtmlEscape(b.label) + " : " +
            Thousands(b.value) + " " + unit + "</title></rect>";
+    // French: "0 appareil", "1 appareil", "2 appareils".
+    std::string shown = unit == "appareils" && b.value <= 1 ? "appareil" : unit;
     svg += "<text x=\"" + Num(label_w + w + 6) + "\" y=\"" + std::to_string(y + 19) +
-           "\" class=\"val\">" + Thousands(b.value) + " " + HtmlEscape(unit) + "</text>";
+           "\" class=\"val\">" + Thousands(b.value) + " " + HtmlEscape(shown) + "</text>";
     y += row_h;
   }
   if (bars.empty()) {

@@ -18,7 +18,7 @@ class ReportsDomain final : public DeviceFeature {
   explicit ReportsDomain(ServerCore& core)
       : usage(*core.store), ingest(core, usage), service(core, usage, ingest),
         retention(usage, ingest, *core.clock) {}
-  ~ReportsDomain() override { retention.Stop(); }
+  ~ReportsDomain() override;
 
   bool Handles(v1::AgentMessage::BodyCase body) const override { return ingest.Handles(body); }
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override {
