@@ -1,8 +1,10 @@
 #include "server/policy/policy_publisher.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include "common/policy/bundle.h"
 #include "common/policy/policy_parser.h"
@@ -15,6 +17,7 @@ namespace {
 constexpr size_t kMaxSourceBytes = 256 * 1024;
 constexpr size_t kMaxFileNameBytes = 200;
 constexpr size_t kMaxReportedConflicts = 5;
+constexpr size_t kSendBatch = 50;
 
 using Chain = std::vector<const PolicyVersionRecord*>;
 // Group -> the versions applied there, newest first.
@@ -156,9 +159,10 @@ class PolicyPublisher::Resolver {
   std::map<std::string, Resolution> cache_;
 };
 
-Result<IssuedBundle> PolicyPublisher::Issue(const std::string& device_id, const Chain& chain,
-                                            const std::optional<IssuedBundle>& previous,
-                                            Resolver& resolver) {
+Result<PolicyPublisher::Job> PolicyPublisher::Plan(const std::string& device_id,
+                                                   const Chain& chain,
+                                                   const std::optional<IssuedBundle>& previous,
+                                                   Resolver& resolver) {
   const Resolution& r = resolver.Resolve(chain);
   if (!r.errors.empty()) {
     return FailedPrecondition("the policies " + Describe(chain) + " conflict once combined:\n" +
@@ -167,17 +171,42 @@ Result<IssuedBundle> PolicyPublisher::Issue(const std::string& device_id, const 
   std::vector<int64_t> revisions = Revisions(chain);
   uint64_t version = static_cast<uint64_t>(*std::max_element(revisions.begin(), revisions.end()));
   if (previous && previous->version >= version) version = previous->version + 1;
-  IssuedBundle out;
-  out.device_id = device_id;
-  out.version = version;
-  out.chain = std::move(revisions);
-  out.issued_ms = core_.Now();
-  PREAU_ASSIGN_OR_RETURN(
-      auto signed_bundle,
-      policy::SignBundle(policy::MakeBundle(r.name, version, device_id, r.spec, out.issued_ms),
-                         core_.keys.policy_key_pem));
-  out.signed_bundle = signed_bundle.SerializeAsString();
-  return out;
+  Job job;
+  job.resolution = &r;
+  job.out.device_id = device_id;
+  job.out.version = version;
+  job.out.chain = std::move(revisions);
+  job.out.issued_ms = core_.Now();
+  return job;
+}
+
+Status PolicyPublisher::Sign(Job& job) const {
+  const Resolution& r = *job.resolution;
+  PREAU_ASSIGN_OR_RETURN(auto signed_bundle,
+                         policy::SignBundle(policy::MakeBundle(r.name, job.out.version,
+                                                               job.out.device_id, r.spec,
+                                                               job.out.issued_ms),
+                                            core_.keys.policy_key_pem));
+  job.out.signed_bundle = signed_bundle.SerializeAsString();
+  return Status::Ok();
+}
+
+Status PolicyPublisher::SignAll(std::vector<Job>& jobs) const {
+  // Signing (a PEM key parsed and an ECDSA signature per device) is most of an apply's
+  // cost: spread it over the cores.
+  size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  workers = std::min(workers, jobs.size());
+  std::vector<Status> results(jobs.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < jobs.size(); i = next++) results[i] = Sign(jobs[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& st : results) PREAU_RETURN_IF_ERROR(st);
+  return Status::Ok();
 }
 
 Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operator_name,
@@ -308,8 +337,28 @@ Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operat
   resp.set_rollout_percent(target->rollout_percent);
   resp.set_group_devices(static_cast<uint32_t>(devices.size()));
 
+  // Bundles go out in batches, each stored before it is sent: the first devices verify
+  // and enforce while the server signs for the next ones.
   PREAU_ASSIGN_OR_RETURN(auto previous, records_.Bundles());
-  std::vector<IssuedBundle> fresh;
+  std::vector<Job> jobs;
+  std::vector<IssuedBundle> batch;
+  auto flush = [&]() -> Status {
+    PREAU_RETURN_IF_ERROR(SignAll(jobs));
+    for (auto& job : jobs) batch.push_back(std::move(job.out));
+    jobs.clear();
+    PREAU_RETURN_IF_ERROR(records_.SaveBundles(batch));
+    for (const auto& b : batch) {
+      v1::ServerMessage m;
+      m.mutable_policy()->ParseFromString(b.signed_bundle);
+      if (core_.connections.Send(b.device_id, m)) {
+        resp.set_sent(resp.sent() + 1);
+      } else {
+        resp.set_queued(resp.queued() + 1);
+      }
+    }
+    batch.clear();
+    return Status::Ok();
+  };
   for (size_t i = 0; i < devices.size(); ++i) {
     const Chain& chain = chains[i];
     std::vector<int64_t> revs = Revisions(chain);
@@ -321,26 +370,18 @@ Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operat
     std::optional<IssuedBundle> prev;
     if (prev_it != previous.end()) prev = prev_it->second;
     if (prev && prev->chain == revs) continue;
-    auto bundle = Issue(devices[i].id, chain, prev, resolver);
-    if (!bundle.ok()) {
+    auto job = Plan(devices[i].id, chain, prev, resolver);
+    if (!job.ok()) {
       // Only a chain this apply does not touch can fail here (the others were checked);
       // that device keeps what it has.
       std::fprintf(stderr, "preau-server: device %s: no new policy bundle: %s\n",
-                   devices[i].id.c_str(), bundle.status().message().c_str());
+                   devices[i].id.c_str(), job.status().message().c_str());
       continue;
     }
-    fresh.push_back(std::move(bundle).value());
+    jobs.push_back(std::move(job).value());
+    if (jobs.size() >= kSendBatch) PREAU_RETURN_IF_ERROR(flush());
   }
-  PREAU_RETURN_IF_ERROR(records_.SaveBundles(fresh));
-  for (const auto& b : fresh) {
-    v1::ServerMessage m;
-    m.mutable_policy()->ParseFromString(b.signed_bundle);
-    if (core_.connections.Send(b.device_id, m)) {
-      resp.set_sent(resp.sent() + 1);
-    } else {
-      resp.set_queued(resp.queued() + 1);
-    }
-  }
+  PREAU_RETURN_IF_ERROR(flush());
   return resp;
 }
 
@@ -361,7 +402,9 @@ void PolicyPublisher::OnHello(const std::string& device_id, uint64_t held_versio
     } else {
       // The device's chain changed since its last bundle (it moved, or it was offline).
       Resolver resolver(/*with_lines=*/false);
-      PREAU_ASSIGN_OR_RETURN(current, Issue(device_id, chain, previous, resolver));
+      PREAU_ASSIGN_OR_RETURN(Job job, Plan(device_id, chain, previous, resolver));
+      PREAU_RETURN_IF_ERROR(Sign(job));
+      current = std::move(job.out);
       PREAU_RETURN_IF_ERROR(records_.SaveBundles({current}));
     }
     if (held_version >= current.version) return Status::Ok();

@@ -59,10 +59,19 @@ class PolicyPublisher {
   // so that errors name file and line.
   class Resolver;
 
-  // A new bundle for `device_id` from `chain` (not empty), signed with the policy key.
-  Result<IssuedBundle> Issue(const std::string& device_id,
-                             const std::vector<const PolicyVersionRecord*>& chain,
-                             const std::optional<IssuedBundle>& previous, Resolver& resolver);
+  // A bundle to issue: its version and chain decided, its resolved policy, not yet signed.
+  struct Job {
+    IssuedBundle out;
+    const Resolution* resolution = nullptr;  // owned by the Resolver
+  };
+  // Decides the next bundle for `device_id` from `chain` (not empty).
+  Result<Job> Plan(const std::string& device_id,
+                   const std::vector<const PolicyVersionRecord*>& chain,
+                   const std::optional<IssuedBundle>& previous, Resolver& resolver);
+  // Signs with the policy key into job.out.signed_bundle; SignAll does a batch on several
+  // threads.
+  Status Sign(Job& job) const;
+  Status SignAll(std::vector<Job>& jobs) const;
 
   ServerCore& core_;
   PolicyRecords& records_;
