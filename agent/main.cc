@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
                opts.server.empty() ? "(enrolled)" : opts.server.c_str());
   preau::agent::FeatureOptions features;
   features.dns_listen = dns_listen;
+  features.state_dir = opts.state_dir;
   preau::agent::AddStandardFeatures(**agent, features);
   auto work = boost::asio::make_work_guard(io);
   std::thread loop([&] { io.run(); });

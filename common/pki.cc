@@ -12,6 +12,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+
+#include <mutex>
+#include <unordered_map>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -517,9 +520,32 @@ Status CheckKeyMatchesCertificate(const std::string& private_key_pem,
   return Status::Ok();
 }
 
+namespace {
+// Signing keys are few (the server's policy key, a device's pinned key) but used for every
+// bundle: parsing their PEM dominated a rollout. Parsed keys are kept, by PEM text, for
+// Sign and Verify; OpenSSL 3 allows a parsed key to be used from several threads at once.
+Result<std::shared_ptr<EVP_PKEY>> CachedKey(const std::string& pem, bool is_private) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> cache;
+  constexpr size_t kMaxKeys = 64;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(pem);
+    if (it != cache.end()) return it->second;
+  }
+  auto loaded = is_private ? LoadPrivateKey(pem) : LoadPublicKey(pem);
+  if (!loaded.ok()) return loaded.status();
+  std::shared_ptr<EVP_PKEY> key(loaded->release(), EVP_PKEY_free);
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kMaxKeys) cache.clear();
+  cache.emplace(pem, key);
+  return key;
+}
+}  // namespace
+
 Result<std::string> Sign(const std::string& private_key_pem, const std::string& data) {
   ERR_clear_error();
-  PREAU_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem));
+  PREAU_ASSIGN_OR_RETURN(auto key, CachedKey(private_key_pem, /*is_private=*/true));
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
@@ -539,7 +565,7 @@ Result<std::string> Sign(const std::string& private_key_pem, const std::string& 
 Status Verify(const std::string& public_key_pem, const std::string& data,
               const std::string& signature) {
   ERR_clear_error();
-  PREAU_ASSIGN_OR_RETURN(PkeyPtr key, LoadPublicKey(public_key_pem));
+  PREAU_ASSIGN_OR_RETURN(auto key, CachedKey(public_key_pem, /*is_private=*/false));
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1) {
     return Fail(Code::kInternal, "cannot set up signature verification");

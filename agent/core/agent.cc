@@ -68,10 +68,21 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone(const grpc::Status& s) override {
-    Post([s](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s); });
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    cv_.notify_all();
+    // Once done_ is set the agent may delete this stream (on its strand), so everything
+    // the handler needs is copied first, and `this` is not touched after the unlock.
+    std::weak_ptr<std::atomic<bool>> alive = alive_;
+    Agent* agent = agent_;
+    uint64_t gen = gen_;
+    Strand strand = agent_->strand_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    asio::post(strand, [alive, agent, gen, s] {
+      auto a = alive.lock();
+      if (a && *a) agent->OnStreamDone(gen, s);
+    });
   }
 
  private:
@@ -186,7 +197,8 @@ void Agent::Stop() {
     cancelled.set_value(stream_);
   });
   if (Stream* s = cancelled.get_future().get()) s->WaitDone();
-  // Runs after the stream's own OnDone handler, which was posted before WaitDone returned.
+  // The stream's own OnDone handler may run before or after this; once alive_ is false it
+  // does nothing, and while stopping_ it never deletes the stream itself.
   std::promise<void> finished;
   asio::post(strand_, [&] {
     delete stream_;

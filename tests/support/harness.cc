@@ -149,7 +149,9 @@ Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       t->io_.get_executor());
   t->thread_ = std::thread([io = &t->io_] { io->run(); });
-  agent::AddStandardFeatures(*t->agent_, agent::FeatureOptions{});
+  agent::FeatureOptions features;
+  features.state_dir = state_dir;
+  agent::AddStandardFeatures(*t->agent_, features);
   t->agent_->Start();
   return t;
 }

@@ -9,6 +9,14 @@
 
 namespace preau::sim {
 
+namespace {
+// Device i's state folder; empty when the fleet keeps its state in memory.
+std::string DeviceStateDir(const FleetOptions& opts, size_t i) {
+  if (opts.state_root.empty()) return "";
+  return opts.state_root + "/device-" + std::to_string(opts.first_seed + i);
+}
+}  // namespace
+
 void RaiseFileLimit() {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
@@ -34,9 +42,8 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < opts.count; i = next++) {
         agent::AgentOptions a = opts.agent;
-        a.state_dir = opts.state_root.empty()
-                          ? agent::kInMemoryState
-                          : opts.state_root + "/device-" + std::to_string(opts.first_seed + i);
+        a.state_dir = DeviceStateDir(opts, i);
+        if (a.state_dir.empty()) a.state_dir = agent::kInMemoryState;
         a.server = opts.server;
         a.ca_pem = opts.ca_pem;
         a.enroll_token = opts.token;
@@ -64,8 +71,11 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
   for (int t = 0; t < std::max(1, opts.threads); ++t) {
     f->threads_.emplace_back([io = &f->io_] { io->run(); });
   }
-  for (auto& a : f->agents_) {
-    agent::AddStandardFeatures(*a, agent::FeatureOptions{});
+  for (size_t i = 0; i < f->agents_.size(); ++i) {
+    auto& a = f->agents_[i];
+    agent::FeatureOptions features;
+    features.state_dir = DeviceStateDir(opts, i);
+    agent::AddStandardFeatures(*a, features);
     a->Start();
   }
   return f;
