@@ -126,6 +126,17 @@ void UsageCollector::Check() {
   if (stopped_) return;
   timer_->cancel();
   std::string today = Today();
+  if (opts_.blocked_counts) {
+    auto now = opts_.blocked_counts();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [category, n] : now) {
+      uint64_t before = blocked_seen_[category];
+      // A count lower than before means the filter restarted and counts from zero again.
+      uint64_t grew = n >= before ? n - before : n;
+      if (grew > 0) blocked_[today][category] += static_cast<uint32_t>(grew);
+    }
+    blocked_seen_ = std::move(now);
+  }
   std::string last;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,6 +45,9 @@ struct UsageCollectorOptions {
   int max_days_per_batch = 31;
   // null: simulated usage on the sim platform, none elsewhere.
   std::shared_ptr<UsageSource> source;
+  // Cumulative blocked requests per filter category since the filter started (the web
+  // filter's counters); polled at each check, and what grew is counted for today.
+  std::function<std::map<std::string, uint64_t>()> blocked_counts;
 };
 
 class UsageCollector final : public AgentFeature {
@@ -75,6 +79,7 @@ class UsageCollector final : public AgentFeature {
   mutable std::mutex mu_;
   std::string last_day_;
   std::map<std::string, std::map<std::string, uint32_t>> blocked_;  // day -> category -> n
+  std::map<std::string, uint64_t> blocked_seen_;  // last poll of opts_.blocked_counts
 };
 
 // Local date (YYYY-MM-DD) of a Unix time in milliseconds, and date arithmetic on it.

@@ -16,11 +16,12 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
   agent.AddFeature(std::make_unique<PolicyPlugin>(teacher));
   agent.AddFeature(MakeAppsFeature(opts.state_dir, [&agent] { agent.CheckInventory(); }));
-  agent.AddFeature(std::make_unique<UsageCollector>());
-  agent.AddFeature(MakeFilterPlugin(teacher, opts.dns_listen, opts.state_dir));
-  (void)teacher;
-  (void)agent;
-  (void)opts;
+  auto filter = MakeFilterPlugin(teacher, opts.dns_listen, opts.state_dir);
+  UsageCollectorOptions usage;
+  // Both plugins live as long as the agent; the collector polls only while running.
+  usage.blocked_counts = [f = filter.get()] { return f->BlockedCounts(); };
+  agent.AddFeature(std::make_unique<UsageCollector>(std::move(usage)));
+  agent.AddFeature(std::move(filter));
 }
 
 }  // namespace preau::agent
