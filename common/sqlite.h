@@ -83,7 +83,6 @@ class Db {
 
  private:
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Error(const std::string& what) const;
 
   sqlite3* db_;
   std::string path_;

@@ -75,6 +75,17 @@ std::vector<std::string> SplitLines(const std::string& s) {
   }
   return out;
 }
+constexpr const char* kOperatorColumns = "name, role, scopes, cert_serial, created_ms, revoked_ms";
+OperatorRecord ReadOperator(const Stmt& s) {
+  OperatorRecord op;
+  op.name = s.Text(0);
+  op.role = static_cast<v1::Role>(s.Int(1));
+  op.scopes = SplitLines(s.Text(2));
+  op.cert_serial = s.Text(3);
+  op.created_ms = s.Int(4);
+  op.revoked_ms = s.Int(5);
+  return op;
+}
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create) {
@@ -270,36 +281,22 @@ Status Store::CreateOperator(const OperatorRecord& op) {
 Result<OperatorRecord> Store::GetOperator(const std::string& name) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      "SELECT name, role, scopes, cert_serial, created_ms, revoked_ms FROM operators WHERE name=?"));
+      std::string("SELECT ") + kOperatorColumns + " FROM operators WHERE name=?"));
   s.Bind(1, name);
   PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return NotFound("no operator named '" + name + "'");
-  OperatorRecord op;
-  op.name = s.Text(0);
-  op.role = static_cast<v1::Role>(s.Int(1));
-  op.scopes = SplitLines(s.Text(2));
-  op.cert_serial = s.Text(3);
-  op.created_ms = s.Int(4);
-  op.revoked_ms = s.Int(5);
-  return op;
+  return ReadOperator(s);
 }
 
 Result<std::vector<OperatorRecord>> Store::ListOperators() {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      "SELECT name, role, scopes, cert_serial, created_ms, revoked_ms FROM operators ORDER BY name"));
+      std::string("SELECT ") + kOperatorColumns + " FROM operators ORDER BY name"));
   std::vector<OperatorRecord> out;
   for (;;) {
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    OperatorRecord op;
-    op.name = s.Text(0);
-    op.role = static_cast<v1::Role>(s.Int(1));
-    op.scopes = SplitLines(s.Text(2));
-    op.cert_serial = s.Text(3);
-    op.created_ms = s.Int(4);
-    op.revoked_ms = s.Int(5);
-    out.push_back(std::move(op));
+    out.push_back(ReadOperator(s));
   }
   return out;
 }
