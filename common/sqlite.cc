@@ -98,10 +98,6 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create) {
 
 Db::~Db() { sqlite3_close(db_); }
 
-Status Db::Error(const std::string& what) const {
-  return SqliteStatus(db_, sqlite3_errcode(db_), what);
-}
-
 Status Db::Exec(const std::string& sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
