@@ -108,12 +108,18 @@ v1::CommandAck ClassControlFeature::Execute(const v1::Command& c, int64_t now_ms
       return MakeAck(c, v1::ACK_DONE);
     }
     case v1::COMMAND_FOCUS: {
+      if (!c.url().empty()) {
+        std::string why = teacher_->WhyUrlBlocked(c.url());
+        if (!why.empty()) return MakeAck(c, v1::ACK_REFUSED, "the web filter " + why);
+      }
       Status st = p.Focus(c.app(), c.url());
       if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "focus: " + st.message());
       *held_.mutable_focus() = c;
       return MakeAck(c, v1::ACK_DONE);
     }
     case v1::COMMAND_OPEN: {
+      std::string why = teacher_->WhyUrlBlocked(c.url());
+      if (!why.empty()) return MakeAck(c, v1::ACK_REFUSED, "the web filter " + why);
       Status st = p.OpenUrl(c.url());
       if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "open: " + st.message());
       return MakeAck(c, v1::ACK_DONE);

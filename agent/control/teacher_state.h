@@ -90,6 +90,23 @@ class TeacherState {
     return policy_holds_lock_;
   }
 
+  // Set by the web filter: why it blocks a URL ("" when it does not), so that focus and
+  // open commands never take a class to a blocked page. A site the teacher allowed for the
+  // class passes.
+  using UrlCheck = std::function<std::string(const std::string& url)>;
+  void SetUrlCheck(UrlCheck check) {
+    std::lock_guard<std::mutex> lock(mu_);
+    url_check_ = std::move(check);
+  }
+  std::string WhyUrlBlocked(const std::string& url) const {
+    UrlCheck check;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      check = url_check_;
+    }
+    return check ? check(url) : "";
+  }
+
  private:
   mutable std::mutex mu_;
   ClassControl current_;
@@ -97,6 +114,7 @@ class TeacherState {
   std::vector<AllowedSite> allowed_;
   std::vector<std::function<void()>> site_listeners_;
   bool policy_holds_lock_ = false;
+  UrlCheck url_check_;
 };
 
 }  // namespace preau::agent

@@ -12,6 +12,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "common/files.h"
+#include "common/filter/url_rules.h"
 
 namespace preau::agent {
 
@@ -124,6 +125,16 @@ void FilterPlugin::Start(AgentContext& ctx) {
       });
     });
     ApplyOverrides();
+    teacher_->SetUrlCheck([this, alive, teacher = teacher_.get(),
+                           clock = &ctx.clock()](const std::string& url) -> std::string {
+      auto a = alive.lock();
+      if (!a || !*a) return "";
+      filter::Decision d = DecideUrl(url);
+      if (!d.blocked) return "";
+      auto parts = filter::SplitUrl(url);
+      if (parts && teacher->IsSiteAllowed(parts->host, clock->NowUnixMs())) return "";
+      return d.ToString();
+    });
   }
 }
 

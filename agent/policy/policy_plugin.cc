@@ -71,6 +71,9 @@ void PolicyPlugin::ArmTimer() {
 
 void PolicyPlugin::EnforceAndReport() {
   if (!engine_ || engine_->held_version() == 0) return;
+  // Tell class control whether the policy itself wants the screen locked now (curfew), so
+  // that a teacher's unlock never lifts it, not even for a moment.
+  if (teacher_) teacher_->SetPolicyHoldsLock(engine_->Evaluate().locked);
   Report(engine_->Enforce(teacher_ ? teacher_->Current() : ClassControl{}), /*periodic=*/true);
 }
 

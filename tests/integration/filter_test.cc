@@ -472,9 +472,17 @@ TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers)
 
   // A teacher allows the blocked site for 45 minutes: it resolves until then.
   std::string teacher = CreateTeacher("mme.martin");
+  // Open never takes the class to a blocked page: the device refuses and says why.
+  const std::string casino_url = std::string("https://") + kCasino + "/poker";
+  r = Cli({"class", "open", kClass, "--url", casino_url}, teacher);
+  EXPECT_NE((r.out + r.err).find("web filter"), std::string::npos) << r.out << r.err;
   r = Cli({"class", "allow", kClass, "--site", kCasino, "--for", "45m"}, teacher);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Forwarded(); }, 10s));
+  // Allowed for the class, the page opens.
+  r = Cli({"class", "open", kClass, "--url", casino_url}, teacher);
+  EXPECT_EQ((r.out + r.err).find("web filter"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("1/1"), std::string::npos) << r.out;
   EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).Forwarded());
   EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());  // only that site
   clock_.Advance(46 * 60 * 1000);
