@@ -4,6 +4,7 @@
 // device stream. Owned by Server; components hold a reference.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,14 @@ class DeviceFeature {
   // its ack only if this returns ok.
   virtual Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
     return Status::Ok();
+  }
+  // What the stream calls: stores `msg` and calls `done` once it is durable (or refused),
+  // from any thread. The stream reads the device's next message at once, so a feature
+  // that batches its writes (a group commit) gets many messages per transaction. The
+  // default stores synchronously through OnMessage.
+  virtual void OnMessageAsync(const std::string& device_id, const v1::AgentMessage& msg,
+                              std::function<void(const Status&)> done) {
+    done(OnMessage(device_id, msg));
   }
 };
 

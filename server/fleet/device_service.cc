@@ -45,15 +45,16 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       Close(grpc::Status::OK);
       return;
     }
-    Status st = Handle(in_);
-    if (st.ok() && !in_.id().empty()) {
-      v1::ServerMessage ack;
-      ack.mutable_ack()->set_id(in_.id());
-      Enqueue(ack);
-    } else if (!st.ok()) {
-      std::fprintf(stderr, "preau-server: device %s: message %s not stored: %s\n",
-                   device_id_.c_str(), in_.id().c_str(), st.message().c_str());
-    }
+    Handle(in_, [link = link_, device = device_id_, id = in_.id()](const Status& st) {
+      if (st.ok() && !id.empty()) {
+        v1::ServerMessage ack;
+        ack.mutable_ack()->set_id(id);
+        link->Send(ack);  // a no-op once the stream is gone: the agent will resend
+      } else if (!st.ok()) {
+        std::fprintf(stderr, "preau-server: device %s: message %s not stored: %s\n",
+                     device.c_str(), id.c_str(), st.message().c_str());
+      }
+    });
     std::lock_guard<std::mutex> lock(mu_);
     if (!finished_) StartRead(&in_);
   }
@@ -135,7 +136,18 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
   }
 
-  Status Handle(const v1::AgentMessage& m) {
+  // Stores one message and calls `done` once it is durable; the ack follows from there.
+  void Handle(const v1::AgentMessage& m, std::function<void(const Status&)> done) {
+    for (auto* f : core_.features) {
+      if (f->Handles(m.body_case())) {
+        f->OnMessageAsync(device_id_, m, std::move(done));
+        return;
+      }
+    }
+    done(HandleCore(m));
+  }
+
+  Status HandleCore(const v1::AgentMessage& m) {
     int64_t now = core_.Now();
     switch (m.body_case()) {
       case v1::AgentMessage::kHello: {
@@ -155,9 +167,6 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
         }
         return Status::Ok();
       default:
-        for (auto* f : core_.features) {
-          if (f->Handles(m.body_case())) return f->OnMessage(device_id_, m);
-        }
         return InvalidArgument("no handler for message kind " + std::to_string(m.body_case()));
     }
   }

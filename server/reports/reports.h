@@ -24,6 +24,10 @@ class ReportsDomain final : public DeviceFeature {
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override {
     return ingest.OnMessage(device_id, msg);
   }
+  void OnMessageAsync(const std::string& device_id, const v1::AgentMessage& msg,
+                      std::function<void(const Status&)> done) override {
+    ingest.OnMessageAsync(device_id, msg, std::move(done));
+  }
 
   UsageStore usage;
   UsageIngest ingest;

@@ -2,6 +2,8 @@
 
 #include "server/reports/civil_date.h"
 
+#include <future>
+
 namespace preau::server {
 
 namespace {
@@ -59,45 +61,47 @@ Status ValidateUsageBatch(const v1::UsageBatch& batch) {
   return Status::Ok();
 }
 
-Status UsageIngest::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+void UsageIngest::OnMessageAsync(const std::string& device_id, const v1::AgentMessage& msg,
+                                 std::function<void(const Status&)> done) {
   if (msg.id().empty() || msg.id().size() > 128) {
-    return InvalidArgument("a usage batch needs an id of 1 to 128 bytes");
+    done(InvalidArgument("a usage batch needs an id of 1 to 128 bytes"));
+    return;
   }
-  PREAU_RETURN_IF_ERROR(ValidateUsageBatch(msg.usage()));
-
-  Pending mine;
-  mine.usage = {device_id, msg.id(), &msg.usage()};
+  if (Status st = ValidateUsageBatch(msg.usage()); !st.ok()) {
+    done(st);
+    return;
+  }
+  auto mine = std::make_unique<Pending>();
+  mine->msg = msg;
+  mine->usage = {device_id, mine->msg.id(), &mine->msg.usage()};
+  mine->done = std::move(done);
   std::unique_lock<std::mutex> lock(mu_);
-  queue_.push_back(&mine);
-  // Leader/follower group commit: whoever finds no commit running takes everything queued
-  // so far into one transaction; the others wait for the commit that holds their batch.
-  while (!mine.done) {
-    if (committing_) {
-      cv_.wait(lock);
-      continue;
-    }
-    committing_ = true;
-    std::vector<Pending*> batch;
+  queue_.push_back(std::move(mine));
+  if (committing_) return;  // the running commit loop will take it
+  committing_ = true;
+  while (!queue_.empty()) {
+    std::vector<std::unique_ptr<Pending>> batch;
     batch.swap(queue_);
     lock.unlock();
     std::vector<IncomingUsage> rows;
     rows.reserve(batch.size());
-    for (const Pending* p : batch) rows.push_back(p->usage);
+    for (const auto& p : batch) rows.push_back(p->usage);
     int64_t now = core_.Now();
     std::string cutoff =
         CivilDate::FromUnixMs(now).MinusMonths(retention_months_.load()).ToString();
     Status st = store_.StoreBatches(rows, cutoff, now);
+    for (const auto& p : batch) p->done(st);
     lock.lock();
-    for (Pending* p : batch) {
-      p->status = st;
-      p->done = true;
-    }
     stats_.batches += batch.size();
     ++stats_.transactions;
-    committing_ = false;
-    cv_.notify_all();
   }
-  return mine.status;
+  committing_ = false;
+}
+
+Status UsageIngest::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+  std::promise<Status> stored;
+  OnMessageAsync(device_id, msg, [&stored](const Status& st) { stored.set_value(st); });
+  return stored.get_future().get();
 }
 
 UsageIngest::Stats UsageIngest::stats() const {

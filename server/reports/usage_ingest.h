@@ -1,13 +1,13 @@
 // UsageIngest: the device-stream side of usage. It checks each UsageBatch an agent sends
 // (dates, bounds, and that a blocked-request category is a category, not a site name),
-// then stores it through a group commit: concurrent batches from many devices share one
-// SQLite transaction, and each caller returns (so its agent gets the ack) only once the
-// transaction holding its batch is durable. A batch sent twice (same device, same
-// message id) is stored once.
+// then stores it through a group commit: batches from many devices share one SQLite
+// transaction, and each is acknowledged only once the transaction holding it is durable.
+// A batch sent twice (same device, same message id) is stored once.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <functional>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -36,6 +36,12 @@ class UsageIngest final : public DeviceFeature {
   bool Handles(v1::AgentMessage::BodyCase body) const override {
     return body == v1::AgentMessage::kUsage;
   }
+  // Queues the batch; the caller that finds no commit running commits everything queued
+  // (its own batch and those that arrive meanwhile) until the queue is empty, calling each
+  // batch's `done` after its transaction. Other callers return at once.
+  void OnMessageAsync(const std::string& device_id, const v1::AgentMessage& msg,
+                      std::function<void(const Status&)> done) override;
+  // The same, waiting for the batch's commit.
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override;
 
   // Usage older than this many months is not stored (kept in step by the retention job).
@@ -49,9 +55,9 @@ class UsageIngest final : public DeviceFeature {
 
  private:
   struct Pending {
-    IncomingUsage usage;
-    bool done = false;
-    Status status;
+    v1::AgentMessage msg;  // owned: the stream reuses its buffer for the next message
+    IncomingUsage usage;   // points into msg
+    std::function<void(const Status&)> done;
   };
 
   ServerCore& core_;
@@ -59,8 +65,7 @@ class UsageIngest final : public DeviceFeature {
   std::atomic<int> retention_months_{13};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Pending*> queue_;
+  std::vector<std::unique_ptr<Pending>> queue_;
   bool committing_ = false;
   Stats stats_;
 };
