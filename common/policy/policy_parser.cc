@@ -343,7 +343,10 @@ class Reader {
   }
 
   void WebFilter(const YAML::Node& n, v1::WebFilterProfile* w) {
-    if (!Map(n, "web_filter", {"profile", "categories", "allow", "deny", "safe_search"})) return;
+    if (!Map(n, "web_filter",
+             {"profile", "categories", "allow", "deny", "safe_search", "fail_open"})) {
+      return;
+    }
     if (n["profile"]) {
       if (auto t = Text(n["profile"], "web_filter.profile")) w->set_profile(*t);
     }
@@ -360,6 +363,9 @@ class Reader {
     }
     if (n["safe_search"]) {
       if (auto b = Bool(n["safe_search"], "web_filter.safe_search")) w->set_safe_search(*b);
+    }
+    if (n["fail_open"]) {
+      if (auto b = Bool(n["fail_open"], "web_filter.fail_open")) w->set_fail_open(*b);
     }
   }
 

@@ -46,6 +46,7 @@ ResolvedFilterProfile ProfileFromSpec(const v1::PolicySpec& spec, const std::str
   r.profile.allow = Items(w.allow());
   r.profile.deny = Items(w.deny());
   r.profile.safe_search = w.has_safe_search() ? w.safe_search() : true;
+  r.fail_closed = !(w.has_fail_open() && w.fail_open());
   Normalise(r.profile.blocked_categories);
   Normalise(r.profile.allow);
   Normalise(r.profile.deny);

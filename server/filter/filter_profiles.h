@@ -21,7 +21,7 @@ namespace preau::server {
 
 struct ResolvedFilterProfile {
   filter::FilterProfile profile;  // normalised: sorted, deduplicated, lowercase
-  bool fail_closed = true;        // the policy has no fail-mode key yet: always closed
+  bool fail_closed = true;        // web_filter.fail_open: false unless the policy says so
   std::string source;             // "policy ecole-a v3" or "default"
 };
 

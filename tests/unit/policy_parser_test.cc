@@ -310,3 +310,22 @@ TEST(PolicyParserTest, MissingFileIsNamed) {
 
 }  // namespace
 }  // namespace preau::policy
+
+namespace preau::policy {
+namespace {
+
+TEST(PolicyParserTest, WebFilterFailModeIsClosedUnlessThePolicySaysOpen) {
+  ParseResult closed = ParsePolicy("web_filter:\n  categories: [gambling]\n", "eni.yaml", {});
+  ASSERT_TRUE(closed.ok());
+  EXPECT_FALSE(closed.policy->spec.web_filter().has_fail_open());
+  ParseResult open = ParsePolicy("web_filter:\n  fail_open: true\n", "prof.yaml", {});
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open.policy->spec.web_filter().fail_open());
+  ParseResult bad = ParsePolicy("web_filter:\n  fail_open: sometimes\n", "eni.yaml", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.errors[0].ToString().find("eni.yaml:2: web_filter.fail_open"), std::string::npos)
+      << bad.errors[0].ToString();
+}
+
+}  // namespace
+}  // namespace preau::policy
