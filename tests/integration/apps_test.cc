@@ -117,26 +117,7 @@ class AppsTest : public ::testing::Test {
 
   std::string CreateOperator(const std::string& name, v1::Role role,
                              const std::vector<std::string>& scopes) {
-    auto key = pki::GenerateKey();
-    EXPECT_TRUE(key.ok());
-    v1::CreateOperatorRequest req;
-    req.set_name(name);
-    req.set_role(role);
-    for (const auto& s : scopes) req.add_scopes(s);
-    req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
-    v1::CreateOperatorResponse resp;
-    grpc::ClientContext ctx;
-    auto st = server_->admin().CreateOperator(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    Credentials c;
-    c.server = server_->address();
-    c.name = name;
-    c.ca_pem = resp.ca_pem();
-    c.cert_pem = resp.certificate_pem();
-    c.key_pem = key->private_key_pem;
-    std::string path = dir_ / (name + ".credentials");
-    EXPECT_TRUE(SaveCredentials(path, c).ok());
-    return path;
+    return server_->CreateOperator(dir_.path(), name, role, scopes);
   }
 
   std::unique_ptr<v1::CatalogService::Stub> Catalog(const std::string& credentials) {

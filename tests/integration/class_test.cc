@@ -45,26 +45,7 @@ class ClassTest : public ::testing::Test {
   // A teacher operator with its own key (a CSR is all the server sees); returns the
   // credentials file written for it.
   std::string CreateTeacher(const std::string& name, const std::vector<std::string>& scopes) {
-    auto key = pki::GenerateKey();
-    EXPECT_TRUE(key.ok());
-    v1::CreateOperatorRequest req;
-    req.set_name(name);
-    req.set_role(v1::ROLE_TEACHER);
-    for (const auto& s : scopes) req.add_scopes(s);
-    req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
-    v1::CreateOperatorResponse resp;
-    grpc::ClientContext ctx;
-    auto st = server_->admin().CreateOperator(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    Credentials c;
-    c.server = server_->address();
-    c.name = name;
-    c.ca_pem = resp.ca_pem();
-    c.cert_pem = resp.certificate_pem();
-    c.key_pem = key->private_key_pem;
-    std::string path = dir_ / (name + ".credentials");
-    EXPECT_TRUE(SaveCredentials(path, c).ok());
-    return path;
+    return server_->CreateOperator(dir_.path(), name, v1::ROLE_TEACHER, scopes);
   }
 
   std::unique_ptr<TestAgent> StartAgent(const std::string& name, const std::string& token,

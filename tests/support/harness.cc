@@ -15,6 +15,7 @@
 #include "agent/core/standard_features.h"
 #include "common/credentials.h"
 #include "common/files.h"
+#include "common/pki.h"
 
 extern char** environ;
 
@@ -121,6 +122,30 @@ std::vector<v1::Device> TestServer::Devices(const std::string& group) {
   auto st = admin_->ListDevices(&ctx, req, &resp);
   EXPECT_TRUE(st.ok()) << st.error_message();
   return {resp.devices().begin(), resp.devices().end()};
+}
+
+std::string TestServer::CreateOperator(const std::string& dir, const std::string& name,
+                                       v1::Role role, const std::vector<std::string>& scopes) {
+  auto key = pki::GenerateKey();
+  EXPECT_TRUE(key.ok());
+  v1::CreateOperatorRequest req;
+  req.set_name(name);
+  req.set_role(role);
+  for (const auto& s : scopes) req.add_scopes(s);
+  req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
+  v1::CreateOperatorResponse resp;
+  grpc::ClientContext ctx;
+  auto st = admin_->CreateOperator(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  Credentials c;
+  c.server = address();
+  c.name = name;
+  c.ca_pem = resp.ca_pem();
+  c.cert_pem = resp.certificate_pem();
+  c.key_pem = key->private_key_pem;
+  std::string path = dir + "/" + name + ".credentials";
+  EXPECT_TRUE(SaveCredentials(path, c).ok());
+  return path;
 }
 
 agent::AgentOptions FastAgentOptions(const std::string& state_dir, const std::string& server) {

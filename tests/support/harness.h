@@ -61,6 +61,10 @@ class TestServer {
   void CreateGroup(const std::string& path);
   std::string CreateToken(const std::string& group, uint32_t uses = 100, int64_t ttl_s = 3600);
   std::vector<v1::Device> Devices(const std::string& group = "");
+  // Creates an operator the way `preau operators create` does (its key stays here, the
+  // server sees a CSR) and writes its credentials file into `dir`; returns the file's path.
+  std::string CreateOperator(const std::string& dir, const std::string& name, v1::Role role,
+                             const std::vector<std::string>& scopes);
 
  private:
   void StartOn(const std::string& listen);
