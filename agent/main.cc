@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <CLI/CLI.hpp>
 
+#include "common/stop_signals.h"
 #include "agent/core/agent.h"
 #include "agent/core/standard_features.h"
 #include "common/files.h"
@@ -37,11 +38,7 @@ int main(int argc, char** argv) {
     opts.ca_pem = *ca;
   }
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = preau::BlockStopSignals();
 
   boost::asio::io_context io(1);
   auto platform = platform_kind == "sim"

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/stop_signals.h"
 #include "common/files.h"
 #include "server/server.h"
 
@@ -18,11 +19,7 @@ int Fail(const preau::Status& st) {
 
 int RunServer(const preau::server::RunOptions& opts, const std::string& port_file) {
   // Block the stop signals in every thread; one waits for them below.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = preau::BlockStopSignals();
 
   auto server = preau::server::Server::Start(opts);
   if (!server.ok()) return Fail(server.status());

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/stop_signals.h"
 #include "common/files.h"
 #include "tools/sim/fleet.h"
 
@@ -34,11 +35,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   opts.ca_pem = *ca;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = preau::BlockStopSignals();
 
   auto fleet = preau::sim::Fleet::Start(opts);
   if (!fleet.ok()) {
