@@ -78,6 +78,10 @@ class ClassTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // Clocks a test may drive; declared before the server and agents so they outlive them
+  // (the server's background threads read the clock until it stops).
+  ManualClock manual_clock_{kStart};
+  ManualClock ahead_clock_{kStart + 3'600'000};  // an hour ahead of manual_clock_
   const Clock* clock_ = nullptr;
   std::unique_ptr<TestServer> server_;
   std::string token_a_, token_b_, teacher_path_;
@@ -173,7 +177,7 @@ TEST_F(ClassTest, TeacherCannotLockAnotherClassAndTheRefusalIsAudited) {
 }
 
 TEST_F(ClassTest, LockForTwoMinutesEndsByItself) {
-  ManualClock clock(kStart);
+  ManualClock& clock = manual_clock_;
   StartServer(&clock);
   auto a1 = StartAgent("a1", token_a_, 1);
   ASSERT_TRUE(a1);
@@ -213,7 +217,7 @@ TEST_F(ClassTest, DeviceOfflineDuringTheLockIsLockedWhenItReconnects) {
 }
 
 TEST_F(ClassTest, ExpiredCommandIsNotDeliveredOnReconnect) {
-  ManualClock clock(kStart);
+  ManualClock& clock = manual_clock_;
   StartServer(&clock);
   auto a1 = StartAgent("a1", token_a_, 1);
   ASSERT_TRUE(a1);
@@ -231,8 +235,8 @@ TEST_F(ClassTest, ExpiredCommandIsNotDeliveredOnReconnect) {
 }
 
 TEST_F(ClassTest, DeviceNeverAppliesACommandExpiredByItsOwnClock) {
-  ManualClock server_clock(kStart);
-  ManualClock device_clock(kStart + 3'600'000);  // an hour ahead
+  ManualClock& server_clock = manual_clock_;
+  ManualClock& device_clock = ahead_clock_;  // an hour ahead
   StartServer(&server_clock);
   auto a1 = StartAgent("a1", token_a_, 1, &device_clock);
   ASSERT_TRUE(a1);
