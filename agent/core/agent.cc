@@ -288,15 +288,15 @@ void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
   if (msg.has_ack()) {
     const std::string& id = msg.ack().id();
     if (id == hello_id_) {
-      bool first = false;
+      bool newly_connected = false;
       {
         std::lock_guard<std::mutex> lock(status_mu_);
-        first = !status_.connected;
+        newly_connected = !status_.connected;
         status_.connected = true;
         status_.last_error = Status::Ok();
-        if (first) ++status_.connections;
+        if (newly_connected) ++status_.connections;
       }
-      if (first) {
+      if (newly_connected) {
         attempt_ = 0;
         QueueInventory(/*force=*/true);
         FlushOutbox();
