@@ -579,6 +579,31 @@ Status Verify(const std::string& public_key_pem, const std::string& data,
   return Status::Ok();
 }
 
+struct Sha256Stream::Ctx {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+};
+
+Sha256Stream::Sha256Stream() : ctx_(new Ctx) {
+  // Only a broken OpenSSL install fails here; a wrong hash would be worse than a crash.
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) std::abort();
+}
+
+Sha256Stream::~Sha256Stream() {
+  EVP_MD_CTX_free(ctx_->md);
+  delete ctx_;
+}
+
+void Sha256Stream::Update(std::string_view data) {
+  if (EVP_DigestUpdate(ctx_->md, data.data(), data.size()) != 1) std::abort();
+}
+
+std::string Sha256Stream::FinishHex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_->md, digest, &len) != 1) std::abort();
+  return ToHex(digest, len);
+}
+
 std::string Sha256Hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

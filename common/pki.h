@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -92,6 +93,22 @@ Status Verify(const std::string& public_key_pem, const std::string& data,
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(const std::string& data);
+
+// SHA-256 of data that arrives in pieces (uploads, downloads, files read in chunks).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  // Lowercase hex of everything given to Update; call once.
+  std::string FinishHex();
+
+ private:
+  struct Ctx;
+  Ctx* ctx_;
+};
 
 // `n` cryptographically random bytes as lowercase hex (2n characters).
 std::string RandomHex(size_t n);

@@ -1,7 +1,6 @@
 #include "agent/apps/package_fetcher.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "common/grpc_status.h"
+#include "common/pki.h"
 
 namespace preau::agent {
 
@@ -45,10 +45,7 @@ Status Cancelled() { return Unavailable("download cancelled"); }
 Result<std::string> Sha256OfFile(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Errno("opening " + path);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!sha || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1) {
-    return Internal("SHA-256 unavailable");
-  }
+  pki::Sha256Stream sha;
   std::vector<char> buf(256 * 1024);
   for (;;) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
@@ -57,18 +54,9 @@ Result<std::string> Sha256OfFile(const std::string& path) {
       return Errno("reading " + path);
     }
     if (n == 0) break;
-    EVP_DigestUpdate(sha.get(), buf.data(), static_cast<size_t>(n));
+    sha.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(sha.get(), digest, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return sha.FinishHex();
 }
 
 void PackageFetcher::Cancel() {

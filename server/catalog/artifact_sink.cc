@@ -47,10 +47,6 @@ Result<std::unique_ptr<ArtifactSink>> ArtifactSink::Create(const std::string& da
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) return Errno("creating a temporary file in " + IncomingDir(data_dir));
   std::unique_ptr<ArtifactSink> sink(new ArtifactSink(data_dir, tmpl, fd, max_size));
-  sink->sha_.reset(EVP_MD_CTX_new());
-  if (!sink->sha_ || EVP_DigestInit_ex(sink->sha_.get(), EVP_sha256(), nullptr) != 1) {
-    return Internal("SHA-256 unavailable");
-  }
   return sink;
 }
 
@@ -74,22 +70,14 @@ Status ArtifactSink::Append(std::string_view data) {
     }
     off += static_cast<size_t>(n);
   }
-  EVP_DigestUpdate(sha_.get(), data.data(), data.size());
+  sha_.Update(data);
   size_ += data.size();
   return Status::Ok();
 }
 
 Result<std::string> ArtifactSink::Commit() {
   if (fd_ < 0) return FailedPrecondition("upload already finished");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(sha_.get(), digest, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
+  std::string hex = sha_.FinishHex();
   // The bytes must be on disk before the name says they are there.
   if (::fsync(fd_) != 0) return Errno("flushing the uploaded package");
   int rc = ::close(fd_);

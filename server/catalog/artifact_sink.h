@@ -7,13 +7,13 @@
 // artifact already stored (same bytes uploaded twice) is kept as is.
 #pragma once
 
-#include <openssl/evp.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "common/pki.h"
 #include "common/status.h"
 
 namespace preau::server {
@@ -45,7 +45,7 @@ class ArtifactSink {
   uint64_t max_size_;
   uint64_t size_ = 0;
   bool committed_ = false;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha_{nullptr, &EVP_MD_CTX_free};
+  pki::Sha256Stream sha_;
 };
 
 }  // namespace preau::server

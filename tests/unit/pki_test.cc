@@ -589,5 +589,17 @@ TEST_F(GrpcMtlsTest, ClientCertificateFromAnotherCaIsRejected) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 }
 
+TEST(PkiTest, Sha256StreamEqualsTheHashOfTheWhole) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data += static_cast<char>('a' + i % 26);
+  Sha256Stream stream;
+  for (size_t off = 0; off < data.size(); off += 4093) {
+    stream.Update(std::string_view(data).substr(off, 4093));
+  }
+  EXPECT_EQ(stream.FinishHex(), Sha256Hex(data));
+  Sha256Stream empty;
+  EXPECT_EQ(empty.FinishHex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 }  // namespace
 }  // namespace preau::pki
