@@ -9,6 +9,12 @@
 #
 # Only loopback addresses are used. On a 2-core machine dnsperf itself caps queries/s,
 # so CPU per answered query is the fair figure.
+#
+# A fourth server, "floor", is the cheapest UDP DNS server possible: it answers every query
+# with its own bytes flagged REFUSED (nothing parsed, no filter, no cache), 64 queries per
+# recvmmsg/sendmmsg. On loopback the kernel delivers each answer into dnsperf's socket in
+# the sender's context, so the floor's CPU per query is what the kernel alone charges any
+# server here; "above floor" is what each server adds to it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -17,7 +23,8 @@ SECONDS_PER_RUN=${2:-10}
 UT1=${UT1:-/work/shared/testdata/ut1}
 WORK=$(mktemp -d /tmp/preau-dns-bench.XXXXXX)
 UPSTREAM_PORT=15353
-declare -A PORTS=([preau]=15354 [dnsmasq]=15355 [unbound]=15356)
+declare -A PORTS=([preau]=15354 [dnsmasq]=15355 [unbound]=15356 [floor]=15357)
+SERVERS=(preau dnsmasq unbound floor)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -107,13 +114,14 @@ start_server() {  # name -> sets SERVER_PID
     dnsmasq) dnsmasq -k -C "$WORK/dnsmasq.conf" --pid-file="$WORK/dnsmasq.pid" \
                > "$WORK/dnsmasq.log" 2>&1 & ;;
     unbound) unbound -d -c "$WORK/unbound.conf" > "$WORK/unbound.out" 2>&1 & ;;
+    floor) "$BUILD/bench_filter_resolver" --echo-floor ${PORTS[floor]} > "$WORK/floor.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   PIDS+=($SERVER_PID)
 }
 
 declare -A QPS P99 RSS CPU
-for name in preau dnsmasq unbound; do
+for name in "${SERVERS[@]}"; do
   start_server $name
   wait_ready ${PORTS[$name]}
   # Warm-up pass fills every cache with the allowed names.
@@ -136,10 +144,13 @@ done
 
 echo "Blocked domains: $NBLOCKED (UT1 extract, black categories); query mix: half blocked"
 echo "(www. of listed names), half allowed (2000 names, cached); dnsperf -c 4 -q 200, ${SECONDS_PER_RUN}s."
-printf "%-10s %12s %10s %10s %14s %10s\n" server "queries/s" "p99 ms" "RSS MB" "CPU us/query" "CPU ratio"
-for name in preau dnsmasq unbound; do
-  printf "%-10s %12.0f %10s %10.1f %14s %10.2f\n" $name "${QPS[$name]}" "${P99[$name]}" \
-    "$(echo "${RSS[$name]} / 1024" | bc -l)" "${CPU[$name]}" \
-    "$(echo "${CPU[$name]} / ${CPU[dnsmasq]}" | bc -l)"
+printf "%-10s %10s %8s %8s %13s %10s %13s %12s\n" server "queries/s" "p99 ms" "RSS MB" \
+  "CPU us/query" "CPU ratio" "above floor" "above ratio"
+for name in "${SERVERS[@]}"; do
+  printf "%-10s %10.0f %8s %8.1f %13s %10.2f %13.2f %12.2f\n" $name "${QPS[$name]}" \
+    "${P99[$name]}" "$(echo "${RSS[$name]} / 1024" | bc -l)" "${CPU[$name]}" \
+    "$(echo "${CPU[$name]} / ${CPU[dnsmasq]}" | bc -l)" \
+    "$(echo "${CPU[$name]} - ${CPU[floor]}" | bc -l)" \
+    "$(echo "(${CPU[$name]} - ${CPU[floor]}) / (${CPU[dnsmasq]} - ${CPU[floor]})" | bc -l)"
 done
 echo "(work files in $WORK)"
