@@ -6,6 +6,7 @@
 // Queries are half hits (a subdomain of a listed name, as browsers ask "www.") and half
 // misses (three-label names not listed), each through the DNS hot path: suffix hashes of
 // the name, then the profile check. Also times the snapshot build, load and size.
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <time.h>
@@ -114,21 +115,47 @@ int main(int argc, char** argv) {
   double cpu4 = ThreadCpuSeconds();
   auto t4 = Clock::now();
   double rate = lookups / (cpu4 - cpu3);
-  // The same through CheckBatch, 16 names at a time (as the resolver handles a burst).
-  constexpr size_t kBatch = 16;
-  std::vector<SuffixHashes> batch(kBatch);
-  Verdict verdicts[kBatch];
-  size_t bblocked = 0;
-  double cpu7 = ThreadCpuSeconds();
-  for (size_t i = 0; i < lookups; i += kBatch) {
-    for (size_t k = 0; k < kBatch; ++k) {
-      auto [off, len] = spans[(i + k) & (kQueries - 1)];
-      ComputeSuffixHashes(std::string_view(text.data() + off, len), batch[k]);
+  // The same through CheckBatch, as the resolver matches a burst of UDP queries (up to 32
+  // per recvmmsg): the memory loads of a batch overlap.
+  auto batched = [&](size_t batch_size, size_t& bblocked) {
+    std::vector<SuffixHashes> batch(batch_size);
+    std::vector<Verdict> verdicts(batch_size);
+    double c0 = ThreadCpuSeconds();
+    for (size_t i = 0; i < lookups; i += batch_size) {
+      for (size_t k = 0; k < batch_size; ++k) {
+        auto [off, len] = spans[(i + k) & (kQueries - 1)];
+        ComputeSuffixHashes(std::string_view(text.data() + off, len), batch[k]);
+      }
+      m.CheckBatch(batch.data(), batch_size, s.profile(), verdicts.data());
+      for (size_t k = 0; k < batch_size; ++k) bblocked += verdicts[k].blocked;
     }
-    m.CheckBatch(batch.data(), kBatch, s.profile(), verdicts);
-    for (size_t k = 0; k < kBatch; ++k) bblocked += verdicts[k].blocked;
+    return lookups / (ThreadCpuSeconds() - c0);
+  };
+  size_t bblocked = 0, bblocked32 = 0;
+  double brate = batched(16, bblocked);
+  double brate32 = batched(32, bblocked32);
+
+  // Baseline in the same run: one dependent random read at a time over an array as large
+  // as the matcher's (a pointer chase). A lookup made alone waits on memory at least this
+  // long, whatever its data structure, unless the data fits in the caches.
+  double chase_ns = 0;
+  {
+    size_t lines = mem / 64;
+    std::vector<uint32_t> order(lines);
+    for (size_t i = 0; i < lines; ++i) order[i] = static_cast<uint32_t>(i);
+    std::shuffle(order.begin(), order.end(), rng);
+    constexpr size_t kHuge = size_t{2} << 20;
+    size_t bytes_rounded = (lines * 64 + kHuge - 1) / kHuge * kHuge;
+    auto* arena = static_cast<uint64_t*>(std::aligned_alloc(kHuge, bytes_rounded));
+    madvise(arena, bytes_rounded, MADV_HUGEPAGE);  // as the snapshot buffer
+    for (size_t i = 0; i < lines; ++i) arena[order[i] * 8] = order[(i + 1) % lines];
+    size_t hops = std::min<size_t>(lookups, 10000000), at = order[0];
+    double c0 = ThreadCpuSeconds();
+    for (size_t i = 0; i < hops; ++i) at = arena[at * 8];
+    chase_ns = (ThreadCpuSeconds() - c0) * 1e9 / hops;
+    if (at == lines) std::printf("impossible\n");  // keeps the chase from being optimised out
+    std::free(arena);
   }
-  double brate = lookups / (ThreadCpuSeconds() - cpu7);
   size_t dblocked = 0;
   size_t dlookups = lookups / 4;
   auto t5 = Clock::now();
@@ -151,10 +178,17 @@ int main(int argc, char** argv) {
               rate / 1e6, 1e9 / rate, lookups / Seconds(t3, t4) / 1e6, blocked, lookups);
   std::printf("lookups, batches of 16 %.2f M/s per CPU-second (%.0f ns CPU each; %zu blocked)\n",
               brate / 1e6, 1e9 / brate, bblocked);
+  std::printf("lookups, batches of 32 %.2f M/s per CPU-second (%.0f ns CPU each; %zu blocked)"
+              " <- the resolver's path\n",
+              brate32 / 1e6, 1e9 / brate32, bblocked32);
+  std::printf("baseline: dependent random read over %zu MB: %.0f ns (one-at-a-time lookup = "
+              "%.2f of it)\n",
+              mem >> 20, chase_ns, (1e9 / rate) / chase_ns);
   std::printf("Decide (with strings) %.2f M/s (%zu blocked of %zu)\n",
               dlookups / Seconds(t5, t6) / 1e6, dblocked, dlookups);
   std::printf("peak RSS (all, incl. builder strings) %ld MB\n", ru.ru_maxrss / 1024);
-  bool ok = std::max(rate, brate) >= 5e6 && double(mem) / n <= 24.0 && blocked >= lookups / 2;
-  std::printf("targets (>= 5 M lookups/s, <= 24 bytes/domain): %s\n", ok ? "met" : "NOT MET");
+  bool ok = brate32 >= 5e6 && double(mem) / n <= 24.0 && blocked >= lookups / 2;
+  std::printf("targets (>= 5 M lookups/s on the resolver's path, <= 24 bytes/domain): %s\n",
+              ok ? "met" : "NOT MET");
   return ok ? 0 : 2;
 }
