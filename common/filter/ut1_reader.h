@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +56,35 @@ struct Ut1Data {
 
 // Reads every category folder under `dir` (folders without a `domains` file are ignored).
 Result<Ut1Data> ReadUt1(const std::string& dir);
+
+// One category read for compiling rather than for showing: the server's import of the whole
+// published set (5.8 million names) keeps each domain as its 64-bit hash (domain_hash.h),
+// 8 bytes instead of a string, and quotes only the first `max_reasons` skipped lines.
+// Everything counted is exact and equal to what ReadUt1 reports for the same files.
+struct Ut1HashedCategory {
+  std::string name;
+  std::vector<std::string> usage;
+  std::vector<uint64_t> domain_hashes;  // HashDomain of each loaded domain, sorted, no duplicates
+  std::vector<std::string> urls;        // as in Ut1Category
+  std::vector<SkippedLine> skipped;     // the first skipped lines: domains, then urls, by line
+  size_t skipped_count = 0;             // every skipped line (domains and urls)
+  size_t domain_lines = 0;
+  size_t url_lines = 0;
+
+  bool IsWhite() const;
+};
+
+// Reads `dir` as ReadUt1 does, but one category at a time, in name order: each is handed to
+// `fn` (which may move from it) before the next is read, so memory holds one category's
+// file and the hashes. Descriptions from global_usage go to `descriptions` when not null.
+// Fails when the folder cannot be read or when `fn` fails.
+Status ReadUt1Hashed(const std::string& dir, size_t max_reasons,
+                     const std::function<Status(Ut1HashedCategory&)>& fn,
+                     std::map<std::string, Ut1Description>* descriptions = nullptr);
+
+// Parses the text of one `domains` file into hashes (the same lines loaded and skipped,
+// for the same reasons, as ParseDomainsText).
+void HashDomainsText(const std::string& text, size_t max_reasons, Ut1HashedCategory& into);
 
 // Parses the text of one `domains` file (exposed for tests and single-file imports).
 void ParseDomainsText(const std::string& text, Ut1Category& into);

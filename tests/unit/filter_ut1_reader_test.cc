@@ -1,10 +1,12 @@
 // Reads the real UT1 extract and synthetic files with every known quirk.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "common/filter/domain_hash.h"
 #include "common/filter/ut1_reader.h"
 
 namespace preau::filter {
@@ -109,6 +111,84 @@ TEST(Ut1Reader, MissingFolderIsAClearError) {
   Result<Ut1Data> data = ReadUt1("/nonexistent/ut1");
   ASSERT_FALSE(data.ok());
   EXPECT_NE(data.status().message().find("/nonexistent/ut1"), std::string::npos);
+}
+
+// The hashes of `domains`, sorted, as the hashed reader gives them.
+std::vector<uint64_t> SortedHashes(const std::vector<std::string>& domains) {
+  std::vector<uint64_t> out;
+  for (const auto& d : domains) out.push_back(HashDomain(d));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Ut1Reader, HashedReadCountsExactlyWhatTheFullReadDoes) {
+  Result<Ut1Data> full = ReadUt1(kUt1Dir);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  std::map<std::string, Ut1Description> descriptions;
+  std::vector<std::string> names;
+  Status st = ReadUt1Hashed(kUt1Dir, 20, [&](Ut1HashedCategory& cat) -> Status {
+    SCOPED_TRACE(cat.name);
+    names.push_back(cat.name);
+    const Ut1Category* want = full->Find(cat.name);
+    if (want == nullptr) return NotFound(cat.name);
+    EXPECT_EQ(cat.domain_hashes, SortedHashes(want->domains));
+    EXPECT_EQ(cat.urls, want->urls);
+    EXPECT_EQ(cat.usage, want->usage);
+    EXPECT_EQ(cat.domain_lines, want->domain_lines);
+    EXPECT_EQ(cat.url_lines, want->url_lines);
+    EXPECT_EQ(cat.skipped_count, want->skipped.size());
+    EXPECT_EQ(cat.skipped.size(), std::min<size_t>(20, want->skipped.size()));
+    for (size_t i = 0; i < cat.skipped.size(); ++i) {
+      EXPECT_EQ(cat.skipped[i].reason, want->skipped[i].reason);
+      EXPECT_EQ(cat.skipped[i].file, want->skipped[i].file);
+    }
+    return Status::Ok();
+  }, &descriptions);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(names.size(), full->categories.size());
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(names[i], full->categories[i].name);
+  EXPECT_EQ(descriptions.size(), full->descriptions.size());
+}
+
+TEST(Ut1Reader, HashedReadReportsDuplicatesInLineOrderAndCapsTheReasons) {
+  const std::string text =
+      "b.example\n"
+      "A.example\n"
+      "# comment\n"
+      ".b.example\n"        // a duplicate of line 1 once normalised
+      "not a domain\n"
+      "a.example.\n"        // a duplicate of line 2
+      "c.example\r\n"
+      "B.EXAMPLE\n";        // a duplicate of line 1 again
+  Ut1Category full;
+  ParseDomainsText(text, full);
+  Ut1HashedCategory hashed;
+  HashDomainsText(text, 100, hashed);
+  EXPECT_EQ(hashed.domain_hashes, SortedHashes(full.domains));
+  EXPECT_EQ(hashed.domain_hashes.size(), 3u);
+  EXPECT_EQ(hashed.domain_lines, 8u);
+  ASSERT_EQ(hashed.skipped.size(), full.skipped.size());
+  for (size_t i = 0; i < full.skipped.size(); ++i) {
+    EXPECT_EQ(hashed.skipped[i].reason, full.skipped[i].reason);
+  }
+  EXPECT_EQ(hashed.skipped[1].reason, "line 4: duplicate of line 1");
+  EXPECT_EQ(hashed.skipped[4].reason, "line 8: duplicate of line 1");
+
+  // Only the first reasons are quoted, every skipped line is counted.
+  Ut1HashedCategory capped;
+  HashDomainsText(text, 2, capped);
+  EXPECT_EQ(capped.skipped_count, 5u);
+  ASSERT_EQ(capped.skipped.size(), 2u);
+  EXPECT_EQ(capped.skipped[0].reason, "line 3: comment");
+  EXPECT_EQ(capped.skipped[1].reason, "line 4: duplicate of line 1");
+}
+
+TEST(Ut1Reader, HashedReadOfAMissingFolderIsAClearError) {
+  Status st = ReadUt1Hashed("/nonexistent/ut1", 20, [](Ut1HashedCategory&) {
+    return Status::Ok();
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/nonexistent/ut1"), std::string::npos);
 }
 
 }  // namespace
