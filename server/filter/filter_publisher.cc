@@ -12,40 +12,38 @@ namespace {
 
 constexpr uint64_t kMaxArtifactBytes = 4ull << 30;
 
-std::string Describe(const filter::Ut1Data& data, const std::string& name) {
-  auto it = data.descriptions.find(name);
-  if (it == data.descriptions.end()) return "";
+std::string Describe(const std::map<std::string, filter::Ut1Description>& descriptions,
+                     const std::string& name) {
+  auto it = descriptions.find(name);
+  if (it == descriptions.end()) return "";
   const filter::Ut1Description& d = it->second;
   if (!d.desc_fr.empty()) return d.desc_fr;
   if (!d.name_fr.empty()) return d.name_fr;
   return d.desc_en.empty() ? d.name_en : d.desc_en;
 }
 
+// One category's line in an import's summary.
+void Summarize(const filter::Ut1HashedCategory& cat, size_t max_reasons,
+               v1::FilterVersion& into) {
+  auto* c = into.add_categories();
+  c->set_name(cat.name);
+  c->set_white(cat.IsWhite());
+  c->set_domains(cat.domain_hashes.size());
+  c->set_domain_lines(cat.domain_lines);
+  c->set_urls(cat.urls.size());
+  c->set_url_lines(cat.url_lines);
+  c->set_skipped(cat.skipped_count);
+  for (size_t i = 0; i < cat.skipped.size() && i < max_reasons; ++i) {
+    c->add_skipped_reasons(cat.skipped[i].file + " " + cat.skipped[i].reason);
+  }
+  into.set_domains(into.domains() + cat.domain_hashes.size());
+  into.set_urls(into.urls() + cat.urls.size());
+  into.set_skipped(into.skipped() + cat.skipped_count);
+}
+
 }  // namespace
 
-v1::FilterVersion SummarizeUt1(const filter::Ut1Data& data, size_t max_reasons) {
-  v1::FilterVersion v;
-  uint64_t skipped = 0;
-  for (const auto& cat : data.categories) {
-    auto* c = v.add_categories();
-    c->set_name(cat.name);
-    c->set_white(cat.IsWhite());
-    c->set_domains(cat.domains.size());
-    c->set_domain_lines(cat.domain_lines);
-    c->set_urls(cat.urls.size());
-    c->set_url_lines(cat.url_lines);
-    c->set_skipped(cat.skipped.size());
-    for (size_t i = 0; i < cat.skipped.size() && i < max_reasons; ++i) {
-      c->add_skipped_reasons(cat.skipped[i].file + " " + cat.skipped[i].reason);
-    }
-    c->set_description(Describe(data, cat.name));
-    skipped += cat.skipped.size();
-  }
-  v.set_domains(data.TotalDomains());
-  v.set_urls(data.TotalUrls());
-  v.set_skipped(skipped);
-  return v;
-}
+ImportClaim::~ImportClaim() { running_.store(false); }
 
 FilterPublisher::FilterPublisher(ServerCore& core, FilterRecords& records,
                                  PolicyRecords& policies, FilterPublisherOptions options)
@@ -67,6 +65,8 @@ void FilterPublisher::Stop() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  std::lock_guard<std::mutex> lock(import_mu_);
+  if (import_thread_.joinable()) import_thread_.join();
 }
 
 filter::FilterProfile FilterPublisher::KnownOnly(const filter::FilterProfile& p,
@@ -93,28 +93,80 @@ Result<std::pair<std::string, uint64_t>> FilterPublisher::StoreArtifact(const st
   return std::make_pair(sha, static_cast<uint64_t>(bytes.size()));
 }
 
-Result<v1::FilterVersion> FilterPublisher::Import(const filter::Ut1Data& data,
-                                                  const std::string& source,
-                                                  const std::string& operator_name) {
-  if (data.categories.empty()) {
+Result<std::unique_ptr<ImportClaim>> FilterPublisher::ClaimImport() {
+  bool expected = false;
+  if (!import_running_.compare_exchange_strong(expected, true)) {
+    return FailedPrecondition("an import is already running: try again when it has finished "
+                              "(`preau filter list` shows the versions)");
+  }
+  return std::unique_ptr<ImportClaim>(new ImportClaim(import_running_));
+}
+
+void FilterPublisher::ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir,
+                                  std::string source, std::string operator_name,
+                                  std::function<void(Result<v1::FilterVersion>)> done) {
+  std::lock_guard<std::mutex> lock(import_mu_);
+  // The claim proves the previous import is over; its thread is at most returning.
+  if (import_thread_.joinable()) import_thread_.join();
+  import_thread_ = std::thread([this, claim = std::move(claim), dir = std::move(dir),
+                                source = std::move(source), op = std::move(operator_name),
+                                done = std::move(done)]() mutable {
+    Result<v1::FilterVersion> version = ImportFolder(dir, source, op);
+    claim.reset();  // before `done`: the client may start the next import as soon as it hears
+    done(std::move(version));
+  });
+}
+
+Result<v1::FilterVersion> FilterPublisher::ImportFolder(const std::string& dir,
+                                                        const std::string& source,
+                                                        const std::string& operator_name) {
+  // Read one category at a time, keeping only hashes (8 bytes a domain): the whole
+  // published set is 5.8 million names.
+  v1::FilterVersion summary;
+  filter::SnapshotContents all;  // every category and URL rule, no profile: the full set
+  std::vector<std::vector<uint64_t>> hashes;
+  std::map<std::string, filter::Ut1Description> descriptions;
+  size_t max_reasons = options_.max_reasons_per_category;
+  PREAU_RETURN_IF_ERROR(filter::ReadUt1Hashed(
+      dir, max_reasons,
+      [&](filter::Ut1HashedCategory& cat) -> Status {
+        if (all.categories.size() == 256) {
+          return InvalidArgument("more than 256 categories (a snapshot numbers them in a byte)");
+        }
+        auto id = static_cast<uint8_t>(all.categories.size());
+        all.categories.push_back({cat.name, cat.IsWhite()});
+        Summarize(cat, max_reasons, summary);
+        for (auto& u : cat.urls) all.urls.emplace_back(id, std::move(u));
+        hashes.push_back(std::move(cat.domain_hashes));
+        return Status::Ok();
+      },
+      &descriptions));
+  if (all.categories.empty()) {
     return InvalidArgument("the folder holds no category (no sub-folder with a `domains` "
                            "file): is it the UT1 folder?");
   }
-  v1::FilterVersion summary;
+  for (auto& c : *summary.mutable_categories()) c.set_description(Describe(descriptions, c.name()));
+  size_t total = 0;
+  for (const auto& h : hashes) total += h.size();
+  all.entries.reserve(total);
+  for (size_t id = 0; id < hashes.size(); ++id) {
+    for (uint64_t h : hashes[id]) all.entries.push_back({h, static_cast<uint8_t>(id)});
+    std::vector<uint64_t>().swap(hashes[id]);
+  }
+
   {
     std::lock_guard<std::mutex> build(build_mu_);
     PREAU_ASSIGN_OR_RETURN(auto current, records_.CurrentImport());
-    uint64_t next = current ? current->version + 1 : 1;
-    filter::SnapshotOptions all;
-    all.only_blocked_categories = false;
-    PREAU_ASSIGN_OR_RETURN(std::string bytes,
-                           filter::BuildSnapshot(data, filter::FilterProfile{}, next, all));
+    all.version = current ? current->version + 1 : 1;
+    PREAU_ASSIGN_OR_RETURN(std::string bytes, filter::BuildSnapshot(std::move(all)));
     PREAU_ASSIGN_OR_RETURN(auto stored, StoreArtifact(bytes));
+    auto parsed = filter::Snapshot::Parse(bytes);
+    std::string().swap(bytes);
     FilterImportRecord rec;
     rec.source = source;
     rec.sha256 = stored.first;
     rec.size = stored.second;
-    rec.summary = SummarizeUt1(data, options_.max_reasons_per_category);
+    rec.summary = std::move(summary);
     rec.summary.set_source(source);
     rec.summary.set_imported_by(operator_name);
     rec.summary.set_imported_unix_ms(core_.Now());
@@ -123,10 +175,9 @@ Result<v1::FilterVersion> FilterPublisher::Import(const filter::Ut1Data& data,
     rec.imported_by = operator_name;
     rec.imported_ms = core_.Now();
     PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.AddImport(rec));
-    summary = rec.summary;
+    summary = std::move(rec.summary);
     summary.set_version(version);
     summary.set_current(true);
-    auto parsed = filter::Snapshot::Parse(bytes);
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (parsed.ok()) {
       full_ = *parsed;
@@ -137,7 +188,50 @@ Result<v1::FilterVersion> FilterPublisher::Import(const filter::Ut1Data& data,
     }
   }
   QueueAllOnline();
+  auto purged = Purge();
+  if (!purged.ok()) {
+    std::fprintf(stderr, "preau-server: filter purge after import %llu: %s\n",
+                 static_cast<unsigned long long>(summary.version()),
+                 purged.status().message().c_str());
+  }
   return summary;
+}
+
+Result<FilterPurge> FilterPublisher::Purge() {
+  // Under the build lock: no delta is being made from a snapshot about to go.
+  std::lock_guard<std::mutex> build(build_mu_);
+  FilterPurge out;
+  PREAU_ASSIGN_OR_RETURN(auto imports, records_.Imports());  // newest first
+  if (imports.empty()) return out;
+  uint64_t current = imports[0].version;
+  uint64_t previous = imports.size() > 1 ? imports[1].version : current;
+  std::set<uint64_t> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, memo] : memo_) held.insert(memo.held);
+  }
+  PREAU_ASSIGN_OR_RETURN(auto snapshots, records_.Snapshots());
+  std::vector<uint64_t> gone;
+  for (const auto& s : snapshots) {
+    bool recent = s.import_version == current || s.import_version == previous;
+    if (!recent && !held.count(s.version)) gone.push_back(s.version);
+  }
+  // Rows first, files after: whoever reads a row from now on finds no file to miss.
+  PREAU_ASSIGN_OR_RETURN(std::vector<std::string> shas, records_.RemoveSnapshots(gone));
+  out.snapshots = gone.size();
+  for (size_t i = 1; i < imports.size(); ++i) shas.push_back(imports[i].sha256);
+  PREAU_ASSIGN_OR_RETURN(std::set<std::string> in_use, records_.ArtifactsInUse());
+  std::set<std::string> unique(shas.begin(), shas.end());
+  for (const auto& sha : unique) {
+    if (in_use.count(sha) || sha.empty()) continue;
+    std::error_code ec;
+    if (std::filesystem::remove(ArtifactPath(core_.data_dir, sha), ec)) ++out.files;
+    if (ec) {
+      std::fprintf(stderr, "preau-server: filter purge: removing artifact %s: %s\n",
+                   sha.c_str(), ec.message().c_str());
+    }
+  }
+  return out;
 }
 
 Result<std::pair<std::shared_ptr<const filter::Snapshot>, uint64_t>> FilterPublisher::Current() {
@@ -248,6 +342,12 @@ void FilterPublisher::OnHello(const std::string& device_id, uint64_t held_versio
     memo_[device_id].held = held_version;
   }
   Queue(device_id);
+}
+
+uint64_t FilterPublisher::HeldBy(const std::string& device_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = memo_.find(device_id);
+  return it == memo_.end() ? 0 : it->second.held;
 }
 
 void FilterPublisher::Queue(const std::string& device_id) {

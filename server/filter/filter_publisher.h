@@ -13,13 +13,24 @@
 // The work (building snapshots and deltas takes seconds on the full UT1 set) runs on one
 // worker thread, never on a gRPC thread: OnHello and imports only queue devices. The
 // worker also rechecks connected devices whose policy bundle changed (a policy apply or a
-// device move changes the profile) every `recheck_interval`.
+// device move changes the profile) every `recheck_interval`. An import (reading and
+// compiling the whole published set, tens of seconds) runs on an import thread of its own,
+// one import at a time.
+//
+// Once an import is current, what no device can use any more is purged (rows, then
+// artifact files): snapshots of imports older than the previous one, unless a device that
+// said hello since the server started holds one (it stays a delta base), the deltas from
+// or to a purged snapshot, and the full sets of imports that are not current. Import rows
+// stay as history. A Fetch that already opened a purged file finishes reading it; one that
+// starts after gets NOT_FOUND (the device is sent the current snapshot anyway).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,8 +55,25 @@ struct FilterPublisherOptions {
   size_t max_reasons_per_category = 20;  // skipped lines quoted in an import's summary
 };
 
-// The summary of one UT1 read: per category what was loaded and skipped (with reasons).
-v1::FilterVersion SummarizeUt1(const filter::Ut1Data& data, size_t max_reasons);
+// The right to run the server's one import; held from an import's first message to its
+// end, released when destroyed.
+class ImportClaim {
+ public:
+  ~ImportClaim();
+  ImportClaim(const ImportClaim&) = delete;
+  ImportClaim& operator=(const ImportClaim&) = delete;
+
+ private:
+  friend class FilterPublisher;
+  explicit ImportClaim(std::atomic<bool>& running) : running_(running) {}
+  std::atomic<bool>& running_;
+};
+
+// What a purge removed.
+struct FilterPurge {
+  size_t snapshots = 0;  // snapshot rows (their deltas go with them)
+  size_t files = 0;      // artifact files deleted: snapshots, deltas, old full sets
+};
 
 class FilterPublisher {
  public:
@@ -56,17 +84,34 @@ class FilterPublisher {
   void Start();
   void Stop();
 
-  // Compiles `data` into a new full set, stores it and makes it current (atomically: the
-  // import's row is written after its artifact is durable), then queues every connected
-  // device. Returns the new version with its per-category summary.
-  Result<v1::FilterVersion> Import(const filter::Ut1Data& data, const std::string& source,
-                                   const std::string& operator_name);
+  // Claims the one import slot: FailedPrecondition "an import is already running" when
+  // another import holds it.
+  Result<std::unique_ptr<ImportClaim>> ClaimImport();
+  bool ImportRunning() const { return import_running_.load(); }
+
+  // Reads the UT1 folder `dir`, compiles it into a new full set, stores it and makes it
+  // current (atomically: the import's row is written after its artifact is durable),
+  // queues every connected device and purges what no device can use. Returns the new
+  // version with its per-category summary. Blocking (seconds on the whole UT1 set).
+  Result<v1::FilterVersion> ImportFolder(const std::string& dir, const std::string& source,
+                                         const std::string& operator_name);
+  // ImportFolder on the import thread; `done` runs there, after the claim is released.
+  void ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir, std::string source,
+                   std::string operator_name,
+                   std::function<void(Result<v1::FilterVersion>)> done);
+
+  // Removes the snapshots, deltas and full sets no device can use any more (see above).
+  Result<FilterPurge> Purge();
 
   // The current full set and its import version; null when nothing was imported.
   Result<std::pair<std::shared_ptr<const filter::Snapshot>, uint64_t>> Current();
 
   // A device said hello holding snapshot `held_version` (0: none): queue it.
   void OnHello(const std::string& device_id, uint64_t held_version);
+
+  // The snapshot version `device_id` last said it holds (0: none, or not heard from since
+  // the server started).
+  uint64_t HeldBy(const std::string& device_id);
 
   // What `device_id` should be sent now, given the snapshot version it holds; nullopt when
   // it is up to date (or nothing was imported). Builds what is missing. Blocking.
@@ -106,6 +151,10 @@ class FilterPublisher {
   std::mutex cache_mu_;
   std::shared_ptr<const filter::Snapshot> full_;
   uint64_t full_version_ = 0;
+
+  std::atomic<bool> import_running_{false};
+  std::mutex import_mu_;
+  std::thread import_thread_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -167,4 +167,66 @@ Status FilterRecords::AddDelta(const FilterDeltaRecord& r) {
   });
 }
 
+Result<std::vector<FilterSnapshotRecord>> FilterRecords::Snapshots() {
+  return store_.Locked([&](Db& db) -> Result<std::vector<FilterSnapshotRecord>> {
+    PREAU_ASSIGN_OR_RETURN(auto s,
+                           db.Prepare(std::string(kSnapshotColumns) + "ORDER BY version"));
+    std::vector<FilterSnapshotRecord> out;
+    while (true) {
+      PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(SnapshotFromRow(s));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<std::string>> FilterRecords::RemoveSnapshots(
+    const std::vector<uint64_t>& versions) {
+  return store_.Locked([&](Db& db) -> Result<std::vector<std::string>> {
+    std::vector<std::string> shas;
+    PREAU_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
+      for (uint64_t v : versions) {
+        auto version = static_cast<int64_t>(v);
+        PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT sha256 FROM filter_snapshots "
+                                                  "WHERE version=? UNION ALL "
+                                                  "SELECT sha256 FROM filter_deltas "
+                                                  "WHERE base_version=? OR version=?"));
+        q.Bind(1, version).Bind(2, version).Bind(3, version);
+        while (true) {
+          PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          shas.push_back(q.Text(0));
+        }
+        PREAU_ASSIGN_OR_RETURN(auto d, db.Prepare("DELETE FROM filter_deltas "
+                                                  "WHERE base_version=? OR version=?"));
+        d.Bind(1, version).Bind(2, version);
+        PREAU_RETURN_IF_ERROR(d.Run());
+        PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("DELETE FROM filter_snapshots WHERE version=?"));
+        s.Bind(1, version);
+        PREAU_RETURN_IF_ERROR(s.Run());
+      }
+      return Status::Ok();
+    }));
+    return shas;
+  });
+}
+
+Result<std::set<std::string>> FilterRecords::ArtifactsInUse() {
+  return store_.Locked([&](Db& db) -> Result<std::set<std::string>> {
+    PREAU_ASSIGN_OR_RETURN(
+        auto s, db.Prepare("SELECT sha256 FROM (SELECT sha256 FROM filter_imports "
+                           "ORDER BY version DESC LIMIT 1) "
+                           "UNION SELECT sha256 FROM filter_snapshots "
+                           "UNION SELECT sha256 FROM filter_deltas"));
+    std::set<std::string> out;
+    while (true) {
+      PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.insert(s.Text(0));
+    }
+    return out;
+  });
+}
+
 }  // namespace preau::server

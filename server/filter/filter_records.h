@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ class FilterRecords {
 
   Result<std::optional<FilterDeltaRecord>> Delta(uint64_t base_version, uint64_t version);
   Status AddDelta(const FilterDeltaRecord& record);
+
+  // Every snapshot, oldest first.
+  Result<std::vector<FilterSnapshotRecord>> Snapshots();
+  // Removes the snapshots `versions` and every delta from or to one of them (one
+  // transaction); returns the artifacts (SHA-256) the removed rows named.
+  Result<std::vector<std::string>> RemoveSnapshots(const std::vector<uint64_t>& versions);
+  // The artifacts some row still needs: the current import's full set, every snapshot and
+  // every delta. (Older imports keep their rows as history; their full sets are not needed.)
+  Result<std::set<std::string>> ArtifactsInUse();
 
  private:
   Store& store_;

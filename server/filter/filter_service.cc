@@ -48,8 +48,11 @@ std::string IncomingRoot(const std::string& data_dir) { return data_dir + "/filt
 }  // namespace
 
 // One import: the start message, then the folder's files in chunks, written to a private
-// folder under DATA/filter/incoming as they come (one chunk in memory at a time), read
-// with ReadUt1 at the end and compiled. Owns itself; deleted in OnDone.
+// folder under DATA/filter/incoming as they come (one chunk in memory at a time), then
+// read and compiled on the publisher's import thread (tens of seconds for the whole UT1
+// set: never on a gRPC thread), which finishes the call. The one import slot is claimed
+// before anything is received, so a second import is refused at once. Owns itself;
+// deleted in OnDone.
 class FilterServiceImpl::ImportReactor final
     : public grpc::ServerReadReactor<v1::ImportFilterRequest> {
  public:
@@ -67,6 +70,12 @@ class FilterServiceImpl::ImportReactor final
       Fail(role);
       return;
     }
+    auto claim = service_.publisher_.ClaimImport();
+    if (!claim.ok()) {
+      Fail(claim.status());
+      return;
+    }
+    claim_ = std::move(*claim);
     static std::atomic<uint64_t> counter{0};
     dir_ = IncomingRoot(service_.core_.data_dir) + "/" + std::to_string(service_.core_.Now()) +
            "-" + std::to_string(counter++);
@@ -138,17 +147,23 @@ class FilterServiceImpl::ImportReactor final
     if (cancelled_) return Fail(Unavailable("the import was cancelled by the client"));
     if (!started_) return Fail(InvalidArgument("the import carried nothing"));
     out_.close();
-    auto data = filter::ReadUt1(dir_);
-    if (!data.ok()) return Fail(data.status());
-    auto version = service_.publisher_.Import(*data, source_, operator_);
+    service_.publisher_.ImportAsync(std::move(claim_), dir_, source_, operator_,
+                                    [this](Result<v1::FilterVersion> version) {
+                                      Imported(std::move(version));
+                                    });
+  }
+
+  // On the import thread; the last thing it does with this reactor.
+  void Imported(Result<v1::FilterVersion> version) {
     if (!version.ok()) return Fail(version.status());
-    *resp_->mutable_version() = *version;
+    *resp_->mutable_version() = std::move(*version);
+    const v1::FilterVersion& v = resp_->version();
     service_.core_.Audit(operator_, "filter.import", source_, Status::Ok(),
-                         "version " + std::to_string(version->version()) + ": " +
-                             std::to_string(version->domains()) + " domains, " +
-                             std::to_string(version->urls()) + " urls, " +
-                             std::to_string(version->skipped()) + " lines skipped, " +
-                             std::to_string(version->categories_size()) + " categories");
+                         "version " + std::to_string(v.version()) + ": " +
+                             std::to_string(v.domains()) + " domains, " +
+                             std::to_string(v.urls()) + " urls, " +
+                             std::to_string(v.skipped()) + " lines skipped, " +
+                             std::to_string(v.categories_size()) + " categories");
     Finish(grpc::Status::OK);
   }
 
@@ -162,6 +177,7 @@ class FilterServiceImpl::ImportReactor final
   FilterServiceImpl& service_;
   v1::ImportFilterResponse* resp_;
   std::string peer_;
+  std::unique_ptr<ImportClaim> claim_;  // until handed to the import thread
   std::string operator_;
   std::string dir_;
   std::string source_;

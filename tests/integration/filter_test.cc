@@ -38,6 +38,7 @@
 #include "preau/v1/command.pb.h"
 #include "preau/v1/filter.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
+#include "server/filter/filter_service.h"
 #include "tests/support/harness.h"
 
 namespace preau::testing {
@@ -296,6 +297,31 @@ class FilterTest : public ::testing::Test {
     return root;
   }
 
+  // The server's filter publisher (to see what each device last said it holds).
+  server::FilterPublisher* Publisher() {
+    for (auto* f : server_->server().core().features) {
+      if (auto* d = dynamic_cast<server::FilterDomain*>(f)) return &d->publisher();
+    }
+    return nullptr;
+  }
+
+  // The files in the server's artifact store.
+  std::set<std::string> Artifacts() {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(server_->data_dir() + "/artifacts")) {
+      if (e.is_regular_file()) out.insert(e.path().filename().string());
+    }
+    return out;
+  }
+
+  v1::ListFiltersResponse List() {
+    v1::ListFiltersResponse resp;
+    grpc::ClientContext ctx;
+    auto st = filter_->List(&ctx, v1::ListFiltersRequest(), &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+
   std::string CreateTeacher(const std::string& name) {
     return server_->CreateOperator(dir_.path(), name, v1::ROLE_TEACHER, {kClass});
   }
@@ -497,6 +523,157 @@ TEST_F(FilterTest, AgentKeepsFilteringFromItsSavedSnapshotWithoutTheServer) {
   DnsClient client(agent->filter().port());
   EXPECT_TRUE(client.Ask(kCasino).Blocked());
   EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+}
+
+TEST_F(FilterTest, ThreeImportsPurgeTheFirstAndDevicesStillGetTheirSnapshot) {
+  ASSERT_EQ(Cli({"filter", "import", kUt1}).exit_code, 0);
+  ApplyPolicy(kWebPolicy);
+  std::string token = server_->CreateToken(kClass);
+  auto tablet = FilterAgent::Start(*server_, dir_ / "tablet", token, upstream_.address(), &clock_);
+  ASSERT_TRUE(tablet);
+  auto& f = tablet->filter();
+  ASSERT_TRUE(WaitUntil([&] { return f.version() != 0; }, 20s)) << f.last_error();
+  const std::set<std::string> first = Artifacts();  // import 1's full set and snapshot
+  ASSERT_EQ(first.size(), 2u);
+
+  server::FilterPublisher* publisher = Publisher();
+  ASSERT_NE(publisher, nullptr);
+  const std::string id = tablet->agent().status().device_id;
+  std::string changed = ChangedUt1();
+  uint64_t held = f.version();
+  for (const std::string& folder : {changed, std::string(kUt1)}) {
+    // The server has heard what the tablet holds (or it would keep that as a delta base).
+    ASSERT_TRUE(WaitUntil([&] { return publisher->HeldBy(id) == held; }));
+    auto r = Cli({"filter", "import", folder});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(WaitUntil([&] { return f.version() != held; }, 20s)) << f.last_error();
+    held = f.version();
+  }
+  EXPECT_EQ(f.deltas_applied(), 2u);
+
+  // Nothing of the first import is left on disk; its history is.
+  std::set<std::string> now = Artifacts();
+  for (const auto& sha : first) EXPECT_EQ(now.count(sha), 0u) << sha;
+  v1::ListFiltersResponse list = List();
+  ASSERT_EQ(list.versions_size(), 3);
+  EXPECT_EQ(list.versions(0).version(), 3u);
+  EXPECT_EQ(list.versions(2).version(), 1u);
+  EXPECT_EQ(list.snapshots(), 2u);  // one profile, imports 2 and 3
+  EXPECT_TRUE(now.count(list.versions(0).sha256()));
+  EXPECT_FALSE(now.count(list.versions(1).sha256()));  // not current: its full set went
+
+  // The current version works: the tablet filters with it, a new tablet gets it whole,
+  // `filter test` answers from it.
+  DnsClient client(f.port());
+  EXPECT_TRUE(client.Ask(kCasino).Blocked());
+  EXPECT_TRUE(client.Ask(kCasino2).Blocked());  // back in the list with import 3
+  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+  auto fresh = FilterAgent::Start(*server_, dir_ / "fresh", token, upstream_.address(), &clock_);
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE(WaitUntil([&] { return fresh->filter().version() == held; }, 20s))
+      << fresh->filter().last_error();
+  EXPECT_EQ(fresh->filter().deltas_applied(), 0u);
+  EXPECT_TRUE(DnsClient(fresh->filter().port()).Ask(kCasino).Blocked());
+  auto r = Cli({"filter", "test", kCasino, "--group", kClass});
+  EXPECT_NE(r.out.find("BLOCKED"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(FilterTest, ASnapshotADeviceStillHoldsStaysItsDeltaBase) {
+  ASSERT_EQ(Cli({"filter", "import", kUt1}).exit_code, 0);
+  ApplyPolicy(kWebPolicy);
+  server::FilterPublisher* publisher = Publisher();
+  ASSERT_NE(publisher, nullptr);
+  std::string token = server_->CreateToken(kClass);
+  auto online = FilterAgent::Start(*server_, dir_ / "online", token, upstream_.address(), &clock_);
+  auto away = FilterAgent::Start(*server_, dir_ / "away", token, upstream_.address(), &clock_);
+  ASSERT_TRUE(online && away);
+  ASSERT_TRUE(WaitUntil([&] { return online->filter().version() != 0; }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return away->filter().version() != 0; }, 20s));
+  const uint64_t s1 = away->filter().version();
+  const std::string online_id = online->agent().status().device_id;
+  const std::string away_id = away->agent().status().device_id;
+  ASSERT_TRUE(WaitUntil([&] { return publisher->HeldBy(away_id) == s1; }));
+  const std::set<std::string> first = Artifacts();
+  ASSERT_EQ(first.size(), 2u);
+  const std::string full1 = List().versions(0).sha256();
+  std::string snapshot1;
+  for (const auto& sha : first) {
+    if (sha != full1) snapshot1 = sha;
+  }
+  away.reset();  // offline, holding snapshot s1
+
+  // Each import: the online tablet follows, and the server hears what it holds.
+  auto import = [&](const std::string& folder) {
+    uint64_t before = online->filter().version();
+    auto r = Cli({"filter", "import", folder});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(WaitUntil([&] { return online->filter().version() != before; }, 20s));
+    uint64_t now = online->filter().version();
+    ASSERT_TRUE(WaitUntil([&] { return publisher->HeldBy(online_id) == now; }));
+  };
+  std::string changed = ChangedUt1();
+  import(changed);
+  EXPECT_FALSE(Artifacts().count(full1));  // no longer current
+  import(kUt1);
+  // Import 1 is two versions old, but the away tablet's last word was s1: kept.
+  EXPECT_TRUE(Artifacts().count(snapshot1));
+
+  // Back online, the away tablet gets the current snapshot as a delta from s1.
+  away = FilterAgent::Start(*server_, dir_ / "away", "", upstream_.address(), &clock_);
+  ASSERT_TRUE(away);
+  ASSERT_TRUE(WaitUntil([&] { return away->filter().version() == online->filter().version(); },
+                        20s)) << away->filter().last_error();
+  EXPECT_EQ(away->filter().deltas_applied(), 1u);
+  ASSERT_TRUE(WaitUntil([&] { return publisher->HeldBy(away_id) == away->filter().version(); }));
+
+  // Nobody holds s1 any more: the next import removes it.
+  import(changed);
+  EXPECT_FALSE(Artifacts().count(snapshot1));
+  ASSERT_TRUE(WaitUntil([&] { return away->filter().version() == online->filter().version(); },
+                        20s));
+  EXPECT_TRUE(DnsClient(away->filter().port()).Ask("brand-new-casino.example").Blocked());
+}
+
+TEST_F(FilterTest, ASecondImportWhileOneRunsIsRefused) {
+  server::FilterPublisher* publisher = Publisher();
+  ASSERT_NE(publisher, nullptr);
+  grpc::ClientContext ctx;
+  v1::ImportFilterResponse resp;
+  auto first = filter_->Import(&ctx, &resp);
+  v1::ImportFilterRequest start;
+  start.mutable_start()->set_source("a slow upload");
+  ASSERT_TRUE(first->Write(start));
+  ASSERT_TRUE(WaitUntil([&] { return publisher->ImportRunning(); }));
+
+  grpc::ClientContext ctx2;
+  v1::ImportFilterResponse resp2;
+  auto second = filter_->Import(&ctx2, &resp2);
+  second->WritesDone();
+  grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("an import is already running"), std::string::npos)
+      << refused.error_message();
+  auto r = Cli({"filter", "import", kUt1});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("an import is already running"), std::string::npos) << r.err;
+
+  // The first import goes on to the end; then the next one is taken.
+  v1::ImportFilterRequest chunk;
+  chunk.mutable_chunk()->set_category("casinos");
+  chunk.mutable_chunk()->set_file("domains");
+  chunk.mutable_chunk()->set_data("casino.example\nnot a domain\n");
+  chunk.mutable_chunk()->set_last(true);
+  ASSERT_TRUE(first->Write(chunk));
+  ASSERT_TRUE(first->WritesDone());
+  grpc::Status st = first->Finish();
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.version().version(), 1u);
+  EXPECT_EQ(resp.version().domains(), 1u);
+  EXPECT_EQ(resp.version().skipped(), 1u);
+  EXPECT_FALSE(publisher->ImportRunning());
+  r = Cli({"filter", "import", kUt1});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Imported version 2:"), std::string::npos) << r.out;
 }
 
 TEST(SystemResolverTest, PointsResolvConfAndRestoresIt) {
