@@ -5,7 +5,7 @@
 #include "common/duration.h"
 #include "preau/v1/command.pb.h"
 #include "preau/v1/policy.pb.h"
-#include "server/reports/json.h"
+#include "common/json.h"
 #include "server/reports/retention_job.h"
 
 namespace preau::server {
@@ -20,7 +20,7 @@ Json ProtoJson(const google::protobuf::Message& m) {
 }
 
 Json Time(int64_t unix_ms) {
-  return unix_ms == 0 ? Json() : Json::Str(FormatLocalTime(unix_ms));
+  return unix_ms == 0 ? Json() : Json::String(FormatLocalTime(unix_ms));
 }
 
 // Rows of another domain's table, read by device id. A table that this build lacks
@@ -46,21 +46,21 @@ Status ReadRows(Store& store, const std::string& sql, const std::string& key, Ro
 Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
                                      const DeviceRecord& d) {
   Json root = Json::Object();
-  root.Set("export_format", Json::Str("preau.device-export.v1"));
+  root.Set("export_format", Json::String("preau.device-export.v1"));
   root.Set("exported_at", Time(core.Now()));
 
   Json dev = Json::Object();
-  dev.Set("id", Json::Str(d.id));
-  dev.Set("name", Json::Str(d.name));
-  dev.Set("group", Json::Str(d.group));
+  dev.Set("id", Json::String(d.id));
+  dev.Set("name", Json::String(d.name));
+  dev.Set("group", Json::String(d.group));
   dev.Set("enrolled_at", Time(d.enrolled_ms));
   dev.Set("last_seen_at", Time(d.last_seen_ms));
   dev.Set("retired_at", Time(d.retired_ms));
-  dev.Set("certificate_serial", Json::Str(d.cert_serial));
-  dev.Set("key_fingerprint", Json::Str(d.key_fingerprint));
-  dev.Set("agent_version", Json::Str(d.agent_version));
+  dev.Set("certificate_serial", Json::String(d.cert_serial));
+  dev.Set("key_fingerprint", Json::String(d.key_fingerprint));
+  dev.Set("agent_version", Json::String(d.agent_version));
   dev.Set("policy_version", Json::Int(static_cast<int64_t>(d.policy_version)));
-  dev.Set("policy_state", Json::Str(d.policy_state));
+  dev.Set("policy_state", Json::String(d.policy_state));
   dev.Set("online", Json::Bool(core.connections.Online(d.id)));
   root.Set("device", std::move(dev));
 
@@ -73,7 +73,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
   Json retention = Json::Object();
   retention.Set("usage_months", Json::Int(policy.usage_months));
   retention.Set("retired_days", Json::Int(policy.retired_days));
-  retention.Set("kept_from_day", Json::Str(RetentionCutoffDay(core.Now(), policy)));
+  retention.Set("kept_from_day", Json::String(RetentionCutoffDay(core.Now(), policy)));
   use.Set("retention", std::move(retention));
   PREAU_ASSIGN_OR_RETURN(auto days, usage.Days("", d.id));
   Json day_list = Json::Array();
@@ -83,7 +83,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
   Json batch_list = Json::Array();
   for (const auto& [id, at] : batches) {
     Json b = Json::Object();
-    b.Set("id", Json::Str(id));
+    b.Set("id", Json::String(id));
     b.Set("received_at", Time(at));
     batch_list.Add(std::move(b));
   }
@@ -99,14 +99,14 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
     for (const auto& s : all) {
       if (s.serial != inv.serial()) continue;
       stock = Json::Object();
-      stock.Set("serial", Json::Str(s.serial));
-      stock.Set("name", Json::Str(s.name));
-      stock.Set("model", Json::Str(s.model));
-      stock.Set("state", Json::Str(s.state));
-      stock.Set("purchased", Json::Str(s.purchased));
-      stock.Set("notes", Json::Str(s.notes));
+      stock.Set("serial", Json::String(s.serial));
+      stock.Set("name", Json::String(s.name));
+      stock.Set("model", Json::String(s.model));
+      stock.Set("state", Json::String(s.state));
+      stock.Set("purchased", Json::String(s.purchased));
+      stock.Set("notes", Json::String(s.notes));
       stock.Set("imported_at", Time(s.imported_ms));
-      stock.Set("imported_by", Json::Str(s.imported_by));
+      stock.Set("imported_by", Json::String(s.imported_by));
     }
   }
   root.Set("stock_taking", std::move(stock));
@@ -118,7 +118,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
       d.id, [&](const Stmt& s) {
         issued = Json::Object();
         issued.Set("version", Json::Int(s.Int(0)));
-        issued.Set("resolved_from_revisions", Json::Str(s.Text(1)));
+        issued.Set("resolved_from_revisions", Json::String(s.Text(1)));
         issued.Set("issued_at", Time(s.Int(2)));
       }));
   pol.Set("last_issued", std::move(issued));
@@ -131,7 +131,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
         Json r = Json::Object();
         r.Set("version", Json::Int(s.Int(0)));
         r.Set("accepted", Json::Bool(s.Int(1) != 0));
-        r.Set("reason", Json::Str(s.Text(2)));
+        r.Set("reason", Json::String(s.Text(2)));
         v1::ComplianceReport report;
         r.Set("report", report.ParseFromString(s.Blob(3)) ? ProtoJson(report) : Json());
         r.Set("reported_at", Time(s.Int(4)));
@@ -148,13 +148,13 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
       d.id, [&](const Stmt& s) {
         Json c = Json::Object();
         c.Set("seq", Json::Int(s.Int(0)));
-        c.Set("command_id", Json::Str(s.Text(1)));
+        c.Set("command_id", Json::String(s.Text(1)));
         v1::Command cmd;
         c.Set("command", cmd.ParseFromString(s.Blob(2)) ? ProtoJson(cmd) : Json());
         c.Set("expires_at", Time(s.Int(3)));
         c.Set("created_at", Time(s.Int(4)));
         c.Set("ack_result", Json::Int(s.Int(5)));
-        c.Set("ack_detail", Json::Str(s.Text(6)));
+        c.Set("ack_detail", Json::String(s.Text(6)));
         c.Set("acked_at", Time(s.Int(7)));
         commands.Add(std::move(c));
       }));
@@ -169,11 +169,11 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
         Json a = Json::Object();
         a.Set("seq", Json::Int(s.Int(0)));
         a.Set("at", Time(s.Int(1)));
-        a.Set("actor", Json::Str(s.Text(2)));
-        a.Set("action", Json::Str(s.Text(3)));
-        a.Set("target", Json::Str(s.Text(4)));
-        a.Set("result", Json::Str(s.Text(5)));
-        a.Set("detail", Json::Str(s.Text(6)));
+        a.Set("actor", Json::String(s.Text(2)));
+        a.Set("action", Json::String(s.Text(3)));
+        a.Set("target", Json::String(s.Text(4)));
+        a.Set("result", Json::String(s.Text(5)));
+        a.Set("detail", Json::String(s.Text(6)));
         audit.Add(std::move(a));
       }));
   root.Set("audit", std::move(audit));

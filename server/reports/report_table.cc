@@ -37,7 +37,7 @@ std::string ReportValue::Display() const {
 Json ReportValue::ToJson() const {
   switch (type) {
     case Type::kEmpty: return Json();
-    case Type::kText: return Json::Str(text);
+    case Type::kText: return Json::String(text);
     case Type::kInt: return Json::Int(number);
     case Type::kBool: return Json::Bool(flag);
   }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "server/reports/json.h"
+#include "common/json.h"
 
 namespace preau::server {
 

@@ -190,15 +190,15 @@ Status FilterList(const CliContext& ctx) {
   }
   if (ctx.format == OutputFormat::kJson) {
     // Each version as an object, the current one with its categories.
-    JsonValue out = JsonValue::Array();
+    Json out = Json::Array();
     for (size_t i = 0; i < versions.size(); ++i) {
-      JsonValue v = versions.RowObject(i);
-      JsonValue cats = JsonValue::Array();
+      Json v = versions.RowObject(i);
+      Json cats = Json::Array();
       Table ct = CategoryTable();
       for (const auto& c : resp.versions(static_cast<int>(i)).categories()) ct.AddRow(CategoryRow(c));
-      for (size_t j = 0; j < ct.size(); ++j) cats.Append(ct.RowObject(j));
+      for (size_t j = 0; j < ct.size(); ++j) cats.Add(ct.RowObject(j));
       v.Set("category_list", std::move(cats));
-      out.Append(std::move(v));
+      out.Add(std::move(v));
     }
     Print(ctx, out.Dump() + "\n");
     return Status::Ok();

@@ -91,7 +91,7 @@ Table DeviceTable() {
   });
 }
 
-Cell Percent(uint32_t n) { return Cell::Custom(std::to_string(n) + "%", JsonValue::Uint(n)); }
+Cell Percent(uint32_t n) { return Cell::Custom(std::to_string(n) + "%", Json::Uint(n)); }
 
 std::vector<Cell> DeviceRow(const v1::Device& d) {
   const v1::Inventory& inv = d.inventory();
@@ -117,7 +117,7 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Text(d.group()),
       // A retired device is never online; say why in the table (listed with --retired).
       Cell::Custom(d.retired() ? "retired" : d.online() ? "yes" : "no",
-                   JsonValue::Bool(d.online())),
+                   Json::Bool(d.online())),
       Cell::Time(d.last_seen_unix_ms()),
       Cell::Text(inv.model()),
       Cell::Text(os),
@@ -170,19 +170,19 @@ Table AppTable(const v1::Inventory& inv) {
   return t;
 }
 
-JsonValue BatteryObject(const v1::Inventory& inv) {
-  if (!inv.has_battery() || !inv.battery().present()) return JsonValue::Null();
+Json BatteryObject(const v1::Inventory& inv) {
+  if (!inv.has_battery() || !inv.battery().present()) return Json::Null();
   const auto& b = inv.battery();
-  return JsonValue::Object()
-      .Set("percent", JsonValue::Uint(b.percent()))
-      .Set("health_percent", JsonValue::Uint(b.health_percent()))
-      .Set("charging", JsonValue::Bool(b.charging()))
-      .Set("cycle_count", JsonValue::Uint(b.cycle_count()));
+  return Json::Object()
+      .Set("percent", Json::Uint(b.percent()))
+      .Set("health_percent", Json::Uint(b.health_percent()))
+      .Set("charging", Json::Bool(b.charging()))
+      .Set("cycle_count", Json::Uint(b.cycle_count()));
 }
 
-JsonValue TableArray(const Table& t) {
-  JsonValue a = JsonValue::Array();
-  for (size_t i = 0; i < t.size(); ++i) a.Append(t.RowObject(i));
+Json TableArray(const Table& t) {
+  Json a = Json::Array();
+  for (size_t i = 0; i < t.size(); ++i) a.Add(t.RowObject(i));
   return a;
 }
 
@@ -371,7 +371,7 @@ Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o) {
       break;
     }
     case OutputFormat::kJson: {
-      JsonValue obj = t.RowObject(0);
+      Json obj = t.RowObject(0);
       obj.Set("battery", BatteryObject(inv));
       obj.Set("disks", TableArray(DiskTable(inv)));
       obj.Set("interfaces", TableArray(InterfaceTable(inv)));

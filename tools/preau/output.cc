@@ -15,150 +15,42 @@ Result<OutputFormat> ParseOutputFormat(const std::string& text) {
   return InvalidArgument("output format '" + text + "': expected table, json or csv");
 }
 
-// --- JsonValue ------------------------------------------------------------------------------
-
-JsonValue JsonValue::Bool(bool b) {
-  JsonValue v;
-  v.kind_ = Kind::kBool;
-  v.bool_ = b;
-  return v;
-}
-
-JsonValue JsonValue::Int(int64_t n) {
-  JsonValue v;
-  v.kind_ = Kind::kInt;
-  v.int_ = n;
-  return v;
-}
-
-JsonValue JsonValue::Uint(uint64_t n) {
-  JsonValue v;
-  v.kind_ = Kind::kUint;
-  v.uint_ = n;
-  return v;
-}
-
-JsonValue JsonValue::String(std::string s) {
-  JsonValue v;
-  v.kind_ = Kind::kString;
-  v.string_ = std::move(s);
-  return v;
-}
-
-JsonValue JsonValue::Array() {
-  JsonValue v;
-  v.kind_ = Kind::kArray;
-  return v;
-}
-
-JsonValue JsonValue::Object() {
-  JsonValue v;
-  v.kind_ = Kind::kObject;
-  return v;
-}
-
-JsonValue& JsonValue::Append(JsonValue v) {
-  items_.push_back(std::move(v));
-  return *this;
-}
-
-JsonValue& JsonValue::Set(std::string key, JsonValue v) {
-  keys_.push_back(std::move(key));
-  items_.push_back(std::move(v));
-  return *this;
-}
-
-std::string JsonValue::Dump(int indent) const {
-  std::string out;
-  DumpTo(out, indent, 0);
-  return out;
-}
-
-void JsonValue::DumpTo(std::string& out, int indent, int depth) const {
-  auto newline = [&](int d) {
-    if (indent <= 0) return;
-    out += '\n';
-    out.append(static_cast<size_t>(indent * d), ' ');
-  };
-  switch (kind_) {
-    case Kind::kNull: out += "null"; return;
-    case Kind::kBool: out += bool_ ? "true" : "false"; return;
-    case Kind::kInt: out += std::to_string(int_); return;
-    case Kind::kUint: out += std::to_string(uint_); return;
-    case Kind::kString: out += JsonString(string_); return;
-    case Kind::kArray:
-    case Kind::kObject: {
-      bool object = kind_ == Kind::kObject;
-      out += object ? '{' : '[';
-      for (size_t i = 0; i < items_.size(); ++i) {
-        if (i > 0) out += ',';
-        newline(depth + 1);
-        if (object) {
-          out += JsonString(keys_[i]);
-          out += indent > 0 ? ": " : ":";
-        }
-        items_[i].DumpTo(out, indent, depth + 1);
-      }
-      if (!items_.empty()) newline(depth);
-      out += object ? '}' : ']';
-      return;
-    }
-  }
-}
-
-std::string JsonValue::CsvText() const {
-  switch (kind_) {
-    case Kind::kNull: return "";
-    case Kind::kBool: return bool_ ? "true" : "false";
-    case Kind::kInt: return std::to_string(int_);
-    case Kind::kUint: return std::to_string(uint_);
-    case Kind::kString: return string_;
-    case Kind::kArray: {
-      std::string s;
-      for (size_t i = 0; i < items_.size(); ++i) s += (i ? ";" : "") + items_[i].CsvText();
-      return s;
-    }
-    case Kind::kObject: return Dump(0);
-  }
-  return "";
-}
-
 // --- Cell -------------------------------------------------------------------------------------
 
 Cell Cell::Text(std::string s) {
   std::string display = s.empty() ? "-" : s;
-  return {std::move(display), JsonValue::String(std::move(s))};
+  return {std::move(display), Json::String(std::move(s))};
 }
 
 Cell Cell::OptionalText(std::string s) {
   if (s.empty()) return Null();
-  return {s, JsonValue::String(s)};
+  return {s, Json::String(s)};
 }
 
-Cell Cell::Int(int64_t n) { return {std::to_string(n), JsonValue::Int(n)}; }
-Cell Cell::Uint(uint64_t n) { return {std::to_string(n), JsonValue::Uint(n)}; }
-Cell Cell::Bool(bool b) { return {b ? "yes" : "no", JsonValue::Bool(b)}; }
+Cell Cell::Int(int64_t n) { return {std::to_string(n), Json::Int(n)}; }
+Cell Cell::Uint(uint64_t n) { return {std::to_string(n), Json::Uint(n)}; }
+Cell Cell::Bool(bool b) { return {b ? "yes" : "no", Json::Bool(b)}; }
 
 Cell Cell::Time(int64_t unix_ms) {
   if (unix_ms == 0) return Null();
   std::string t = FormatLocalTime(unix_ms);
-  return {t, JsonValue::String(t)};
+  return {t, Json::String(t)};
 }
 
-Cell Cell::Bytes(uint64_t n) { return {HumanBytes(n), JsonValue::Uint(n)}; }
-Cell Cell::Null() { return {"-", JsonValue::Null()}; }
+Cell Cell::Bytes(uint64_t n) { return {HumanBytes(n), Json::Uint(n)}; }
+Cell Cell::Null() { return {"-", Json::Null()}; }
 
 Cell Cell::List(const std::vector<std::string>& items, const std::string& empty_display) {
-  JsonValue array = JsonValue::Array();
+  Json array = Json::Array();
   std::string display;
   for (const auto& s : items) {
-    array.Append(JsonValue::String(s));
+    array.Add(Json::String(s));
     display += (display.empty() ? "" : ", ") + s;
   }
   return {items.empty() ? empty_display : display, std::move(array)};
 }
 
-Cell Cell::Custom(std::string display, JsonValue value) {
+Cell Cell::Custom(std::string display, Json value) {
   return {std::move(display), std::move(value)};
 }
 
@@ -174,16 +66,16 @@ std::string Table::Render(OutputFormat format) const {
     case OutputFormat::kTable: return RenderText();
     case OutputFormat::kCsv: return RenderCsv();
     case OutputFormat::kJson: {
-      JsonValue array = JsonValue::Array();
-      for (size_t i = 0; i < rows_.size(); ++i) array.Append(RowObject(i));
+      Json array = Json::Array();
+      for (size_t i = 0; i < rows_.size(); ++i) array.Add(RowObject(i));
       return array.Dump() + "\n";
     }
   }
   return "";
 }
 
-JsonValue Table::RowObject(size_t i) const {
-  JsonValue obj = JsonValue::Object();
+Json Table::RowObject(size_t i) const {
+  Json obj = Json::Object();
   for (size_t c = 0; c < columns_.size(); ++c) {
     if (columns_[c].shown == Shown::kTableOnly) continue;
     obj.Set(columns_[c].key, rows_[i][c].value);
@@ -282,67 +174,6 @@ std::string CsvField(const std::string& s) {
   for (char c : s) {
     if (c == '"') out += '"';
     out += c;
-  }
-  return out + "\"";
-}
-
-namespace {
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid (overlong
-// forms, surrogates and code points above U+10FFFF included).
-size_t Utf8SequenceLength(const std::string& s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  size_t len;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-  else return 0;
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-}  // namespace
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    if (len > 1) {
-      out.append(s, i, len);
-      i += len;
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
   }
   return out + "\"";
 }

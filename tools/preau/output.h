@@ -4,14 +4,15 @@
 // user chose with `-o`: an aligned text table for people, CSV (RFC 4180 quoting, header
 // row) or JSON (an array of objects with snake_case keys) for scripts. A Cell carries both
 // what a person reads ("82%", "yes", "-") and the typed value a script gets (82, true,
-// null), so one row definition serves the three formats. JsonValue is the small JSON
-// model behind it, also used directly for single objects (`devices show -o json`).
+// null), so one row definition serves the three formats. Json is the small JSON
+// model behind it (common/json.h), also used directly for single objects (`devices show -o json`).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "common/status.h"
 
 namespace preau::cli {
@@ -21,48 +22,10 @@ enum class OutputFormat { kTable, kJson, kCsv };
 // "table", "json" or "csv"; anything else is an InvalidArgument naming the choices.
 Result<OutputFormat> ParseOutputFormat(const std::string& text);
 
-// A JSON value: null, boolean, integer, string, array or object (keys keep their order).
-class JsonValue {
- public:
-  JsonValue() = default;  // null
-  static JsonValue Null() { return {}; }
-  static JsonValue Bool(bool b);
-  static JsonValue Int(int64_t n);
-  static JsonValue Uint(uint64_t n);
-  static JsonValue String(std::string s);
-  static JsonValue Array();
-  static JsonValue Object();
-
-  bool is_null() const { return kind_ == Kind::kNull; }
-  // Appends to an array.
-  JsonValue& Append(JsonValue v);
-  // Adds a member to an object (no check for duplicates: callers own their keys).
-  JsonValue& Set(std::string key, JsonValue v);
-
-  // Indented JSON text, ending without a newline. Strings are escaped, and bytes that
-  // are not valid UTF-8 become U+FFFD so that the output always parses.
-  std::string Dump(int indent = 2) const;
-  // A scalar as CSV wants it: strings as is, numbers in decimal, true/false, "" for null;
-  // arrays join their scalars with ';'.
-  std::string CsvText() const;
-
- private:
-  enum class Kind { kNull, kBool, kInt, kUint, kString, kArray, kObject };
-  void DumpTo(std::string& out, int indent, int depth) const;
-
-  Kind kind_ = Kind::kNull;
-  bool bool_ = false;
-  int64_t int_ = 0;
-  uint64_t uint_ = 0;
-  std::string string_;
-  std::vector<std::string> keys_;  // objects
-  std::vector<JsonValue> items_;   // array items, or object values beside keys_
-};
-
 // One value of a row: `display` for the text table, `value` for JSON and CSV.
 struct Cell {
   std::string display;
-  JsonValue value;
+  Json value;
 
   static Cell Text(std::string s);               // "" shows as "-" and is "" in JSON
   static Cell OptionalText(std::string s);       // "" shows as "-" and is null in JSON
@@ -74,7 +37,7 @@ struct Cell {
   static Cell Null();                            // "-" and null
   static Cell List(const std::vector<std::string>& items, const std::string& empty_display);
   // A cell whose table text differs from its data (e.g. "82%" for 82).
-  static Cell Custom(std::string display, JsonValue value);
+  static Cell Custom(std::string display, Json value);
 };
 
 // Where a column appears: some columns exist only for people (OS = name + version) and
@@ -98,7 +61,7 @@ class Table {
   // The whole rendering, ending with a newline (an empty JSON listing is "[]\n").
   std::string Render(OutputFormat format) const;
   // Row `i` as a JSON object of the data columns (for commands showing a single item).
-  JsonValue RowObject(size_t i) const;
+  Json RowObject(size_t i) const;
   // Row `i` for a person, one aligned "Header  value" line per data column.
   std::string RenderRecord(size_t i) const;
 
@@ -112,8 +75,6 @@ class Table {
 
 // RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled.
 std::string CsvField(const std::string& s);
-// `s` as a JSON string literal, quotes included.
-std::string JsonString(const std::string& s);
 // Terminal-safe text: control characters (escape sequences a device could put in its
 // name) become '?'.
 std::string Printable(const std::string& s);

@@ -150,11 +150,11 @@ Status PolicyStatus(const CliContext& ctx, const PolicyStatusOptions& o) {
            {"failures", "Failures", Shown::kDataOnly}});
   std::string failure_lines;
   for (const auto& v : resp.versions()) {
-    JsonValue failures = JsonValue::Array();
+    Json failures = Json::Array();
     std::vector<std::string> texts;
     for (const auto& f : v.failures()) {
       std::string text = f.device_id() + " (" + f.device_name() + "): " + f.reason();
-      failures.Append(JsonValue::String(text));
+      failures.Add(Json::String(text));
       failure_lines += "  " + Printable(v.name() + " v" + std::to_string(v.version()) + " on " +
                                         v.group() + ": " + text) +
                        "\n";
@@ -162,7 +162,7 @@ Status PolicyStatus(const CliContext& ctx, const PolicyStatusOptions& o) {
     t.AddRow({Cell::Text(v.group()), Cell::Text(v.name()), Cell::Uint(v.version()),
               Cell::Uint(v.revision()),
               Cell::Custom(std::to_string(v.rollout_percent()) + "%",
-                           JsonValue::Uint(v.rollout_percent())),
+                           Json::Uint(v.rollout_percent())),
               Cell::Time(v.applied_unix_ms()), Cell::Text(v.applied_by()),
               Cell::Uint(v.targeted()), Cell::Uint(v.applied()), Cell::Uint(v.failed()),
               Cell::Uint(v.pending()), Cell::Custom("", std::move(failures))});

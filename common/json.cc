@@ -1,0 +1,200 @@
+#include "common/json.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace preau {
+
+Json Json::Bool(bool b) {
+  Json j;
+  j.kind_ = Kind::kBool;
+  j.bool_ = b;
+  return j;
+}
+
+Json Json::Int(int64_t n) {
+  Json j;
+  j.kind_ = Kind::kInt;
+  j.int_ = n;
+  return j;
+}
+
+Json Json::Uint(uint64_t n) {
+  Json j;
+  j.kind_ = Kind::kUint;
+  j.uint_ = n;
+  return j;
+}
+
+Json Json::Number(double d) {
+  Json j;
+  j.kind_ = Kind::kNumber;
+  j.number_ = d;
+  return j;
+}
+
+Json Json::String(std::string s) {
+  Json j;
+  j.kind_ = Kind::kString;
+  j.str_ = std::move(s);
+  return j;
+}
+
+Json Json::Raw(std::string json) {
+  Json j;
+  j.kind_ = Kind::kRaw;
+  j.str_ = std::move(json);
+  return j;
+}
+
+Json Json::Array() {
+  Json j;
+  j.kind_ = Kind::kArray;
+  return j;
+}
+
+Json Json::Object() {
+  Json j;
+  j.kind_ = Kind::kObject;
+  return j;
+}
+
+Json& Json::Add(Json v) {
+  items_.push_back(std::move(v));
+  return *this;
+}
+
+Json& Json::Set(std::string key, Json v) {
+  keys_.push_back(std::move(key));
+  items_.push_back(std::move(v));
+  return *this;
+}
+
+std::string Json::Dump(int indent) const {
+  std::string out;
+  DumpTo(out, indent, 0);
+  return out;
+}
+
+void Json::DumpTo(std::string& out, int indent, int depth) const {
+  auto newline = [&](int d) {
+    if (indent <= 0) return;
+    out += '\n';
+    out.append(static_cast<size_t>(indent * d), ' ');
+  };
+  switch (kind_) {
+    case Kind::kNull: out += "null"; return;
+    case Kind::kBool: out += bool_ ? "true" : "false"; return;
+    case Kind::kInt: out += std::to_string(int_); return;
+    case Kind::kUint: out += std::to_string(uint_); return;
+    case Kind::kNumber: {
+      if (!std::isfinite(number_)) {
+        out += "null";
+        return;
+      }
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.10g", number_);
+      out += buf;
+      return;
+    }
+    case Kind::kString: out += JsonQuote(str_); return;
+    case Kind::kRaw: out += str_.empty() ? "null" : str_; return;
+    case Kind::kArray:
+    case Kind::kObject: {
+      bool object = kind_ == Kind::kObject;
+      out += object ? '{' : '[';
+      for (size_t i = 0; i < items_.size(); ++i) {
+        if (i > 0) out += ',';
+        newline(depth + 1);
+        if (object) {
+          out += JsonQuote(keys_[i]);
+          out += indent > 0 ? ": " : ":";
+        }
+        items_[i].DumpTo(out, indent, depth + 1);
+      }
+      if (!items_.empty()) newline(depth);
+      out += object ? '}' : ']';
+      return;
+    }
+  }
+}
+
+std::string Json::CsvText() const {
+  switch (kind_) {
+    case Kind::kNull: return "";
+    case Kind::kString: return str_;
+    case Kind::kArray: {
+      std::string s;
+      for (size_t i = 0; i < items_.size(); ++i) s += (i ? ";" : "") + items_[i].CsvText();
+      return s;
+    }
+    default: return Dump(0);
+  }
+}
+
+size_t Utf8SequenceLength(const std::string& s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  size_t len;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+std::string JsonQuote(const std::string& s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out.append(s, i, len);
+      i += len;
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  return out + "\"";
+}
+
+}  // namespace preau
