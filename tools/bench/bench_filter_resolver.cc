@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -28,18 +29,25 @@ namespace {
 
 using namespace preau;
 
-int FakeUpstream(uint16_t port) {
+// A UDP socket bound to 127.0.0.1:port, or -1 (with the reason on stderr).
+int BindLoopbackUdp(uint16_t port, const char* who) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    std::perror("fake upstream: bind");
-    return 1;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::fprintf(stderr, "%s: cannot bind 127.0.0.1:%u: %s\n", who, port, std::strerror(errno));
+    return -1;
   }
-  std::printf("fake upstream on 127.0.0.1:%u\n", port);
+  std::printf("%s on 127.0.0.1:%u\n", who, port);
   std::fflush(stdout);
+  return fd;
+}
+
+int FakeUpstream(uint16_t port) {
+  int fd = BindLoopbackUdp(port, "fake upstream");
+  if (fd < 0) return 1;
   char buf[4096];
   for (;;) {
     sockaddr_in from{};
@@ -62,17 +70,8 @@ int FakeUpstream(uint16_t port) {
 // flagged as a REFUSED response, nothing parsed, no cache, no filter, batches of 64 in one
 // blocking recvmmsg and one sendmmsg. Its CPU per query is what the kernel alone costs.
 int EchoFloor(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    std::perror("echo floor: bind");
-    return 1;
-  }
-  std::printf("echo floor on 127.0.0.1:%u\n", port);
-  std::fflush(stdout);
+  int fd = BindLoopbackUdp(port, "echo floor");
+  if (fd < 0) return 1;
   constexpr int kBatch = 64;
   static char bufs[kBatch][512];
   sockaddr_in from[kBatch];
