@@ -163,7 +163,9 @@ void HashDomainsText(const std::string& text, size_t max_reasons, Ut1HashedCateg
   // at its 32-bit offset; past 4 GiB of text (far beyond any list) equal hashes alone say
   // "duplicate", which is what the snapshot, holding only hashes, sees anyway.
   const bool offsets_fit = text.size() <= UINT32_MAX;
+  // Sized once: growing by doubling would hold twice the whole-set array for a moment.
   std::vector<HashedLine> loaded;
+  loaded.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   std::vector<SkippedLine> skips;  // other than duplicates: the first max_reasons only
   size_t skip_count = 0;
   size_t lines = ForEachLine(text, [&](size_t n, std::string_view raw) {
@@ -188,6 +190,7 @@ void HashDomainsText(const std::string& text, size_t max_reasons, Ut1HashedCateg
   std::vector<std::pair<uint32_t, uint32_t>> dups;  // (line, line it repeats)
   std::vector<uint64_t>& hashes = into.domain_hashes;
   size_t first_new = hashes.size();
+  hashes.reserve(first_new + loaded.size());
   for (size_t i = 0; i < loaded.size();) {
     size_t end = i + 1;
     while (end < loaded.size() && loaded[end].hash == loaded[i].hash) ++end;
