@@ -226,8 +226,9 @@ void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<std::string>
     }
     ctx_->Resync();  // the server learns the version we hold (the base of the next delta)
   } else if (!newer_wanted) {
-    // A delta on a base we no longer hold cannot be retried: ask for what we need.
-    if (st.code() == Code::kFailedPrecondition) {
+    // A delta on a base we no longer hold, or a snapshot the server has since purged (a
+    // newer import came), cannot be retried: ask for what we need now.
+    if (st.code() == Code::kFailedPrecondition || st.code() == Code::kNotFound) {
       wanted_.reset();
       ctx_->Resync();
     }
