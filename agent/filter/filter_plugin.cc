@@ -198,26 +198,50 @@ void FilterPlugin::StartFetch() {
   Strand& strand = ctx_->strand();
   PackageFetcher* fetcher = fetcher_.get();
   std::string path = dir_ + "/" + update.sha256() + ".part";
-  worker_ = std::thread([this, update, fetcher, path, alive, &strand] {
+  SnapshotPtr base = held_;
+  worker_ = std::thread([this, update, fetcher, path, base, alive, &strand] {
     Status st = fetcher->Fetch(update.sha256(), update.size(), path, [](uint64_t) {});
-    Result<std::string> bytes = st.ok() ? ReadFile(path) : Result<std::string>(st);
+    Result<SnapshotPtr> next = st.ok() ? Prepare(update, path, base) : Result<SnapshotPtr>(st);
     if (st.ok()) {
       std::error_code ec;
       std::filesystem::remove(path, ec);
     }
-    asio::post(strand, [this, update, alive, bytes = std::move(bytes)]() mutable {
+    asio::post(strand, [this, update, alive, next = std::move(next)]() mutable {
       auto a = alive.lock();
-      if (a && *a) OnFetched(update, std::move(bytes));
+      if (a && *a) OnFetched(update, std::move(next));
     });
   });
 }
 
-void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<std::string> bytes) {
+Result<FilterPlugin::SnapshotPtr> FilterPlugin::Prepare(const v1::FilterUpdate& update,
+                                                        const std::string& path,
+                                                        const SnapshotPtr& base) const {
+  SnapshotPtr next;
+  if (update.base_version() != 0) {
+    if (!base || base->version() != update.base_version()) {
+      return FailedPrecondition("a delta on version " + std::to_string(update.base_version()) +
+                                " came, but this device holds version " +
+                                std::to_string(base ? base->version() : 0));
+    }
+    PREAU_ASSIGN_OR_RETURN(std::string delta, ReadFile(path));
+    PREAU_ASSIGN_OR_RETURN(next, filter::ApplyDelta(*base, delta));
+  } else {
+    PREAU_ASSIGN_OR_RETURN(next, filter::Snapshot::LoadFile(path));  // no extra copy
+  }
+  if (next->version() != update.version()) {
+    return DataLoss("the snapshot holds version " + std::to_string(next->version()) +
+                    ", not " + std::to_string(update.version()) + " as announced");
+  }
+  PREAU_RETURN_IF_ERROR(next->WriteFile(SnapshotPath()));
+  return next;
+}
+
+void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<SnapshotPtr> next) {
   fetching_ = false;
   if (stopping_) return;
   bool newer_wanted = wanted_ && wanted_->sha256() != update.sha256();
-  Status st = bytes.ok() ? Install(update, *bytes) : bytes.status();
-  if (st.ok()) {
+  if (next.ok()) {
+    Install(update, std::move(*next));
     if (!newer_wanted) wanted_.reset();
     backoff_ = std::chrono::milliseconds(0);
     {
@@ -226,6 +250,7 @@ void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<std::string>
     }
     ctx_->Resync();  // the server learns the version we hold (the base of the next delta)
   } else if (!newer_wanted) {
+    const Status& st = next.status();
     // A delta on a base we no longer hold, or a snapshot the server has since purged (a
     // newer import came), cannot be retried: ask for what we need now.
     if (st.code() == Code::kFailedPrecondition || st.code() == Code::kNotFound) {
@@ -238,24 +263,7 @@ void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<std::string>
   if (newer_wanted) StartFetch();
 }
 
-Status FilterPlugin::Install(const v1::FilterUpdate& update, const std::string& bytes) {
-  std::shared_ptr<const filter::Snapshot> next;
-  if (update.base_version() != 0) {
-    if (!held_ || held_->version() != update.base_version()) {
-      return FailedPrecondition("a delta on version " + std::to_string(update.base_version()) +
-                                " came, but this device holds version " +
-                                std::to_string(held_ ? held_->version() : 0));
-    }
-    PREAU_ASSIGN_OR_RETURN(std::string full, filter::ApplyDelta(*held_, bytes));
-    PREAU_ASSIGN_OR_RETURN(next, filter::Snapshot::Parse(full));
-  } else {
-    PREAU_ASSIGN_OR_RETURN(next, filter::Snapshot::Parse(bytes));
-  }
-  if (next->version() != update.version()) {
-    return DataLoss("the snapshot holds version " + std::to_string(next->version()) +
-                    ", not " + std::to_string(update.version()) + " as announced");
-  }
-  PREAU_RETURN_IF_ERROR(next->WriteFile(SnapshotPath()));
+void FilterPlugin::Install(const v1::FilterUpdate& update, SnapshotPtr next) {
   held_ = next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -265,7 +273,6 @@ Status FilterPlugin::Install(const v1::FilterUpdate& update, const std::string& 
   version_ = next->version();
   updates_applied_++;
   if (update.base_version() != 0) deltas_applied_++;
-  return Status::Ok();
 }
 
 void FilterPlugin::Retry(const std::string& why) {

@@ -97,8 +97,14 @@ class FilterPlugin final : public AgentFeature {
   void LoadPersisted();
   void ApplyOverrides();
   void StartFetch();
-  void OnFetched(const v1::FilterUpdate& update, Result<std::string> bytes);
-  Status Install(const v1::FilterUpdate& update, const std::string& bytes);
+  using SnapshotPtr = std::shared_ptr<const filter::Snapshot>;
+  // On the fetch thread, off the agent's loop (seconds on the whole UT1 set): turns the
+  // downloaded file into the snapshot `update` announces (a delta applied on `base`),
+  // checks it and saves it as the one the agent restarts with.
+  Result<SnapshotPtr> Prepare(const v1::FilterUpdate& update, const std::string& path,
+                              const SnapshotPtr& base) const;
+  void OnFetched(const v1::FilterUpdate& update, Result<SnapshotPtr> next);
+  void Install(const v1::FilterUpdate& update, SnapshotPtr next);
   void Retry(const std::string& why);
   std::string SnapshotPath() const { return dir_ + "/snapshot.pfs"; }
 

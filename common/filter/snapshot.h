@@ -82,7 +82,8 @@ class Snapshot {
 
  private:
   friend Result<std::string> MakeDelta(const Snapshot& from, const Snapshot& to);
-  friend Result<std::string> ApplyDelta(const Snapshot& from, std::string_view delta);
+  friend Result<std::shared_ptr<const Snapshot>> ApplyDelta(const Snapshot& from,
+                                                            std::string_view delta);
   static Result<std::shared_ptr<const Snapshot>> FromBuffer(std::shared_ptr<Buffer> buf);
 
   std::shared_ptr<Buffer> buffer_;
@@ -97,8 +98,10 @@ class Snapshot {
 // A delta turns snapshot `from` into `to`: `to`'s header fields, categories, profile and
 // URL rules in full (small) and the (hash, category) entries removed and added.
 Result<std::string> MakeDelta(const Snapshot& from, const Snapshot& to);
-// Applies a delta made against `from`; returns the bytes of the target snapshot, checked
-// against the target's SHA-256 (so the result is exactly the snapshot the server built).
-Result<std::string> ApplyDelta(const Snapshot& from, std::string_view delta);
+// Applies a delta made against `from`; returns the target snapshot, checked against the
+// target's SHA-256 (so the result is exactly the snapshot the server built). Memory: the
+// target's bytes, built in place (no intermediate copy).
+Result<std::shared_ptr<const Snapshot>> ApplyDelta(const Snapshot& from,
+                                                   std::string_view delta);
 
 }  // namespace preau::filter

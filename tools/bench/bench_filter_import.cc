@@ -431,9 +431,12 @@ int main(int argc, char** argv) {
   long hwm_profile = StatusKb(child, "VmHWM");
   const std::string snap_path = root + "/tablet/filter/snapshot.pfs";
   uintmax_t snap_bytes = fs::file_size(snap_path);
-  auto snap = preau::filter::Snapshot::LoadFile(snap_path);
-  if (!snap.ok()) Die(snap.status().message());
-  size_t snap_entries = (*snap)->entry_count();
+  size_t snap_entries = 0;
+  {
+    auto snap = preau::filter::Snapshot::LoadFile(snap_path);
+    if (!snap.ok()) Die(snap.status().message());
+    snap_entries = (*snap)->entry_count();
+  }
   std::printf("first device snapshot (profile: adult, gambling, malware, phishing):\n");
   std::printf("  agent start to snapshot loaded  %6.2f s  (enrol, hello, server cuts the "
               "profile's snapshot, download, verify, load)\n", first_s);
@@ -442,7 +445,11 @@ int main(int argc, char** argv) {
   std::printf("  server peak meanwhile      %8.1f MB\n", hwm_profile / 1024.0);
 
   // The same folder again: a new version, a delta for the tablet, import 1's files purged.
+  // This process is the tablet's (plus the CLI runs it forks): its peak growth while the
+  // delta is applied is what an update costs a device on top of the snapshot it holds.
   ResetPeak(child);
+  ResetPeak(getpid());
+  long tablet_rss_before = StatusKb(getpid(), "VmRSS");
   uint64_t held = tablet->filter().version();
   a = SteadyClock::now();
   imported = Run(import_cmd);
@@ -453,6 +460,10 @@ int main(int argc, char** argv) {
               "new version (as a delta: %s) %.2f s after the import started\n",
               reimport_s, StatusKb(child, "VmHWM") / 1024.0,
               tablet->filter().deltas_applied() == 1 ? "yes" : "no", delta_s);
+  std::printf("  tablet side: peak growth while applying the delta %.1f MB over %.1f MB "
+              "resident (the new snapshot is built in place beside the old)\n",
+              (StatusKb(getpid(), "VmHWM") - tablet_rss_before) / 1024.0,
+              tablet_rss_before / 1024.0);
   uintmax_t artifacts = 0;
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(data + "/artifacts")) {
