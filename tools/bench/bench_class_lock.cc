@@ -29,6 +29,7 @@
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "server/server.h"
+#include "tools/bench/child_server.h"
 #include "tools/sim/fleet.h"
 
 namespace {
@@ -100,39 +101,11 @@ int main(int argc, char** argv) {
   if (auto st = preau::server::InitDataDir(init); !st.ok()) Die(st.message());
   // The server runs in a child process, forked before gRPC starts in either: one process
   // holding both ends of 5,000 connections would exceed this machine's file limit (20,000).
-  int to_parent[2], to_child[2];
-  if (pipe(to_parent) != 0 || pipe(to_child) != 0) Die("pipe failed");
-  pid_t child = fork();
-  if (child < 0) Die("fork failed");
-  if (child == 0) {
-    close(to_parent[0]);
-    close(to_child[1]);
-    preau::server::RunOptions run;
-    run.data_dir = data;
-    auto server = preau::server::Server::Start(run);
-    if (!server.ok()) Die(server.status().message());
-    int port = (*server)->port();
-    if (write(to_parent[1], &port, sizeof port) != sizeof port) Die("pipe write failed");
-    char c;
-    while (read(to_child[0], &c, 1) > 0) {
-      // Each byte from the parent asks how many streams the server holds.
-      size_t n = (*server)->core().connections.Count();
-      if (write(to_parent[1], &n, sizeof n) != sizeof n) break;
-    }
-    (*server)->Shutdown();
-    server->reset();
-    _exit(0);
-  }
-  close(to_parent[1]);
-  close(to_child[0]);
-  int port = 0;
-  if (read(to_parent[0], &port, sizeof port) != sizeof port) Die("the server did not start");
-  auto server_streams = [&] {
-    size_t n = 0;
-    char c = '?';
-    if (write(to_child[1], &c, 1) != 1 || read(to_parent[0], &n, sizeof n) != sizeof n) return size_t{0};
-    return n;
-  };
+  preau::bench::ChildServer child(data, [](preau::server::Server& server) {
+    return uint64_t{server.core().connections.Count()};  // streams the server holds
+  });
+  const int port = child.port();
+  auto server_streams = [&] { return static_cast<size_t>(child.Ask()); };
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
   if (!creds.ok()) Die(creds.status().message());
@@ -218,9 +191,6 @@ int main(int argc, char** argv) {
 
   in_class->Stop();
   if (rest) rest->Stop();
-  close(to_child[1]);  // the server shuts down
-  int status = 0;
-  waitpid(child, &status, 0);
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
   return 0;

@@ -43,6 +43,7 @@
 #include "preau/v1/filter.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
 #include "server/server.h"
+#include "tools/bench/child_server.h"
 
 namespace {
 
@@ -323,31 +324,9 @@ int main(int argc, char** argv) {
   if (auto st = preau::server::InitDataDir(init); !st.ok()) Die(st.message());
   // The server runs in a child process, forked before gRPC starts, so that its VmHWM is
   // the server's alone (not the generator's, the agent's or gRPC client's).
-  int to_parent[2], to_child[2];
-  if (pipe(to_parent) != 0 || pipe(to_child) != 0) Die("pipe failed");
-  std::fflush(stdout);
-  pid_t child = fork();
-  if (child < 0) Die("fork failed");
-  if (child == 0) {
-    close(to_parent[0]);
-    close(to_child[1]);
-    preau::server::RunOptions run;
-    run.data_dir = data;
-    auto server = preau::server::Server::Start(run);
-    if (!server.ok()) Die(server.status().message());
-    int port = (*server)->port();
-    if (write(to_parent[1], &port, sizeof port) != sizeof port) Die("pipe write failed");
-    char c;
-    while (read(to_child[0], &c, 1) > 0) {
-    }
-    (*server)->Shutdown();
-    server->reset();
-    _exit(0);
-  }
-  close(to_parent[1]);
-  close(to_child[0]);
-  int port = 0;
-  if (read(to_parent[0], &port, sizeof port) != sizeof port) Die("the server did not start");
+  auto server = std::make_unique<preau::bench::ChildServer>(data);
+  const pid_t child = server->pid();
+  const int port = server->port();
   const std::string address = "127.0.0.1:" + std::to_string(port);
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
@@ -475,9 +454,7 @@ int main(int argc, char** argv) {
   std::printf("  artifact store after the re-import: %zu files, %.1f MB\n", files, artifacts / 1e6);
 
   tablet.reset();
-  close(to_child[1]);  // the server shuts down
-  int status = 0;
-  waitpid(child, &status, 0);
+  server.reset();  // shuts the server down and waits for it
   if (!keep) {
     std::error_code ec;
     fs::remove_all(root, ec);
