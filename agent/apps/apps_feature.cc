@@ -13,6 +13,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "agent/core/state_store.h"
+#include "common/grpc_credentials.h"
 
 namespace preau::agent {
 
@@ -70,17 +71,14 @@ void AppsFeature::Start(AgentContext& ctx) {
   // never download anything and should leave nothing behind.
   if (opts_.dir.empty()) opts_.dir = AppsDirFor("", id.device_id);
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = id.ca_pem;
-  ssl.pem_private_key = id.private_key_pem;
-  ssl.pem_cert_chain = id.certificate_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per simulated device
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
   stub_ = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      opts_.server.empty() ? id.server : opts_.server, grpc::SslCredentials(ssl), args));
+      opts_.server.empty() ? id.server : opts_.server,
+      preau::MtlsCredentials(id.ca_pem, id.certificate_pem, id.private_key_pem), args));
   retry_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
 
   if (auto c = ctx.state().Get(kCatalogKey); c.ok() && *c) catalog_.ParseFromString(**c);

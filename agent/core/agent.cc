@@ -10,6 +10,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "agent/core/enroller.h"
+#include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
 
@@ -151,10 +152,6 @@ Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> 
       heartbeat_timer_(io),
       inventory_timer_(io),
       rng_(std::random_device{}()) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = identity_.ca_pem;
-  ssl.pem_private_key = identity_.private_key_pem;
-  ssl.pem_cert_chain = identity_.certificate_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per simulated device
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
@@ -162,7 +159,11 @@ Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> 
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
-  channel_ = grpc::CreateCustomChannel(opts_.server, grpc::SslCredentials(ssl), args);
+  channel_ =
+      grpc::CreateCustomChannel(opts_.server,
+                                preau::MtlsCredentials(identity_.ca_pem, identity_.certificate_pem,
+                                                       identity_.private_key_pem),
+                                args);
   stub_ = v1::DeviceService::NewStub(channel_);
   status_.device_id = identity_.device_id;
   status_.group = identity_.group;

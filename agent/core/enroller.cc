@@ -5,6 +5,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
 #include "preau/v1/device.grpc.pb.h"
@@ -17,11 +18,9 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   PREAU_ASSIGN_OR_RETURN(auto key, pki::GenerateKey());
   PREAU_ASSIGN_OR_RETURN(auto csr, pki::CreateCsr(key.private_key_pem, "preau-device"));
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = opts.ca_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(opts.server, grpc::SslCredentials(ssl), args);
+  auto channel = grpc::CreateCustomChannel(opts.server, preau::MtlsCredentials(opts.ca_pem), args);
   auto stub = v1::DeviceService::NewStub(channel);
 
   v1::EnrollRequest req;

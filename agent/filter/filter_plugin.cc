@@ -13,6 +13,7 @@
 
 #include "common/files.h"
 #include "common/filter/url_rules.h"
+#include "common/grpc_credentials.h"
 
 namespace preau::agent {
 
@@ -74,15 +75,12 @@ void FilterPlugin::Start(AgentContext& ctx) {
   ::chmod(dir_.c_str(), 0700);
   retry_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = id.ca_pem;
-  ssl.pem_private_key = id.private_key_pem;
-  ssl.pem_cert_chain = id.certificate_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
   stub_ = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      options_.server.empty() ? id.server : options_.server, grpc::SslCredentials(ssl), args));
+      options_.server.empty() ? id.server : options_.server,
+      preau::MtlsCredentials(id.ca_pem, id.certificate_pem, id.private_key_pem), args));
 
   auto listen = ParseListenAddress(options_.listen);
   if (!listen.ok()) {

@@ -8,6 +8,7 @@
 
 #include "agent/core/state_store.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "common/pki.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "tests/support/harness.h"
@@ -33,12 +34,10 @@ class EnrollmentTest : public ::testing::Test {
   }
   // A DeviceService stub that authenticates the server only (as an enrolling agent does).
   std::unique_ptr<v1::DeviceService::Stub> AnonymousDeviceStub(const std::string& ca_pem) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ca_pem;
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return v1::DeviceService::NewStub(
-        grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(ssl), args));
+        grpc::CreateCustomChannel(server_->address(), preau::MtlsCredentials(ca_pem), args));
   }
   grpc::Status EnrollWith(const std::string& token, const std::string& csr) {
     auto stub = AnonymousDeviceStub(server_->ca_pem());
@@ -245,11 +244,10 @@ TEST_F(EnrollmentTest, AgentTrustingAnotherCaIsRefused) {
 }
 
 TEST_F(EnrollmentTest, ClientWithoutCertificateIsRefusedOnConnectAndAdmin) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = server_->ca_pem();
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(ssl), args);
+  auto channel = grpc::CreateCustomChannel(server_->address(),
+                                           preau::MtlsCredentials(server_->ca_pem()), args);
 
   auto admin = v1::AdminService::NewStub(channel);
   grpc::ClientContext actx;

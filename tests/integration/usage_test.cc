@@ -17,6 +17,7 @@
 #include "agent/collect/usage_collector.h"
 #include "agent/core/state_store.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "server/reports/civil_date.h"
 #include "server/reports/reports.h"
@@ -144,14 +145,11 @@ TEST_F(UsageTest, ABatchSentTwiceIsStoredOnce) {
   ASSERT_TRUE(state.ok()) << state.status().message();
   auto id = (*state)->LoadIdentity();
   ASSERT_TRUE(id.ok() && id->has_value());
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = (*id)->ca_pem;
-  ssl.pem_private_key = (*id)->private_key_pem;
-  ssl.pem_cert_chain = (*id)->certificate_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub = v1::DeviceService::NewStub(
-      grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(ssl), args));
+  auto stub = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
+      server_->address(),
+      preau::MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem), args));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
   auto stream = stub->Connect(&ctx);

@@ -15,6 +15,7 @@
 #include "agent/core/standard_features.h"
 #include "common/credentials.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "common/pki.h"
 
 extern char** environ;
@@ -43,14 +44,11 @@ bool WaitUntil(const std::function<bool()>& cond, std::chrono::milliseconds time
 std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& credentials_path, int port) {
   auto creds = LoadCredentials(credentials_path);
   EXPECT_TRUE(creds.ok()) << creds.status().message();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = creds->ca_pem;
-  ssl.pem_private_key = creds->key_pem;
-  ssl.pem_cert_chain = creds->cert_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl),
-                                   args);
+  return grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port),
+      preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem), args);
 }
 
 TestServer::TestServer(const std::string& dir, const Clock* clock)

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "common/grpc_credentials.h"
+
 namespace preau::pki {
 namespace {
 
@@ -533,12 +535,10 @@ class GrpcMtlsTest : public ::testing::Test {
 
   // Makes one unary call as `client` to host:port, trusting `client_ca` for the server.
   grpc::Status Call(const std::string& host, const Ca& client_ca, const Leaf& client) {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = client_ca.cert_pem;
-    options.pem_private_key = client.key.private_key_pem;
-    options.pem_cert_chain = client.cert.certificate_pem;
-    auto channel = grpc::CreateChannel(host + ":" + std::to_string(port_),
-                                       grpc::SslCredentials(options));
+    auto channel =
+        grpc::CreateChannel(host + ":" + std::to_string(port_),
+                            preau::MtlsCredentials(client_ca.cert_pem, client.cert.certificate_pem,
+                                                   client.key.private_key_pem));
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));

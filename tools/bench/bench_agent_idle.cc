@@ -30,6 +30,7 @@
 #include "agent/core/enroller.h"
 #include "common/credentials.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "server/server.h"
@@ -117,13 +118,10 @@ int BareClient(const std::string& state_db_dir, const std::string& server) {
   if (!store.ok()) return 1;
   auto id = (*store)->LoadIdentity();
   if (!id.ok() || !id->has_value()) return 1;
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = (*id)->ca_pem;
-  ssl.pem_private_key = (*id)->private_key_pem;
-  ssl.pem_cert_chain = (*id)->certificate_pem;
   store->reset();
-  auto stub = preau::v1::DeviceService::NewStub(
-      grpc::CreateChannel(server, grpc::SslCredentials(ssl)));
+  auto stub = preau::v1::DeviceService::NewStub(grpc::CreateChannel(
+      server,
+      preau::MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem)));
   grpc::ClientContext ctx;
   auto stream = stub->Connect(&ctx);
   preau::v1::AgentMessage hello;
@@ -169,11 +167,8 @@ int main(int argc, char** argv) {
   if (!server.ok()) return 1;
   std::string address = "127.0.0.1:" + std::to_string((*server)->port());
   auto creds = preau::LoadCredentials(init.data_dir + "/admin.credentials");
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = creds->ca_pem;
-  ssl.pem_private_key = creds->key_pem;
-  ssl.pem_cert_chain = creds->cert_pem;
-  auto admin = preau::v1::AdminService::NewStub(grpc::CreateChannel(address, grpc::SslCredentials(ssl)));
+  auto admin = preau::v1::AdminService::NewStub(grpc::CreateChannel(
+      address, preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem)));
   {
     grpc::ClientContext ctx;
     preau::v1::CreateGroupRequest g;

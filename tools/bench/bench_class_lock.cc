@@ -26,6 +26,7 @@
 
 #include "common/credentials.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "server/server.h"
@@ -109,11 +110,9 @@ int main(int argc, char** argv) {
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
   if (!creds.ok()) Die(creds.status().message());
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = creds->ca_pem;
-  ssl.pem_private_key = creds->key_pem;
-  ssl.pem_cert_chain = creds->cert_pem;
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl));
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                          preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem));
   auto admin = preau::v1::AdminService::NewStub(channel);
   auto klass = preau::v1::ClassService::NewStub(channel);
 

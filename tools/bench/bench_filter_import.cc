@@ -39,6 +39,7 @@
 #include "common/credentials.h"
 #include "common/filter/snapshot.h"
 #include "common/filter/ut1_reader.h"
+#include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/filter.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
@@ -331,11 +332,8 @@ int main(int argc, char** argv) {
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
   if (!creds.ok()) Die(creds.status().message());
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = creds->ca_pem;
-  ssl.pem_private_key = creds->key_pem;
-  ssl.pem_cert_chain = creds->cert_pem;
-  auto channel = grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+  auto channel = grpc::CreateChannel(
+      address, preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem));
   auto admin = preau::v1::AdminService::NewStub(channel);
   auto filter = preau::v1::FilterService::NewStub(channel);
   auto policy = preau::v1::PolicyService::NewStub(channel);

@@ -21,6 +21,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "common/credentials.h"
+#include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
 #include "server/server.h"
@@ -45,11 +46,9 @@ int Fail(const std::string& what) {
 std::shared_ptr<grpc::Channel> AdminChannel(const std::string& credentials, int port) {
   auto creds = preau::LoadCredentials(credentials);
   if (!creds.ok()) return nullptr;
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = creds->ca_pem;
-  ssl.pem_private_key = creds->key_pem;
-  ssl.pem_cert_chain = creds->cert_pem;
-  return grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl));
+  return grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port),
+      preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem));
 }
 
 // Accepted reports stored for bundle `version`.

@@ -41,6 +41,7 @@
 
 #include "common/credentials.h"
 #include "common/files.h"
+#include "common/grpc_credentials.h"
 #include "common/pki.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
@@ -224,12 +225,8 @@ int main(int argc, char** argv) {
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
   if (!creds.ok()) return Fail(creds.status().message());
-  grpc::SslCredentialsOptions admin_ssl;
-  admin_ssl.pem_root_certs = creds->ca_pem;
-  admin_ssl.pem_private_key = creds->key_pem;
-  admin_ssl.pem_cert_chain = creds->cert_pem;
-  auto admin = preau::v1::AdminService::NewStub(
-      grpc::CreateChannel(address, grpc::SslCredentials(admin_ssl)));
+  auto admin = preau::v1::AdminService::NewStub(grpc::CreateChannel(
+      address, preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem)));
   {
     grpc::ClientContext ctx;
     preau::v1::CreateGroupRequest req;
@@ -256,10 +253,8 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (int t = 0; t < enroll_threads; ++t) {
     workers.emplace_back([&] {
-      grpc::SslCredentialsOptions ssl;
-      ssl.pem_root_certs = creds->ca_pem;
       auto stub = preau::v1::DeviceService::NewStub(
-          grpc::CreateChannel(address, grpc::SslCredentials(ssl)));
+          grpc::CreateChannel(address, preau::MtlsCredentials(creds->ca_pem)));
       for (int i = next++; i < devices; i = next++) {
         auto key = preau::pki::GenerateKey();
         auto csr = preau::pki::CreateCsr(key->private_key_pem, "bench");
@@ -289,13 +284,10 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<preau::v1::DeviceService::Stub>> stubs;
   std::vector<std::unique_ptr<DeviceStream>> streams;
   for (int i = 0; i < devices; ++i) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = creds->ca_pem;
-    ssl.pem_private_key = ids[i].key_pem;
-    ssl.pem_cert_chain = ids[i].cert_pem;
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    channels.push_back(grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args));
+    channels.push_back(grpc::CreateCustomChannel(
+        address, preau::MtlsCredentials(creds->ca_pem, ids[i].cert_pem, ids[i].key_pem), args));
     stubs.push_back(preau::v1::DeviceService::NewStub(channels.back()));
     streams.push_back(std::make_unique<DeviceStream>(stubs.back().get(), tally, i));
     if (i % 500 == 499) {

@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
 
@@ -75,13 +76,13 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionOption
   c->deadline_ = opts.deadline;
 
   QuietGrpcLogs();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = c->credentials_.ca_pem;
-  ssl.pem_private_key = c->credentials_.key_pem;
-  ssl.pem_cert_chain = c->credentials_.cert_pem;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  c->channel_ = grpc::CreateCustomChannel(c->server_, grpc::SslCredentials(ssl), args);
+  c->channel_ = grpc::CreateCustomChannel(
+      c->server_,
+      preau::MtlsCredentials(c->credentials_.ca_pem, c->credentials_.cert_pem,
+                             c->credentials_.key_pem),
+      args);
   c->admin_ = v1::AdminService::NewStub(c->channel_);
   return c;
 }
