@@ -39,6 +39,10 @@ class DeviceFeature {
                               std::function<void(const Status&)> done) {
     done(OnMessage(device_id, msg));
   }
+  // Whether `device` may download the artifact `sha256` through DeviceService.Fetch because
+  // of this feature (an app assigned to its group, a filter snapshot). A device may fetch
+  // only what some feature vouches for: least privilege, not knowledge of a hash.
+  virtual bool MayFetch(const DeviceRecord& device, const std::string& sha256) { return false; }
 };
 
 struct ServerCore {

@@ -250,8 +250,10 @@ void FilterPlugin::OnFetched(const v1::FilterUpdate& update, Result<SnapshotPtr>
   } else if (!newer_wanted) {
     const Status& st = next.status();
     // A delta on a base we no longer hold, or a snapshot the server has since purged (a
-    // newer import came), cannot be retried: ask for what we need now.
-    if (st.code() == Code::kFailedPrecondition || st.code() == Code::kNotFound) {
+    // newer import came: the file is gone, or no longer one a device may fetch), cannot be
+    // retried: ask for what we need now.
+    if (st.code() == Code::kFailedPrecondition || st.code() == Code::kNotFound ||
+        st.code() == Code::kPermissionDenied) {
       wanted_.reset();
       ctx_->Resync();
     }

@@ -296,6 +296,15 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::DeviceStatus(
   });
 }
 
+bool CatalogDomain::MayFetch(const DeviceRecord& device, const std::string& sha256) {
+  auto catalogue = publisher_.Resolve(device.group);
+  if (!catalogue.ok()) return false;
+  for (const auto& app : catalogue->apps()) {
+    if (app.sha256() == sha256) return true;
+  }
+  return false;
+}
+
 Status CatalogDomain::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
   if (msg.app_status().apps_size() > static_cast<int>(kMaxAppStatusEntries)) {
     return InvalidArgument("app status report with more than 1000 apps");

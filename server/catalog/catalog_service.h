@@ -71,6 +71,8 @@ class CatalogDomain final : public DeviceFeature {
     return body == v1::AgentMessage::kAppStatus;
   }
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override;
+  // An app version in the device's catalogue (assigned, approved, along its group chain).
+  bool MayFetch(const DeviceRecord& device, const std::string& sha256) override;
 
  private:
   ServerCore& core_;

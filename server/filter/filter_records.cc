@@ -141,6 +141,16 @@ Result<uint64_t> FilterRecords::SnapshotCount() {
   });
 }
 
+Result<bool> FilterRecords::IsDeviceArtifact(const std::string& sha256) {
+  return store_.Locked([&](Db& db) -> Result<bool> {
+    PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT 1 FROM filter_snapshots WHERE sha256=? "
+                                              "UNION ALL SELECT 1 FROM filter_deltas "
+                                              "WHERE sha256=? LIMIT 1"));
+    s.Bind(1, sha256).Bind(2, sha256);
+    return s.Step();
+  });
+}
+
 Result<std::optional<FilterDeltaRecord>> FilterRecords::Delta(uint64_t base_version,
                                                              uint64_t version) {
   return store_.Locked([&](Db& db) -> Result<std::optional<FilterDeltaRecord>> {

@@ -61,6 +61,8 @@ class FilterRecords {
   Status AddSnapshot(const FilterSnapshotRecord& record);
   Result<uint64_t> NextSnapshotVersion();
   Result<uint64_t> SnapshotCount();
+  // Whether `sha256` is a device snapshot or a delta (what devices download).
+  Result<bool> IsDeviceArtifact(const std::string& sha256);
 
   Result<std::optional<FilterDeltaRecord>> Delta(uint64_t base_version, uint64_t version);
   Status AddDelta(const FilterDeltaRecord& record);

@@ -60,6 +60,11 @@ class FilterDomain final : public DeviceFeature {
   void OnHello(const std::string& device_id, const v1::Hello& hello) override {
     publisher_.OnHello(device_id, hello.filter_version());
   }
+  // A device snapshot or delta (hashes of public lists; a full set stays on the server).
+  bool MayFetch(const DeviceRecord& device, const std::string& sha256) override {
+    auto r = records_.IsDeviceArtifact(sha256);
+    return r.ok() && *r;
+  }
 
  private:
   FilterRecords records_;

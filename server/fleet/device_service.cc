@@ -325,6 +325,23 @@ grpc::ServerWriteReactor<v1::FetchChunk>* DeviceServiceImpl::Fetch(
                                  : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                                 "sha256 must be 64 lowercase hex digits"));
   }
+  bool entitled = false;
+  for (DeviceFeature* f : core_.features) {
+    if (f->MayFetch(*dev, req->sha256())) {
+      entitled = true;
+      break;
+    }
+  }
+  if (!entitled) {
+    struct Refusal : grpc::ServerWriteReactor<v1::FetchChunk> {
+      explicit Refusal(grpc::Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        "device " + dev->id + " may not download " + req->sha256() +
+            ": it is neither an app assigned to its group nor a filter snapshot"));
+  }
   return new ArtifactWriter(ArtifactPath(core_.data_dir, req->sha256()), *req);
 }
 

@@ -15,9 +15,12 @@
 
 #include "agent/apps/apps_feature.h"
 #include "agent/apps/package_fetcher.h"
+#include "agent/core/state_store.h"
 #include "common/credentials.h"
+#include "common/grpc_credentials.h"
 #include "common/pki.h"
 #include "preau/v1/catalog.grpc.pb.h"
+#include "preau/v1/device.grpc.pb.h"
 #include "tests/support/harness.h"
 
 namespace preau::testing {
@@ -470,6 +473,60 @@ TEST_F(AppsTest, ACorruptedPartialDownloadIsDetectedAndFetchedAgain) {
   EXPECT_GE(a->apps().stats().resumed_downloads.load(), 1u);
   // The rest of the first attempt, then the whole package again.
   EXPECT_EQ(a->apps().stats().bytes_fetched.load(), kSize - kept + kSize);
+}
+
+// A device downloads only what it is entitled to: an app assigned to its group (not one
+// assigned elsewhere, not one never approved), whatever hashes it may have learnt.
+TEST_F(AppsTest, ADeviceMayFetchOnlyTheAppsAssignedToItsGroup) {
+  std::string mine = Publish("fr.mine", "1.0", 300 << 10, 21);
+  std::string theirs = Publish("fr.theirs", "1.0", 200 << 10, 22);
+  std::string file = dir_ / "draft-1.0.apk";
+  std::string draft = WriteRandomFile(file, 100 << 10, 23);
+  v1::AppVersion v;
+  ASSERT_TRUE(Upload(admin_path_, file, "fr.draft", "1.0", &v).ok());  // never reviewed
+  for (auto [app, group] : {std::pair{"fr.mine@1.0", kClassA}, {"fr.theirs@1.0", kClassB}}) {
+    auto r = RunBinary("preau", {"apps", "assign", app, "--group", group, "--required",
+                                 "--credentials", admin_path_, "--server", server_->address()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  {
+    auto a = AppsAgent::Start(*server_, dir_ / "tablet", server_->CreateToken(kClassA),
+                              agent::MakeSimPlatform(9));
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(WaitUntil([&] { return a->SimApp("fr.mine").has_value(); }, 20s));
+  }
+  // The same identity, asking directly.
+  auto state = agent::StateStore::Open(dir_ / "tablet");
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  auto id = (*state)->LoadIdentity();
+  ASSERT_TRUE(id.ok() && id->has_value());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
+      server_->address(),
+      MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem), args));
+  auto fetch = [&](const std::string& sha, uint64_t* bytes) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::FetchRequest req;
+    req.set_sha256(sha);
+    auto reader = stub->Fetch(&ctx, req);
+    v1::FetchChunk chunk;
+    *bytes = 0;
+    while (reader->Read(&chunk)) *bytes += chunk.data().size();
+    return reader->Finish();
+  };
+  uint64_t got = 0;
+  grpc::Status st = fetch(mine, &got);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(got, uint64_t{300 << 10});
+  for (const std::string& sha : {theirs, draft}) {
+    st = fetch(sha, &got);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << sha;
+    EXPECT_NE(st.error_message().find("may not download " + sha), std::string::npos)
+        << st.error_message();
+    EXPECT_EQ(got, 0u);
+  }
 }
 
 TEST_F(AppsTest, AnUploadThatStopsShortLeavesNothingBehind) {
