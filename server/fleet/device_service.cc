@@ -315,28 +315,19 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* DeviceServiceImpl:
 
 grpc::ServerWriteReactor<v1::FetchChunk>* DeviceServiceImpl::Fetch(
     grpc::CallbackServerContext* ctx, const v1::FetchRequest* req) {
+  struct Refusal : grpc::ServerWriteReactor<v1::FetchChunk> {
+    explicit Refusal(grpc::Status s) { Finish(s); }
+    void OnDone() override { delete this; }
+  };
   auto dev = AuthenticateDevice(*ctx, *core_.store);
-  if (!dev.ok() || !IsHexSha256(req->sha256())) {
-    struct Refusal : grpc::ServerWriteReactor<v1::FetchChunk> {
-      explicit Refusal(grpc::Status s) { Finish(s); }
-      void OnDone() override { delete this; }
-    };
-    return new Refusal(!dev.ok() ? ToGrpc(dev.status())
-                                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                                "sha256 must be 64 lowercase hex digits"));
+  if (!dev.ok()) return new Refusal(ToGrpc(dev.status()));
+  if (!IsHexSha256(req->sha256())) {
+    return new Refusal(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "sha256 must be 64 lowercase hex digits"));
   }
   bool entitled = false;
-  for (DeviceFeature* f : core_.features) {
-    if (f->MayFetch(*dev, req->sha256())) {
-      entitled = true;
-      break;
-    }
-  }
+  for (DeviceFeature* f : core_.features) entitled = entitled || f->MayFetch(*dev, req->sha256());
   if (!entitled) {
-    struct Refusal : grpc::ServerWriteReactor<v1::FetchChunk> {
-      explicit Refusal(grpc::Status s) { Finish(s); }
-      void OnDone() override { delete this; }
-    };
     return new Refusal(grpc::Status(
         grpc::StatusCode::PERMISSION_DENIED,
         "device " + dev->id + " may not download " + req->sha256() +
