@@ -59,9 +59,21 @@ FilterPublisher::FilterPublisher(ServerCore& core, FilterRecords& records,
 FilterPublisher::~FilterPublisher() { Stop(); }
 
 void FilterPublisher::Start() {
+  auto holds = records_.DeviceHolds();
+  if (!holds.ok()) {
+    std::fprintf(stderr, "preau-server: filter: reading what devices hold: %s\n",
+                 holds.status().message().c_str());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (started_) return;
   started_ = true;
+  if (holds.ok()) {
+    for (const auto& [device, version] : *holds) {
+      DeviceMemo& m = memo_[device];
+      if (m.held == 0) m.held = version;  // a hello since construction knows better
+      m.saved = version;
+    }
+  }
   worker_ = std::thread([this] { Run(); });
 }
 
@@ -424,14 +436,40 @@ void FilterPublisher::Recheck() {
   }
 }
 
+void FilterPublisher::SaveHolds() {
+  std::vector<std::pair<std::string, uint64_t>> changed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [device, m] : memo_) {
+      if (m.held != m.saved) changed.emplace_back(device, m.held);
+    }
+  }
+  if (changed.empty()) return;
+  Status st = records_.SaveDeviceHolds(changed, core_.Now());
+  if (!st.ok()) {
+    std::fprintf(stderr, "preau-server: filter: recording what devices hold: %s\n",
+                 st.message().c_str());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [device, version] : changed) memo_[device].saved = version;
+}
+
 void FilterPublisher::Run() {
   auto next_recheck = std::chrono::steady_clock::now() + options_.recheck_interval;
+  uint64_t delivered = 0;
   while (true) {
     std::string device;
+    bool idle = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle = queue_.empty();
+    }
+    if (idle) SaveHolds();  // between bursts of hellos: one transaction for the burst
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_recheck, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      if (stopping_) break;
       if (!queue_.empty()) {
         device = queue_.front();
         queue_.pop_front();
@@ -440,11 +478,13 @@ void FilterPublisher::Run() {
     }
     if (!device.empty()) {
       Deliver(device);
+      if (++delivered % 512 == 0) SaveHolds();  // a long storm of hellos
       continue;
     }
     Recheck();
     next_recheck = std::chrono::steady_clock::now() + options_.recheck_interval;
   }
+  SaveHolds();
 }
 
 }  // namespace preau::server

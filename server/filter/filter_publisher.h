@@ -22,7 +22,8 @@
 // said hello since the server started holds one (it stays a delta base), the deltas from
 // or to a purged snapshot, and the full sets of imports that are not current. Import rows
 // stay as history. A Fetch that already opened a purged file finishes reading it; one that
-// starts after gets NOT_FOUND (the device is sent the current snapshot anyway).
+// starts after is refused (the device is sent the current snapshot anyway). What each
+// device holds is recorded in the store, so a server restart keeps an offline device's base.
 #pragma once
 
 #include <atomic>
@@ -127,10 +128,14 @@ class FilterPublisher {
  private:
   struct DeviceMemo {
     uint64_t held = 0;            // the version its last hello named
+    uint64_t saved = 0;           // the version recorded in the store for it
     uint64_t bundle_version = 0;  // the policy bundle its profile was read from
   };
 
   void Run();
+  // Records the versions devices hold that changed since the last call, in one
+  // transaction (after a re-import every device changes; a write each would be slow).
+  void SaveHolds();
   void Deliver(const std::string& device_id);
   void Recheck();
   void QueueAllOnline();

@@ -141,6 +141,38 @@ Result<uint64_t> FilterRecords::SnapshotCount() {
   });
 }
 
+Result<std::map<std::string, uint64_t>> FilterRecords::DeviceHolds() {
+  return store_.Locked([&](Db& db) -> Result<std::map<std::string, uint64_t>> {
+    PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT h.device_id, h.version "
+                                              "FROM filter_device_holds h JOIN devices d "
+                                              "ON d.id = h.device_id WHERE d.retired_ms = 0"));
+    std::map<std::string, uint64_t> out;
+    while (true) {
+      PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out[s.Text(0)] = static_cast<uint64_t>(s.Int(1));
+    }
+    return out;
+  });
+}
+
+Status FilterRecords::SaveDeviceHolds(const std::vector<std::pair<std::string, uint64_t>>& holds,
+                                      int64_t now_ms) {
+  return store_.Locked([&](Db& db) -> Status {
+    return db.Transaction([&]() -> Status {
+      for (const auto& [device, version] : holds) {
+        PREAU_ASSIGN_OR_RETURN(
+            auto s, db.Prepare("INSERT INTO filter_device_holds(device_id, version, updated_ms) "
+                               "VALUES(?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+                               "version=excluded.version, updated_ms=excluded.updated_ms"));
+        s.Bind(1, device).Bind(2, static_cast<int64_t>(version)).Bind(3, now_ms);
+        PREAU_RETURN_IF_ERROR(s.Run());
+      }
+      return Status::Ok();
+    });
+  });
+}
+
 Result<bool> FilterRecords::IsDeviceArtifact(const std::string& sha256) {
   return store_.Locked([&](Db& db) -> Result<bool> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT 1 FROM filter_snapshots WHERE sha256=? "

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -61,6 +62,11 @@ class FilterRecords {
   Status AddSnapshot(const FilterSnapshotRecord& record);
   Result<uint64_t> NextSnapshotVersion();
   Result<uint64_t> SnapshotCount();
+  // The snapshot version each device (not retired) last said it holds.
+  Result<std::map<std::string, uint64_t>> DeviceHolds();
+  // Records what devices hold, in one transaction.
+  Status SaveDeviceHolds(const std::vector<std::pair<std::string, uint64_t>>& holds,
+                         int64_t now_ms);
   // Whether `sha256` is a device snapshot or a delta (what devices download).
   Result<bool> IsDeviceArtifact(const std::string& sha256);
 

@@ -222,6 +222,15 @@ CREATE TABLE filter_deltas (
   PRIMARY KEY (base_version, version)
 );
 )sql"},
+      {7, R"sql(
+-- The filter snapshot each device last said it holds, so that after a server restart the
+-- purge still keeps an offline device's delta base and the device gets a delta.
+CREATE TABLE filter_device_holds (
+  device_id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -601,6 +601,12 @@ TEST_F(FilterTest, ASnapshotADeviceStillHoldsStaysItsDeltaBase) {
     if (sha != full1) snapshot1 = sha;
   }
   away.reset();  // offline, holding snapshot s1
+  // The server restarts meanwhile: what the away tablet holds is read back from the store.
+  server_->Restart();
+  publisher = Publisher();
+  ASSERT_NE(publisher, nullptr);
+  EXPECT_EQ(publisher->HeldBy(away_id), s1);
+  ASSERT_TRUE(WaitUntil([&] { return publisher->HeldBy(online_id) != 0; }, 20s));
 
   // Each import: the online tablet follows, and the server hears what it holds.
   auto import = [&](const std::string& folder) {
