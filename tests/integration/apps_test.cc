@@ -15,9 +15,7 @@
 
 #include "agent/apps/apps_feature.h"
 #include "agent/apps/package_fetcher.h"
-#include "agent/core/state_store.h"
 #include "common/credentials.h"
-#include "common/grpc_credentials.h"
 #include "common/pki.h"
 #include "preau/v1/catalog.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
@@ -496,15 +494,9 @@ TEST_F(AppsTest, ADeviceMayFetchOnlyTheAppsAssignedToItsGroup) {
     ASSERT_TRUE(WaitUntil([&] { return a->SimApp("fr.mine").has_value(); }, 20s));
   }
   // The same identity, asking directly.
-  auto state = agent::StateStore::Open(dir_ / "tablet");
-  ASSERT_TRUE(state.ok()) << state.status().message();
-  auto id = (*state)->LoadIdentity();
-  ASSERT_TRUE(id.ok() && id->has_value());
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      server_->address(),
-      MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem), args));
+  auto channel = DeviceChannel(dir_ / "tablet", server_->address());
+  ASSERT_TRUE(channel);
+  auto stub = v1::DeviceService::NewStub(channel);
   auto fetch = [&](const std::string& sha, uint64_t* bytes) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 20s);

@@ -15,9 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/collect/usage_collector.h"
-#include "agent/core/state_store.h"
 #include "common/files.h"
-#include "common/grpc_credentials.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "server/reports/civil_date.h"
 #include "server/reports/reports.h"
@@ -141,15 +139,9 @@ TEST_F(UsageTest, ABatchSentTwiceIsStoredOnce) {
     ASSERT_TRUE(a);
     device_id = a->agent().device_id();
   }
-  auto state = agent::StateStore::Open(dir_ / "tablet");
-  ASSERT_TRUE(state.ok()) << state.status().message();
-  auto id = (*state)->LoadIdentity();
-  ASSERT_TRUE(id.ok() && id->has_value());
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      server_->address(),
-      preau::MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem), args));
+  auto channel = DeviceChannel(dir_ / "tablet", server_->address());
+  ASSERT_TRUE(channel);
+  auto stub = v1::DeviceService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
   auto stream = stub->Connect(&ctx);

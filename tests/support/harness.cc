@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/standard_features.h"
+#include "agent/core/state_store.h"
 #include "common/credentials.h"
 #include "common/files.h"
 #include "common/grpc_credentials.h"
@@ -49,6 +50,21 @@ std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& credentials_pa
   return grpc::CreateCustomChannel(
       "127.0.0.1:" + std::to_string(port),
       preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem), args);
+}
+
+std::shared_ptr<grpc::Channel> DeviceChannel(const std::string& state_dir,
+                                             const std::string& address) {
+  auto state = agent::StateStore::Open(state_dir);
+  EXPECT_TRUE(state.ok()) << state.status().message();
+  if (!state.ok()) return nullptr;
+  auto id = (*state)->LoadIdentity();
+  EXPECT_TRUE(id.ok() && id->has_value()) << "no identity in " << state_dir;
+  if (!id.ok() || !id->has_value()) return nullptr;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(
+      address, MtlsCredentials((*id)->ca_pem, (*id)->certificate_pem, (*id)->private_key_pem),
+      args);
 }
 
 TestServer::TestServer(const std::string& dir, const Clock* clock)

@@ -41,6 +41,11 @@ bool WaitUntil(const std::function<bool()>& cond,
 // An mTLS channel for the credentials file at `path`, to 127.0.0.1:`port`.
 std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& credentials_path, int port);
 
+// An mTLS channel to `address` as the device whose agent kept its state in `state_dir`
+// (the agent must be stopped: its identity is read from its state). Null on failure.
+std::shared_ptr<grpc::Channel> DeviceChannel(const std::string& state_dir,
+                                             const std::string& address);
+
 class TestServer {
  public:
   // Initialises a data folder in `dir` and starts a server on 127.0.0.1:0.
