@@ -30,7 +30,34 @@ Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& comma
     });
   });
   if (!st.ok()) return st.Context("storing class command");
+  int64_t last = last_purge_ms_.load();
+  if (now_ms - last >= 3600 * 1000 && last_purge_ms_.compare_exchange_strong(last, now_ms)) {
+    auto purged = Purge(now_ms - kCommandRetentionMs);  // housekeeping: a failure waits an hour
+    (void)purged;
+  }
   return out;
+}
+
+Result<int64_t> CommandStore::Purge(int64_t cutoff_ms) {
+  return store_.Locked([&](Db& db) -> Result<int64_t> {
+    PREAU_ASSIGN_OR_RETURN(
+        auto d, db.Prepare("DELETE FROM class_commands WHERE expires_ms < ? AND seq < "
+                           "(SELECT MAX(seq) FROM class_commands AS latest "
+                           "WHERE latest.device_id = class_commands.device_id)"));
+    d.Bind(1, cutoff_ms);
+    PREAU_RETURN_IF_ERROR(d.Run());
+    PREAU_ASSIGN_OR_RETURN(auto c, db.Prepare("SELECT changes()"));
+    PREAU_ASSIGN_OR_RETURN(bool row, c.Step());
+    return row ? c.Int(0) : int64_t{0};
+  });
+}
+
+Result<int64_t> CommandStore::Count() {
+  return store_.Locked([&](Db& db) -> Result<int64_t> {
+    PREAU_ASSIGN_OR_RETURN(auto c, db.Prepare("SELECT COUNT(*) FROM class_commands"));
+    PREAU_ASSIGN_OR_RETURN(bool row, c.Step());
+    return row ? c.Int(0) : int64_t{0};
+  });
 }
 
 Result<std::vector<v1::Command>> CommandStore::Pending(const std::string& device_id,

@@ -3,9 +3,13 @@
 // every device of the class before anything is sent, so a device that is offline finds
 // it on reconnect; each row keeps its expiry and, once the device answered, its ack.
 // Per-device sequence numbers give the order and let a reconnecting agent say, through
-// Hello.last_command_seq, what it already holds.
+// Hello.last_command_seq, what it already holds. Rows are kept `kCommandRetentionMs` past
+// their expiry (for `--wait` and troubleshooting; the audit log keeps who did what for
+// good), then deleted as new commands come, except each device's latest, which carries
+// its sequence on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +19,8 @@
 #include "server/store/store.h"
 
 namespace preau::server {
+
+inline constexpr int64_t kCommandRetentionMs = 30LL * 24 * 3600 * 1000;
 
 class CommandStore {
  public:
@@ -31,9 +37,15 @@ class CommandStore {
                                            int64_t now_ms);
   // Records the device's answer to a command (idempotent: a repeated ack changes nothing).
   Status RecordAck(const std::string& device_id, const v1::CommandAck& ack, int64_t now_ms);
+  // Deletes the rows expired before `cutoff_ms`, but never a device's latest; returns how
+  // many went. Dispatch calls it at most once an hour.
+  Result<int64_t> Purge(int64_t cutoff_ms);
+  // Rows stored (tests).
+  Result<int64_t> Count();
 
  private:
   Store& store_;
+  std::atomic<int64_t> last_purge_ms_{0};
 };
 
 }  // namespace preau::server
