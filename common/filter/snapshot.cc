@@ -231,15 +231,23 @@ void WriteHead(char* o, const Layout& l, uint64_t version, std::string_view meta
   std::memset(o + meta_end, 0, l.entries_at - meta_end);
 }
 
-// Lays out a snapshot from its parts.
-std::string Serialize(uint64_t version, std::string_view meta, uint32_t category_count,
-                      uint32_t url_count, const uint64_t* hashes, const uint8_t* cats,
-                      size_t n) {
-  Layout l(meta.size(), n);
+// Lays out a snapshot from its metadata (category and URL rule counts from `meta`) and
+// `n` entries, sorted and unique, that `next()` gives one after the other: written
+// straight into the result, so a 5 M entry set is never copied on the way.
+template <typename Next>
+std::string Serialize(uint64_t version, const Meta& meta, size_t n, Next next) {
+  std::string encoded = EncodeMeta(meta);
+  Layout l(encoded.size(), n);
   std::string o(l.total, '\0');
-  WriteHead(o.data(), l, version, meta, category_count, url_count, n);
-  for (size_t i = 0; i < n; ++i) StoreU64(o.data() + l.entries_at + 8 * i, hashes[i]);
-  std::memcpy(o.data() + l.entries_at + 8 * n, cats, n);
+  WriteHead(o.data(), l, version, encoded, static_cast<uint32_t>(meta.categories.size()),
+            static_cast<uint32_t>(meta.urls.size()), n);
+  char* hashes = o.data() + l.entries_at;
+  char* cats = hashes + 8 * n;
+  for (size_t i = 0; i < n; ++i) {
+    DomainSet::Entry e = next();
+    StoreU64(hashes + 8 * i, e.hash);
+    cats[i] = static_cast<char>(e.category);
+  }
   unsigned char sha[32];
   ContentSha(o.data(), o.size(), sha);
   std::memcpy(o.data() + kShaOffset, sha, 32);
@@ -281,15 +289,33 @@ Result<std::string> BuildSnapshot(SnapshotContents contents) {
   Meta meta = CanonicalMeta(contents);
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
-  std::vector<uint64_t> hashes(entries.size());
-  std::vector<uint8_t> cats(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    hashes[i] = entries[i].hash;
-    cats[i] = entries[i].category;
+  size_t i = 0;
+  return Serialize(version, meta, entries.size(), [&] { return entries[i++]; });
+}
+
+Result<std::string> CutSnapshot(const Snapshot& full, const FilterProfile& profile,
+                                uint64_t version) {
+  std::vector<std::string> names;
+  for (const auto& c : full.categories()) names.push_back(c.name);
+  PREAU_ASSIGN_OR_RETURN(CompiledProfile compiled, CompiledProfile::Compile(profile, names));
+  SnapshotContents c;
+  c.categories = full.categories();
+  c.profile = compiled.spec();
+  for (const auto& r : full.matcher().urls().rules()) {
+    if (compiled.IsBlocked(r.category)) c.urls.emplace_back(r.category, r.text);
   }
-  return Serialize(version, EncodeMeta(meta), static_cast<uint32_t>(meta.categories.size()),
-                   static_cast<uint32_t>(meta.urls.size()), hashes.data(), cats.data(),
-                   entries.size());
+  Meta meta = CanonicalMeta(c);
+  // The full set is sorted and unique, and so is any part of it taken in order.
+  const DomainSet& d = full.matcher().domains();
+  size_t n = 0;
+  for (size_t i = 0; i < d.size(); ++i) n += compiled.IsBlocked(d.category(i));
+  size_t at = 0;
+  return Serialize(version, meta, n, [&] {
+    while (!compiled.IsBlocked(d.category(at))) ++at;
+    DomainSet::Entry e{d.hash(at), d.category(at)};
+    ++at;
+    return e;
+  });
 }
 
 Result<std::string> BuildSnapshot(const Ut1Data& data, const FilterProfile& profile,

@@ -52,6 +52,13 @@ struct SnapshotOptions {
 
 // Serialises `contents` (entries are sorted and deduplicated here).
 Result<std::string> BuildSnapshot(SnapshotContents contents);
+class Snapshot;
+
+// A device's snapshot cut from a full set (one built with every category): the entries
+// and URL rules of the categories `profile` blocks, category ids unchanged. Writes
+// straight from the full set's arrays: the only memory it takes is the result's.
+Result<std::string> CutSnapshot(const Snapshot& full, const FilterProfile& profile,
+                                uint64_t version);
 // UT1 data + profile -> snapshot bytes. Categories are numbered in name order.
 Result<std::string> BuildSnapshot(const Ut1Data& data, const FilterProfile& profile,
                                   uint64_t version, const SnapshotOptions& options = {});

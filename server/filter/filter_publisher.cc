@@ -281,27 +281,10 @@ Result<FilterSnapshotRecord> FilterPublisher::EnsureSnapshot(const ResolvedFilte
   PREAU_ASSIGN_OR_RETURN(existing, records_.SnapshotFor(key, import_version));
   if (existing) return *existing;
 
-  std::vector<std::string> names;
-  for (const auto& c : full.categories()) names.push_back(c.name);
-  PREAU_ASSIGN_OR_RETURN(auto compiled, filter::CompiledProfile::Compile(profile, names));
   PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.NextSnapshotVersion());
-  filter::SnapshotContents c;
-  c.version = version;
-  c.categories = full.categories();
-  c.profile = profile;
-  const filter::DomainSet& d = full.matcher().domains();
-  size_t blocked = 0;
-  for (size_t i = 0; i < d.size(); ++i) blocked += compiled.IsBlocked(d.category(i));
-  c.entries.reserve(blocked);  // exact: no doubling of a 5 M entry array
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (compiled.IsBlocked(d.category(i))) c.entries.push_back({d.hash(i), d.category(i)});
-  }
-  for (const auto& r : full.matcher().urls().rules()) {
-    if (compiled.IsBlocked(r.category)) c.urls.emplace_back(r.category, r.text);
-  }
   using Stored = std::pair<std::string, uint64_t>;
   Result<Stored> stored = [&]() -> Result<Stored> {  // the bytes are freed before the trim
-    PREAU_ASSIGN_OR_RETURN(std::string bytes, filter::BuildSnapshot(std::move(c)));
+    PREAU_ASSIGN_OR_RETURN(std::string bytes, filter::CutSnapshot(full, profile, version));
     return StoreArtifact(bytes);
   }();
   ReleaseFreedMemory();

@@ -119,6 +119,26 @@ TEST(Snapshot, EveryCorruptionOrTruncationIsDetected) {
   EXPECT_FALSE(Snapshot::LoadFile("/nonexistent/snapshot").ok());
 }
 
+// The server cuts device snapshots from the full set; the cut must be exactly the snapshot
+// built for that profile from the lists themselves.
+TEST(Snapshot, CutFromTheFullSetEqualsTheSnapshotBuiltForTheProfile) {
+  const Ut1Data& data = Extract();
+  SnapshotOptions all;
+  all.only_blocked_categories = false;
+  Result<std::string> full = BuildSnapshot(data, FilterProfile{}, 1, all);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  auto parsed = MustParse(*full);
+  Result<std::string> cut = CutSnapshot(*parsed, SchoolProfile(), 9);
+  ASSERT_TRUE(cut.ok()) << cut.status().message();
+  Result<std::string> built = BuildSnapshot(data, SchoolProfile(), 9);
+  ASSERT_TRUE(built.ok());
+  EXPECT_EQ(*cut, *built);
+  EXPECT_LT(MustParse(*cut)->entry_count(), parsed->entry_count());
+  FilterProfile unknown = SchoolProfile();
+  unknown.blocked_categories.push_back("no-such-category");
+  EXPECT_FALSE(CutSnapshot(*parsed, unknown, 10).ok());
+}
+
 TEST(Snapshot, DeltaFromAToBGivesExactlyB) {
   const Ut1Data& data = Extract();
   FilterProfile pa = SchoolProfile();
