@@ -231,6 +231,11 @@ CREATE TABLE filter_device_holds (
   updated_ms INTEGER NOT NULL
 );
 )sql"},
+      {8, R"sql(
+-- The hourly purge of class commands reads only the rows that expired since the last one,
+-- not the whole table, so the teacher's command that triggers it is not kept waiting.
+CREATE INDEX class_commands_expiry ON class_commands(expires_ms);
+)sql"},
   };
   return kMigrations;
 }
