@@ -39,6 +39,7 @@
 #include "preau/v1/filter.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
 #include "server/filter/filter_service.h"
+#include "tests/support/dns_peers.h"
 #include "tests/support/harness.h"
 
 namespace preau::testing {
@@ -66,124 +67,20 @@ web_filter:
   safe_search: true
 )";
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
+// What the fake upstream answers for every A query (the engines' safe hosts included).
+constexpr const char* kUpstreamAddress = "192.0.2.7";
 
-// An upstream DNS server for everything: A 192.0.2.7 for any name, the engines' safe
-// hosts included.
-class FakeUpstream {
+class FakeUpstream : public FakeDnsServer {
  public:
-  FakeUpstream() {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a = Loopback(0);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~FakeUpstream() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  void Run() {
-    char buf[4096];
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      sockaddr_in from{};
-      socklen_t len = sizeof from;
-      ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n <= 0) continue;
-      std::string req(buf, static_cast<size_t>(n));
-      dns::ParsedQuery q = dns::ParseQuery(req);
-      if (q.outcome != dns::ParseOutcome::kOk) continue;
-      std::string ans;
-      if (q.query.qtype == dns::kTypeA) {
-        // The block answer's shape with a real address patched in.
-        ans = dns::BuildBlockAnswer(req, q.query, 300);
-        ans.replace(q.query.question_end + 12, 4, std::string("\xc0\x00\x02\x07", 4));
-      } else {
-        ans = dns::BuildResponse(req, q.query, dns::kNoError);
-      }
-      sendto(fd_, ans.data(), ans.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-    }
-  }
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  FakeUpstream()
+      : FakeDnsServer([](const std::string& req, const dns::Query& q) {
+          if (q.qtype != dns::kTypeA) return dns::BuildResponse(req, q, dns::kNoError);
+          return AddressAnswer(req, q, std::string("\xc0\x00\x02\x07", 4));
+        }) {}
 };
 
-struct Answer {
-  bool received = false;
-  uint8_t rcode = 0;
-  std::vector<std::string> addresses;  // dotted IPv4
-  std::vector<std::string> cnames;
-  bool Blocked() const { return received && addresses.size() == 1 && addresses[0] == "0.0.0.0"; }
-  bool Forwarded() const {
-    return received && !addresses.empty() && addresses.back() == "192.0.2.7";
-  }
-};
-
-// Our own client over UDP.
-class DnsClient {
- public:
-  explicit DnsClient(uint16_t port) : to_(Loopback(port)) { fd_ = socket(AF_INET, SOCK_DGRAM, 0); }
-  ~DnsClient() { close(fd_); }
-  Answer Ask(const std::string& name, uint16_t type = dns::kTypeA) {
-    uint16_t id = ++id_;
-    std::string q = dns::BuildQuery(id, name, type, false);
-    sendto(fd_, q.data(), q.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
-    auto deadline = std::chrono::steady_clock::now() + 3s;
-    char buf[65536];
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n < 2 || ((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1])) != id) {
-        continue;
-      }
-      return Decode(std::string(buf, static_cast<size_t>(n)));
-    }
-    return {};
-  }
-
- private:
-  static Answer Decode(const std::string& msg) {
-    Answer a;
-    dns::ResponseInfo info;
-    std::string error;
-    if (!dns::ParseResponse(msg, info, error)) return a;
-    a.received = true;
-    a.rcode = info.header.rcode();
-    for (const auto& r : info.answers) {
-      if (r.type == dns::kTypeCname) {
-        std::string t, e;
-        size_t next = 0;
-        dns::ReadName(r.rdata, 0, t, next, e);
-        a.cnames.push_back(t);
-      } else if (r.type == dns::kTypeA && r.rdata.size() == 4) {
-        char text[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, r.rdata.data(), text, sizeof text);
-        a.addresses.push_back(text);
-      }
-    }
-    return a;
-  }
-  int fd_;
-  sockaddr_in to_;
-  uint16_t id_ = 1000;
-};
+using DnsClient = DnsUdpClient;
+using Answer = DnsAnswer;
 
 std::string Dig(uint16_t port, const std::string& name) {
   std::string cmd = "dig @127.0.0.1 -p " + std::to_string(port) + " +short +tries=1 +time=3 " +
@@ -433,10 +330,12 @@ TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers)
 
   EXPECT_TRUE(client.Ask(kCasino).Blocked());                    // listed
   EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).Blocked());  // a subdomain
-  EXPECT_TRUE(client.Ask("good.000-online-casino.com").Forwarded());  // allow beats block
+  // allow beats block
+  EXPECT_TRUE(client.Ask("good.000-online-casino.com").AnsweredWith(kUpstreamAddress));
   EXPECT_TRUE(client.Ask("denied.example.org").Blocked());       // the policy's deny list
-  EXPECT_TRUE(client.Ask(kGame).Forwarded());                    // games: not in this profile
-  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+  // games: not in this profile
+  EXPECT_TRUE(client.Ask(kGame).AnsweredWith(kUpstreamAddress));
+  EXPECT_TRUE(client.Ask("lumni.fr").AnsweredWith(kUpstreamAddress));
   Answer google = client.Ask("www.google.fr");                   // safe search
   ASSERT_FALSE(google.cnames.empty());
   EXPECT_EQ(google.cnames[0], "forcesafesearch.google.com");
@@ -473,7 +372,7 @@ TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers)
   EXPECT_EQ(unanswered, 0) << "of " << asked;
   EXPECT_GT(asked, 10);
   EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());
-  EXPECT_TRUE(client.Ask(kCasino2).Forwarded());
+  EXPECT_TRUE(client.Ask(kCasino2).AnsweredWith(kUpstreamAddress));
   EXPECT_TRUE(client.Ask(kCasino).Blocked());
   EXPECT_TRUE(fs::exists(dir_ / "tablet/filter/snapshot.pfs"));
 
@@ -485,12 +384,12 @@ TEST_F(FilterTest, AgentResolverEnforcesThePolicyAndFollowsReimportsAndTeachers)
   EXPECT_NE((r.out + r.err).find("web filter"), std::string::npos) << r.out << r.err;
   r = Cli({"class", "allow", kClass, "--site", kCasino, "--for", "45m"}, teacher);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Forwarded(); }, 10s));
+  EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).AnsweredWith(kUpstreamAddress); }, 10s));
   // Allowed for the class, the page opens.
   r = Cli({"class", "open", kClass, "--url", casino_url}, teacher);
   EXPECT_EQ((r.out + r.err).find("web filter"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("1/1"), std::string::npos) << r.out;
-  EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).Forwarded());
+  EXPECT_TRUE(client.Ask(std::string("www.") + kCasino).AnsweredWith(kUpstreamAddress));
   EXPECT_TRUE(client.Ask("brand-new-casino.example").Blocked());  // only that site
   clock_.Advance(46 * 60 * 1000);
   EXPECT_TRUE(WaitUntil([&] { return client.Ask(kCasino).Blocked(); }, 10s));
@@ -522,7 +421,7 @@ TEST_F(FilterTest, AgentKeepsFilteringFromItsSavedSnapshotWithoutTheServer) {
   EXPECT_EQ(agent->filter().version(), version);
   DnsClient client(agent->filter().port());
   EXPECT_TRUE(client.Ask(kCasino).Blocked());
-  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+  EXPECT_TRUE(client.Ask("lumni.fr").AnsweredWith(kUpstreamAddress));
 }
 
 TEST_F(FilterTest, ThreeImportsPurgeTheFirstAndDevicesStillGetTheirSnapshot) {
@@ -567,7 +466,7 @@ TEST_F(FilterTest, ThreeImportsPurgeTheFirstAndDevicesStillGetTheirSnapshot) {
   DnsClient client(f.port());
   EXPECT_TRUE(client.Ask(kCasino).Blocked());
   EXPECT_TRUE(client.Ask(kCasino2).Blocked());  // back in the list with import 3
-  EXPECT_TRUE(client.Ask("lumni.fr").Forwarded());
+  EXPECT_TRUE(client.Ask("lumni.fr").AnsweredWith(kUpstreamAddress));
   auto fresh = FilterAgent::Start(*server_, dir_ / "fresh", token, upstream_.address(), &clock_);
   ASSERT_TRUE(fresh);
   ASSERT_TRUE(WaitUntil([&] { return fresh->filter().version() == held; }, 20s))

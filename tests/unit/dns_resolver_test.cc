@@ -19,6 +19,7 @@
 #include "agent/filter/dns_message.h"
 #include "agent/filter/dns_resolver.h"
 #include "common/filter/snapshot.h"
+#include "tests/support/dns_peers.h"
 
 namespace preau::agent {
 namespace {
@@ -30,36 +31,16 @@ std::string Ip4(int a, int b, int c, int d) {
                      static_cast<char>(d)};
 }
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
+using testing::DnsAnswer;
+using testing::Loopback;
+using Answer = DnsAnswer;
+using UdpClient = testing::DnsUdpClient;
 
 // A tiny authoritative-for-everything DNS server: A records derived from the name, fixed
 // addresses for the safe-search hosts, NXDOMAIN for names under "nx.". Can go silent.
-class FakeUpstream {
+class FakeUpstream : public testing::FakeDnsServer {
  public:
-  FakeUpstream() {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a = Loopback(0);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~FakeUpstream() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  void SetSilent(bool s) { silent_ = s; }
-  int queries() const { return queries_; }
+  FakeUpstream() : FakeDnsServer(Respond) {}
   static bool IsSafeHost(const std::string& name) {
     return name == "forcesafesearch.google.com" || name == "restrict.youtube.com" ||
            name == "strict.bing.com" || name == "safe.duckduckgo.com";
@@ -73,110 +54,18 @@ class FakeUpstream {
   }
 
  private:
-  void Run() {
-    char buf[4096];
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      sockaddr_in from{};
-      socklen_t len = sizeof from;
-      ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n <= 0) continue;
-      ++queries_;
-      if (silent_) continue;
-      std::string req(buf, static_cast<size_t>(n));
-      dns::ParsedQuery q = dns::ParseQuery(req);
-      if (q.outcome != dns::ParseOutcome::kOk) continue;
-      std::string ans;
-      if (q.query.name.rfind("nx.", 0) == 0) {
-        ans = dns::BuildResponse(req, q.query, dns::kNxDomain);
-      } else if (q.query.qtype == dns::kTypeA && IsSafeHost(q.query.name)) {
-        // A plain A record: the block answer's shape with the address patched in.
-        ans = dns::BuildBlockAnswer(req, q.query, 300);
-        ans.replace(q.query.question_end + 12, 4, AddressFor(q.query.name));
-      } else if (q.query.qtype == dns::kTypeA) {
-        uint32_t ttl = q.query.name.rfind("short.", 0) == 0 ? 1 : 300;
-        ans = dns::BuildCnameAnswer(req, q.query, "edge." + q.query.name, ttl,
-                                    {{"edge." + q.query.name, dns::kTypeA, ttl,
-                                      AddressFor(q.query.name)}});
-      } else {
-        ans = dns::BuildResponse(req, q.query, dns::kNoError);
-      }
-      sendto(fd_, ans.data(), ans.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+  static std::string Respond(const std::string& req, const dns::Query& q) {
+    if (q.name.rfind("nx.", 0) == 0) return dns::BuildResponse(req, q, dns::kNxDomain);
+    if (q.qtype == dns::kTypeA && IsSafeHost(q.name)) {
+      return testing::AddressAnswer(req, q, AddressFor(q.name));
     }
-  }
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false}, silent_{false};
-  std::atomic<int> queries_{0};
-  std::thread thread_;
-};
-
-struct Answer {
-  bool received = false;
-  uint8_t rcode = 0;
-  bool tc = false;
-  std::vector<std::string> addresses;  // A/AAAA rdata, raw
-  std::vector<std::string> cnames;     // CNAME targets
-  uint16_t id = 0;
-};
-
-Answer Decode(const std::string& msg) {
-  Answer a;
-  dns::ResponseInfo info;
-  std::string error;
-  if (!dns::ParseResponse(msg, info, error)) return a;
-  a.received = true;
-  a.rcode = info.header.rcode();
-  a.tc = info.header.tc();
-  a.id = info.header.id;
-  for (const auto& r : info.answers) {
-    if (r.type == dns::kTypeCname) {
-      std::string t, e;
-      size_t next = 0;
-      dns::ReadName(r.rdata, 0, t, next, e);
-      a.cnames.push_back(t);
-    } else {
-      a.addresses.push_back(r.rdata);
+    if (q.qtype == dns::kTypeA) {
+      uint32_t ttl = q.name.rfind("short.", 0) == 0 ? 1 : 300;
+      return dns::BuildCnameAnswer(req, q, "edge." + q.name, ttl,
+                                   {{"edge." + q.name, dns::kTypeA, ttl, AddressFor(q.name)}});
     }
+    return dns::BuildResponse(req, q, dns::kNoError);
   }
-  return a;
-}
-
-// Our own client: one UDP socket, waits up to `timeout` for the answer with the same id.
-class UdpClient {
- public:
-  explicit UdpClient(uint16_t port) : to_(Loopback(port)) {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-  }
-  ~UdpClient() { close(fd_); }
-  std::optional<std::string> Exchange(const std::string& msg, int timeout_ms = 3000) {
-    sendto(fd_, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    char buf[65536];
-    while (std::chrono::steady_clock::now() < deadline) {
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now())
-                                      .count());
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, std::max(left, 1)) <= 0) continue;
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n < 2) continue;
-      if (msg.size() >= 2 && (buf[0] != msg[0] || buf[1] != msg[1])) continue;  // stale
-      return std::string(buf, static_cast<size_t>(n));
-    }
-    return std::nullopt;
-  }
-  Answer Ask(const std::string& name, uint16_t type = dns::kTypeA) {
-    std::string q = dns::BuildQuery(++id_, name, type, false);
-    auto r = Exchange(q);
-    return r ? Decode(*r) : Answer{};
-  }
-
- private:
-  int fd_;
-  sockaddr_in to_;
-  uint16_t id_ = 100;
 };
 
 Answer AskTcp(uint16_t port, const std::string& name, int queries = 1) {
@@ -198,7 +87,7 @@ Answer AskTcp(uint16_t port, const std::string& name, int queries = 1) {
     if (recv(fd, len, 2, MSG_WAITALL) != 2) break;
     std::string body((len[0] << 8) | len[1], '\0');
     if (recv(fd, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) break;
-    last = Decode(body);
+    last = testing::DecodeDnsAnswer(body);
     if (last.id != 500 + i) last.received = false;
   }
   close(fd);
