@@ -35,8 +35,8 @@
 #include "preau/v1/device.grpc.pb.h"
 #include "server/server.h"
 #include "tools/sim/fleet.h"
+#include "tools/bench/proc_stats.h"
 
-extern char** environ;
 
 namespace {
 
@@ -46,44 +46,14 @@ struct Sample {
   double rss_mb = 0, anon_mb = 0, pss_mb = 0;
 };
 
-double ReadKb(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size())) ;
-  }
-  return 0;
-}
-
 Sample Measure(pid_t pid) {
   std::string base = "/proc/" + std::to_string(pid);
-  return {ReadKb(base + "/status", "VmRSS:") / 1024, ReadKb(base + "/status", "RssAnon:") / 1024,
-          ReadKb(base + "/smaps_rollup", "Pss:") / 1024};
-}
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  auto close = all.rfind(')');
-  std::istringstream rest(all.substr(close + 2));
-  std::string f;
-  std::vector<std::string> fields;
-  while (rest >> f) fields.push_back(f);
-  // fields[0] is state (field 3); utime is field 14, stime field 15.
-  return (std::stod(fields[11]) + std::stod(fields[12])) / sysconf(_SC_CLK_TCK);
+  return {preau::bench::ProcKb(base + "/status", "VmRSS:") / 1024, preau::bench::ProcKb(base + "/status", "RssAnon:") / 1024,
+          preau::bench::ProcKb(base + "/smaps_rollup", "Pss:") / 1024};
 }
 
 int Threads(pid_t pid) {
-  return static_cast<int>(ReadKb("/proc/" + std::to_string(pid) + "/status", "Threads:"));
-}
-
-pid_t Spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  return pid;
+  return static_cast<int>(preau::bench::ProcKb("/proc/" + std::to_string(pid) + "/status", "Threads:"));
 }
 
 struct Idle {
@@ -94,7 +64,7 @@ struct Idle {
 
 Idle Observe(pid_t pid, int seconds) {
   Idle r;
-  double cpu0 = CpuSeconds(pid);
+  double cpu0 = preau::bench::CpuSeconds(pid);
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < seconds; ++i) {
     std::this_thread::sleep_for(1s);  // sampling period of the measurement, not a sync
@@ -107,7 +77,7 @@ Idle Observe(pid_t pid, int seconds) {
     r.max.pss_mb = std::max(r.max.pss_mb, s.pss_mb);
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.cpu_pct = 100.0 * (CpuSeconds(pid) - cpu0) / wall;
+  r.cpu_pct = 100.0 * (preau::bench::CpuSeconds(pid) - cpu0) / wall;
   r.threads = Threads(pid);
   return r;
 }
@@ -188,7 +158,7 @@ int main(int argc, char** argv) {
 
   // --- idle agent ---
   auto& conns = (*server)->core().connections;
-  pid_t agent = Spawn({agent_bin, "--state", dir + "/agent", "--server", address, "--ca",
+  pid_t agent = preau::bench::Spawn({agent_bin, "--state", dir + "/agent", "--server", address, "--ca",
                        init.data_dir + "/ca.pem", "--enroll", token(1), "--platform", "sim"});
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (conns.Count() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
@@ -201,8 +171,8 @@ int main(int argc, char** argv) {
   Wait(agent);
   while (conns.Count() > 0) std::this_thread::sleep_for(10ms);
 
-  pid_t bare = Spawn({"/proc/self/exe", "--bare-client", dir + "/agent", address});
-  bare = bare > 0 ? bare : Spawn({argv[0], "--bare-client", dir + "/agent", address});
+  pid_t bare = preau::bench::Spawn({"/proc/self/exe", "--bare-client", dir + "/agent", address});
+  bare = bare > 0 ? bare : preau::bench::Spawn({argv[0], "--bare-client", dir + "/agent", address});
   deadline = std::chrono::steady_clock::now() + 30s;
   while (conns.Count() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   Idle b = Observe(bare, seconds);

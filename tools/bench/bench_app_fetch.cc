@@ -42,8 +42,8 @@
 #include "common/files.h"
 #include "tools/preau/apps_commands.h"
 #include "tools/preau/fleet_commands.h"
+#include "tools/bench/proc_stats.h"
 
-extern char** environ;
 
 namespace {
 
@@ -53,30 +53,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kGroup = "ville/bench";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double StatusKb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size()));
-  }
-  return 0;
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "bench_app_fetch: %s\n", what.c_str());
@@ -160,11 +136,11 @@ int main(int argc, char** argv) {
   const std::string data = dir + "/server";
 
   // --- the server, as its own process -----------------------------------------------------
-  pid_t init = Spawn({server_bin, "init", "--data", data}, dir + "/init.log");
+  pid_t init = preau::bench::Spawn({server_bin, "init", "--data", data}, dir + "/init.log");
   int status = 0;
   if (init < 0 || ::waitpid(init, &status, 0) < 0 || status != 0) Die("preau-server init failed");
   const std::string port_file = dir + "/port";
-  pid_t server = Spawn({server_bin, "run", "--data", data, "--listen", "127.0.0.1:0",
+  pid_t server = preau::bench::Spawn({server_bin, "run", "--data", data, "--listen", "127.0.0.1:0",
                         "--port-file", port_file}, dir + "/server.log");
   if (server < 0) Die("cannot start " + server_bin);
   std::string port;
@@ -245,13 +221,13 @@ int main(int argc, char** argv) {
   }
 
   // --- the fetch ----------------------------------------------------------------------------
-  const double rss_before = StatusKb(server, "VmRSS:") / 1024;
-  std::ofstream(std::string("/proc/") + std::to_string(server) + "/clear_refs") << "5";
+  const double rss_before = preau::bench::StatusKb(server, "VmRSS") / 1024;
+  preau::bench::ResetPeak(server);
   std::atomic<bool> sampling{true};
   std::atomic<double> rss_max{rss_before};
   std::thread sampler([&] {
     while (sampling) {
-      double r = StatusKb(server, "VmRSS:") / 1024;
+      double r = preau::bench::StatusKb(server, "VmRSS") / 1024;
       if (r > rss_max) rss_max = r;
       std::this_thread::sleep_for(20ms);
     }
@@ -268,7 +244,7 @@ int main(int argc, char** argv) {
   const double fetch_s = Seconds(Clock::now() - t0);
   sampling = false;
   sampler.join();
-  const double hwm = StatusKb(server, "VmHWM:") / 1024;
+  const double hwm = preau::bench::StatusKb(server, "VmHWM") / 1024;
   uint64_t fetched = 0, hash_failures = 0;
   for (auto* f : features) {
     fetched += f->stats().bytes_fetched.load();

@@ -45,6 +45,7 @@
 #include "preau/v1/policy.grpc.pb.h"
 #include "server/server.h"
 #include "tools/bench/child_server.h"
+#include "tools/bench/proc_stats.h"
 
 namespace {
 
@@ -176,19 +177,6 @@ Generated WriteUt1(const std::string& root, size_t total) {
   return g;
 }
 
-// A field of /proc/PID/status, in kB.
-long StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
-  }
-  return -1;
-}
-
-// Resets the process's VmHWM to its current VmRSS (Linux 4.0+).
-void ResetPeak(pid_t pid) { std::ofstream("/proc/" + std::to_string(pid) + "/clear_refs") << "5"; }
-
 struct Command {
   int exit_code = -1;
   std::string out;
@@ -283,7 +271,7 @@ void CompareWithStrings(const std::string& ut1) {
     auto parsed = preau::filter::Snapshot::Parse(*bytes);
     std::printf("former path (ReadUt1 strings + BuildSnapshot + Parse, one process): "
                 "%.2f s, peak %.1f MB\n",
-                Seconds(SteadyClock::now() - a), StatusKb(getpid(), "VmHWM") / 1024.0);
+                Seconds(SteadyClock::now() - a), preau::bench::StatusKb(getpid(), "VmHWM") / 1024.0);
     std::fflush(stdout);
     _exit(parsed.ok() ? 0 : 1);
   }
@@ -338,8 +326,8 @@ int main(int argc, char** argv) {
   auto filter = preau::v1::FilterService::NewStub(channel);
   auto policy = preau::v1::PolicyService::NewStub(channel);
 
-  long rss_idle = StatusKb(child, "VmRSS");
-  ResetPeak(child);
+  double rss_idle = preau::bench::StatusKb(child, "VmRSS");
+  preau::bench::ResetPeak(child);
   const std::string cli = std::string(PREAU_BENCH_BINARY_DIR) + "/preau";
   const std::string import_cmd = cli + " filter import " + ut1 + " --credentials " + data +
                                  "/admin.credentials --server " + address;
@@ -347,8 +335,8 @@ int main(int argc, char** argv) {
   Command imported = Run(import_cmd);
   double import_s = Seconds(SteadyClock::now() - a);
   if (imported.exit_code != 0) Die("import failed:\n" + imported.out.substr(0, 4000));
-  long hwm_import = StatusKb(child, "VmHWM");
-  long rss_after = StatusKb(child, "VmRSS");
+  double hwm_import = preau::bench::StatusKb(child, "VmHWM");
+  double rss_after = preau::bench::StatusKb(child, "VmRSS");
 
   preau::v1::ListFiltersResponse list;
   {
@@ -401,11 +389,11 @@ int main(int argc, char** argv) {
     if (auto st = admin->CreateToken(&ctx, req, &resp); !st.ok()) Die(st.error_message());
     token = resp.token();
   }
-  ResetPeak(child);
+  preau::bench::ResetPeak(child);
   a = SteadyClock::now();
   auto tablet = std::make_unique<Tablet>(root + "/tablet", address, creds->ca_pem, token);
   double first_s = tablet->WaitForVersionOtherThan(0, a);
-  long hwm_profile = StatusKb(child, "VmHWM");
+  double hwm_profile = preau::bench::StatusKb(child, "VmHWM");
   const std::string snap_path = root + "/tablet/filter/snapshot.pfs";
   uintmax_t snap_bytes = fs::file_size(snap_path);
   size_t snap_entries = 0;
@@ -424,9 +412,9 @@ int main(int argc, char** argv) {
   // The same folder again: a new version, a delta for the tablet, import 1's files purged.
   // This process is the tablet's (plus the CLI runs it forks): its peak growth while the
   // delta is applied is what an update costs a device on top of the snapshot it holds.
-  ResetPeak(child);
-  ResetPeak(getpid());
-  long tablet_rss_before = StatusKb(getpid(), "VmRSS");
+  preau::bench::ResetPeak(child);
+  preau::bench::ResetPeak(getpid());
+  double tablet_rss_before = preau::bench::StatusKb(getpid(), "VmRSS");
   uint64_t held = tablet->filter().version();
   a = SteadyClock::now();
   imported = Run(import_cmd);
@@ -435,11 +423,11 @@ int main(int argc, char** argv) {
   double delta_s = tablet->WaitForVersionOtherThan(held, a);
   std::printf("re-import of the same folder: %.2f s, server peak %.1f MB; the tablet has the "
               "new version (as a delta: %s) %.2f s after the import started\n",
-              reimport_s, StatusKb(child, "VmHWM") / 1024.0,
+              reimport_s, preau::bench::StatusKb(child, "VmHWM") / 1024.0,
               tablet->filter().deltas_applied() == 1 ? "yes" : "no", delta_s);
   std::printf("  tablet side: peak growth while applying the delta %.1f MB over %.1f MB "
               "resident (the new snapshot is built in place beside the old)\n",
-              (StatusKb(getpid(), "VmHWM") - tablet_rss_before) / 1024.0,
+              (preau::bench::StatusKb(getpid(), "VmHWM") - tablet_rss_before) / 1024.0,
               tablet_rss_before / 1024.0);
   uintmax_t artifacts = 0;
   size_t files = 0;

@@ -46,33 +46,13 @@
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "tools/sim/fleet.h"
+#include "tools/bench/proc_stats.h"
 
-extern char** environ;
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  auto close = all.rfind(')');
-  std::istringstream rest(all.substr(close + 2));
-  std::string f;
-  std::vector<std::string> fields;
-  while (rest >> f) fields.push_back(f);
-  return (std::stod(fields[11]) + std::stod(fields[12])) / sysconf(_SC_CLK_TCK);
-}
-
-pid_t Spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  return pid;
-}
 
 struct Identity {
   std::string key_pem, cert_pem;
@@ -203,12 +183,12 @@ int main(int argc, char** argv) {
   std::string bin = PREAU_BENCH_BINARY_DIR;
   std::string data = dir + "/server";
   std::filesystem::create_directories(dir);
-  pid_t init = Spawn({bin + "/preau-server", "init", "--data", data});
+  pid_t init = preau::bench::Spawn({bin + "/preau-server", "init", "--data", data});
   int st = 0;
   waitpid(init, &st, 0);
   if (st != 0) return Fail("preau-server init failed");
   std::string port_file = dir + "/port";
-  pid_t server = Spawn({bin + "/preau-server", "run", "--data", data, "--listen",
+  pid_t server = preau::bench::Spawn({bin + "/preau-server", "run", "--data", data, "--listen",
                         "127.0.0.1:0", "--port-file", port_file});
   auto deadline = Clock::now() + 30s;
   std::string port;
@@ -308,7 +288,7 @@ int main(int argc, char** argv) {
 
   // Timed: every device sends its reports; wait for every durable ack.
   int64_t total = static_cast<int64_t>(devices) * reports;
-  double cpu0 = CpuSeconds(server);
+  double cpu0 = preau::bench::CpuSeconds(server);
   auto t0 = Clock::now();
   for (auto& s : streams) s->SendReports(reports);
   {
@@ -319,7 +299,7 @@ int main(int argc, char** argv) {
     }
   }
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  double cpu = CpuSeconds(server) - cpu0;
+  double cpu = preau::bench::CpuSeconds(server) - cpu0;
   std::printf("usage ingest: %d devices x %d reports = %lld durable reports in %.2f s\n",
               devices, reports, static_cast<long long>(total), wall);
   std::printf("  %.0f reports/s; server CPU %.1f us/report (%.0f %% of one core)\n",
