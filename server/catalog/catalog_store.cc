@@ -1,4 +1,5 @@
 #include "server/catalog/catalog_store.h"
+#include "common/review_state.h"
 
 #include <map>
 
@@ -48,15 +49,6 @@ Result<v1::AppVersion> GetVersionLocked(Db& db, const std::string& id) {
   return ReadVersion(s);
 }
 
-std::string StateName(v1::ReviewState s) {
-  switch (s) {
-    case v1::REVIEW_STATE_SUBMITTED: return "submitted";
-    case v1::REVIEW_STATE_APPROVED: return "approved";
-    case v1::REVIEW_STATE_REJECTED: return "rejected";
-    default: return "unknown";
-  }
-}
-
 }  // namespace
 
 std::string AppVersionId(const std::string& name, const std::string& version) {
@@ -74,7 +66,7 @@ Result<v1::AppVersion> CatalogStore::InsertVersion(const v1::AppMetadata& metada
       auto existing = GetVersionLocked(db, id);
       if (existing.ok()) {
         return AlreadyExists("app version '" + id + "' was already uploaded (" +
-                             StateName(existing->state()) + "); upload it as a new version");
+                             ReviewStateName(existing->state()) + "); upload it as a new version");
       }
       PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
           "INSERT INTO app_versions(id, name, version, metadata, sha256, size, state, "
@@ -109,7 +101,7 @@ Result<v1::AppVersion> CatalogStore::Review(const std::string& id, bool approve,
                      (!approve && v.state() == v1::REVIEW_STATE_APPROVED);
       if (!allowed) {
         return FailedPrecondition("app version '" + id + "' is already " +
-                                  StateName(v.state()) +
+                                  ReviewStateName(v.state()) +
                                   (v.state() == v1::REVIEW_STATE_REJECTED
                                        ? "; upload a new version to submit it again"
                                        : ""));
@@ -136,7 +128,7 @@ Result<v1::AppAssignment> CatalogStore::Assign(const std::string& id, const std:
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto v, GetVersionLocked(db, id));
       if (v.state() != v1::REVIEW_STATE_APPROVED) {
-        return FailedPrecondition("app version '" + id + "' is " + StateName(v.state()) +
+        return FailedPrecondition("app version '" + id + "' is " + ReviewStateName(v.state()) +
                                   (v.state() == v1::REVIEW_STATE_REJECTED
                                        ? " (" + v.reason() + ")"
                                        : "") +

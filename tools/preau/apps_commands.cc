@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/review_state.h"
 #include "preau/v1/catalog.grpc.pb.h"
 
 namespace preau::cli {
@@ -19,17 +20,6 @@ namespace {
 
 constexpr size_t kUploadChunk = 256 * 1024;
 constexpr uint64_t kProgressMinBytes = 1 << 20;
-
-void Print(const CliContext& ctx, const std::string& text) { *ctx.out << text << std::flush; }
-
-std::string StateName(v1::ReviewState s) {
-  switch (s) {
-    case v1::REVIEW_STATE_SUBMITTED: return "submitted";
-    case v1::REVIEW_STATE_APPROVED: return "approved";
-    case v1::REVIEW_STATE_REJECTED: return "rejected";
-    default: return "unknown";
-  }
-}
 
 std::string AssignmentText(const v1::AppAssignment& a) {
   return a.group() + (a.required() ? " (required)" : " (optional)");
@@ -72,7 +62,7 @@ std::vector<Cell> VersionRow(const v1::AppVersion& v) {
       Cell::OptionalText(Printable(m.title())),
       Cell::Text(m.platform()),
       Cell::OptionalText(Printable(m.category())),
-      Cell::Text(StateName(v.state())),
+      Cell::Text(ReviewStateName(v.state())),
       Cell::Bytes(v.size()),
       Cell::List(assigned, "-"),
       Cell::Uint(v.installed_devices()),
@@ -227,7 +217,7 @@ Status AppsReview(const CliContext& ctx, const AppsReviewOptions& o) {
     return stub.Review(c, req, &resp);
   }).Context(std::string(o.approve ? "approving " : "rejecting ") + o.id));
   if (ctx.format == OutputFormat::kTable) {
-    Print(ctx, Printable(resp.id()) + ": " + StateName(resp.state()) +
+    Print(ctx, Printable(resp.id()) + ": " + ReviewStateName(resp.state()) +
                    (resp.reason().empty() ? "" : " (" + Printable(resp.reason()) + ")") + "\n");
     return Status::Ok();
   }

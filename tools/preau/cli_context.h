@@ -7,6 +7,7 @@
 
 #include <iostream>
 #include <ostream>
+#include <string>
 
 #include "tools/preau/admin_client.h"
 #include "tools/preau/output.h"
@@ -19,5 +20,10 @@ struct CliContext {
   std::ostream* out = &std::cout;  // results: what scripts capture
   std::ostream* err = &std::cerr;  // notes for people (e.g. a token's expiry)
 };
+
+// Writes a command's result to the context's output, flushed (scripts may read it live).
+inline void Print(const CliContext& ctx, const std::string& text) {
+  *ctx.out << text << std::flush;
+}
 
 }  // namespace preau::cli

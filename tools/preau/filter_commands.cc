@@ -19,8 +19,6 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
-void Print(const CliContext& ctx, const std::string& text) { *ctx.out << text << std::flush; }
-
 struct ImportFile {
   std::string category;  // "" for global_usage
   std::string file;

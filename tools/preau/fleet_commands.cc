@@ -25,8 +25,6 @@ Result<std::unique_ptr<AdminClient>> Connect(const CliContext& ctx) {
   return AdminClient::Connect(ctx.connection);
 }
 
-void Print(const CliContext& ctx, const std::string& text) { *ctx.out << text << std::flush; }
-
 std::string Plural(uint64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }

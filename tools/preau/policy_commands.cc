@@ -9,8 +9,6 @@ namespace preau::cli {
 
 namespace {
 
-void Print(const CliContext& ctx, const std::string& text) { *ctx.out << text << std::flush; }
-
 std::string Plural(uint64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
