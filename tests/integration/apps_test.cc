@@ -190,6 +190,19 @@ class AppsTest : public ::testing::Test {
     return sha;
   }
 
+  // Starts a Linux laptop in class A whose installer runs `cmds`, its downloads throttled,
+  // and stops it once a MiB of package `sha` is on disk: a download cut half-way (a
+  // reboot, a dead battery). Returns the partial file, the resume point.
+  std::string CutDownloadHalfWay(const std::string& sha, const agent::LinuxCommands& cmds) {
+    auto a = AppsAgent::Start(*server_, dir_ / "laptop", server_->CreateToken(kClassA),
+                              agent::MakeLinuxPlatform(cmds), 3 << 20);
+    EXPECT_TRUE(a);
+    if (!a) return "";
+    std::string partial = a->apps().PartialPath(sha);
+    EXPECT_TRUE(WaitUntil([&] { return FileSize(partial) >= (1 << 20); }, 20s));
+    return partial;
+  }
+
   std::vector<v1::AuditEntry> Audit() {
     v1::ListAuditRequest req;
     v1::ListAuditResponse resp;
@@ -395,15 +408,7 @@ TEST_F(AppsTest, ADownloadCutHalfWayResumesAndTheInstalledFileMatches) {
   agent::LinuxCommands cmds;
   cmds.install = "cp {file} " + installed;
   cmds.remove = "rm -f " + installed;
-  std::string token = server_->CreateToken(kClassA);
-  std::string partial;
-  {
-    auto a = AppsAgent::Start(*server_, dir_ / "laptop", token, agent::MakeLinuxPlatform(cmds),
-                              3 << 20);
-    ASSERT_TRUE(a);
-    partial = a->apps().PartialPath(sha);
-    ASSERT_TRUE(WaitUntil([&] { return FileSize(partial) >= (1 << 20); }, 20s));
-  }  // the download is cut: the agent goes away (a reboot, a dead battery)
+  std::string partial = CutDownloadHalfWay(sha, cmds);
   // Buffered bytes not yet on disk are lost with the process; the file is the resume point.
   uint64_t kept = FileSize(partial);
   ASSERT_GT(kept, 0u);
@@ -443,15 +448,7 @@ TEST_F(AppsTest, ACorruptedPartialDownloadIsDetectedAndFetchedAgain) {
   std::string installed = dir_ / "atlas.deb";
   agent::LinuxCommands cmds;
   cmds.install = "cp {file} " + installed;
-  std::string token = server_->CreateToken(kClassA);
-  std::string partial;
-  {
-    auto a = AppsAgent::Start(*server_, dir_ / "laptop", token, agent::MakeLinuxPlatform(cmds),
-                              3 << 20);
-    ASSERT_TRUE(a);
-    partial = a->apps().PartialPath(sha);
-    ASSERT_TRUE(WaitUntil([&] { return FileSize(partial) >= (1 << 20); }, 20s));
-  }  // the agent stops half-way (a reboot)
+  std::string partial = CutDownloadHalfWay(sha, cmds);
   uint64_t kept = FileSize(partial);
   ASSERT_GT(kept, 1000u);
   ASSERT_LT(kept, kSize);
