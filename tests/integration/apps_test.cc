@@ -53,40 +53,30 @@ class AppsAgent {
                                           std::unique_ptr<agent::Platform> platform,
                                           uint64_t max_bytes_per_second = 0) {
     std::unique_ptr<AppsAgent> t(new AppsAgent());
-    auto opts = FastAgentOptions(state_dir, server.address());
-    opts.ca_pem = server.ca_pem();
-    opts.enroll_token = token;
-    auto a = agent::Agent::Create(t->io_, opts, std::move(platform));
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    if (!a.ok()) return nullptr;
-    t->agent_ = std::move(a).value();
-    agent::AppsOptions apps;
-    apps.dir = agent::AppsDirFor(state_dir, "");
-    apps.fetch.max_chunk = 64 * 1024;
-    apps.fetch.max_bytes_per_second = max_bytes_per_second;
-    apps.retry_min = 50ms;
-    apps.retry_max = 500ms;
-    agent::Agent* raw = t->agent_.get();
-    apps.on_apps_changed = [raw] { raw->CheckInventory(); };
-    auto feature = std::make_unique<agent::AppsFeature>(apps);
-    t->apps_ = feature.get();
-    t->agent_->AddFeature(std::move(feature));
-    t->work_ = std::make_unique<Work>(t->io_.get_executor());
-    t->thread_ = std::thread([io = &t->io_] { io->run(); });
-    t->agent_->Start();
+    TestAgentOptions options;
+    options.platform = std::move(platform);
+    options.add_features = [&](agent::Agent& a) {
+      agent::AppsOptions apps;
+      apps.dir = agent::AppsDirFor(state_dir, "");
+      apps.fetch.max_chunk = 64 * 1024;
+      apps.fetch.max_bytes_per_second = max_bytes_per_second;
+      apps.retry_min = 50ms;
+      apps.retry_max = 500ms;
+      apps.on_apps_changed = [raw = &a] { raw->CheckInventory(); };
+      auto feature = std::make_unique<agent::AppsFeature>(apps);
+      t->apps_ = feature.get();
+      a.AddFeature(std::move(feature));
+    };
+    auto agent = TestAgent::Start(server, state_dir, token, std::move(options));
+    EXPECT_TRUE(agent.ok()) << agent.status().message();
+    if (!agent.ok()) return nullptr;
+    t->agent_ = std::move(agent).value();
     return t;
   }
-  ~AppsAgent() {
-    agent_->Stop();
-    agent_.reset();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  agent::Agent& agent() { return *agent_; }
+  agent::Agent& agent() { return agent_->agent(); }
   agent::AppsFeature& apps() { return *apps_; }
   std::optional<v1::InstalledApp> SimApp(const std::string& id) {
-    auto s = agent::ReadSimState(agent_->platform());
+    auto s = agent::ReadSimState(agent_->agent().platform());
     if (!s) return std::nullopt;
     for (const auto& a : s->apps) {
       if (a.id() == id) return a;
@@ -95,12 +85,8 @@ class AppsAgent {
   }
 
  private:
-  using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   AppsAgent() = default;
-  boost::asio::io_context io_;
-  std::unique_ptr<Work> work_;
-  std::thread thread_;
-  std::unique_ptr<agent::Agent> agent_;
+  std::unique_ptr<TestAgent> agent_;
   agent::AppsFeature* apps_ = nullptr;
 };
 

@@ -101,47 +101,33 @@ class FilterAgent {
                                             const std::string& token, const std::string& upstream,
                                             const Clock* clock) {
     std::unique_ptr<FilterAgent> t(new FilterAgent());
-    auto opts = FastAgentOptions(state, server.address());
-    opts.ca_pem = server.ca_pem();
-    opts.enroll_token = token;
-    opts.clock = clock;
-    auto a = agent::Agent::Create(t->io_, opts, agent::MakeSimPlatform(7));
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    if (!a.ok()) return nullptr;
-    t->agent_ = std::move(a).value();
-    t->work_ = std::make_unique<
-        boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-        t->io_.get_executor());
-    t->thread_ = std::thread([io = &t->io_] { io->run(); });
-    auto teacher = std::make_shared<agent::TeacherState>();
-    t->agent_->AddFeature(std::make_unique<agent::ClassControlFeature>(teacher));
-    agent::FilterPluginOptions fo;
-    fo.listen = "127.0.0.1:0";
-    fo.dir = state + "/filter";
-    fo.upstreams = {upstream};
-    fo.resolver.upstream_timeout_ms = 500;
-    auto plugin = std::make_unique<agent::FilterPlugin>(teacher, fo);
-    t->filter_ = plugin.get();
-    t->agent_->AddFeature(std::move(plugin));
-    t->agent_->Start();
+    TestAgentOptions options;
+    options.seed = 7;
+    options.clock = clock;
+    options.add_features = [&](agent::Agent& a) {
+      auto teacher = std::make_shared<agent::TeacherState>();
+      a.AddFeature(std::make_unique<agent::ClassControlFeature>(teacher));
+      agent::FilterPluginOptions fo;
+      fo.listen = "127.0.0.1:0";
+      fo.dir = state + "/filter";
+      fo.upstreams = {upstream};
+      fo.resolver.upstream_timeout_ms = 500;
+      auto plugin = std::make_unique<agent::FilterPlugin>(teacher, fo);
+      t->filter_ = plugin.get();
+      a.AddFeature(std::move(plugin));
+    };
+    auto agent = TestAgent::Start(server, state, token, std::move(options));
+    EXPECT_TRUE(agent.ok()) << agent.status().message();
+    if (!agent.ok()) return nullptr;
+    t->agent_ = std::move(agent).value();
     return t;
   }
-  ~FilterAgent() {
-    if (agent_) agent_->Stop();
-    agent_.reset();
-    work_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
   agent::FilterPlugin& filter() { return *filter_; }
-  agent::Agent& agent() { return *agent_; }
+  agent::Agent& agent() { return agent_->agent(); }
 
  private:
   FilterAgent() = default;
-  boost::asio::io_context io_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::thread thread_;
-  std::unique_ptr<agent::Agent> agent_;
+  std::unique_ptr<TestAgent> agent_;
   agent::FilterPlugin* filter_ = nullptr;
 };
 

@@ -67,41 +67,27 @@ class ManualAgent {
  public:
   ManualAgent(const TestServer& server, const std::string& dir, const std::string& token,
               const Clock* clock, size_t outbox_max, uint64_t seed) {
-    auto opts = FastAgentOptions(dir, server.address());
-    opts.ca_pem = server.ca_pem();
-    opts.enroll_token = token;
-    opts.clock = clock;
-    opts.outbox_max = outbox_max;
-    auto a = agent::Agent::Create(io_, opts, agent::MakeSimPlatform(seed));
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    agent_ = std::move(a).value();
-    agent::UsageCollectorOptions uo;
-    uo.check_interval = 20ms;
-    uo.backfill_days = 0;
-    auto c = std::make_unique<agent::UsageCollector>(uo);
-    collector_ = c.get();
-    agent_->AddFeature(std::move(c));
-    work_ = std::make_unique<
-        boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-        io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
-    agent_->Start();
+    TestAgentOptions options;
+    options.seed = seed;
+    options.clock = clock;
+    options.tune = [&](agent::AgentOptions& o) { o.outbox_max = outbox_max; };
+    options.add_features = [&](agent::Agent& a) {
+      agent::UsageCollectorOptions uo;
+      uo.check_interval = 20ms;
+      uo.backfill_days = 0;
+      auto c = std::make_unique<agent::UsageCollector>(uo);
+      collector_ = c.get();
+      a.AddFeature(std::move(c));
+    };
+    auto agent = TestAgent::Start(server, dir, token, std::move(options));
+    EXPECT_TRUE(agent.ok()) << agent.status().message();
+    agent_ = std::move(agent).value();
   }
-  ~ManualAgent() {
-    agent_->Stop();
-    agent_.reset();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  agent::Agent& agent() { return *agent_; }
+  agent::Agent& agent() { return agent_->agent(); }
   agent::UsageCollector& collector() { return *collector_; }
 
  private:
-  boost::asio::io_context io_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::thread thread_;
-  std::unique_ptr<agent::Agent> agent_;
+  std::unique_ptr<TestAgent> agent_;
   agent::UsageCollector* collector_ = nullptr;
 };
 

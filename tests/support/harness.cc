@@ -174,25 +174,42 @@ agent::AgentOptions FastAgentOptions(const std::string& state_dir, const std::st
 
 Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
                                                     const std::string& state_dir,
-                                                    const std::string& token, uint64_t seed,
-                                                    const Clock* clock) {
+                                                    const std::string& token,
+                                                    TestAgentOptions options) {
   std::unique_ptr<TestAgent> t(new TestAgent());
   auto opts = FastAgentOptions(state_dir, server.address());
   opts.ca_pem = server.ca_pem();
   opts.enroll_token = token;
-  opts.clock = clock;
-  auto a = agent::Agent::Create(t->io_, opts, agent::MakeSimPlatform(seed));
+  opts.clock = options.clock;
+  if (options.tune) options.tune(opts);
+  auto platform = options.platform ? std::move(options.platform)
+                                   : agent::MakeSimPlatform(options.seed);
+  auto a = agent::Agent::Create(t->io_, opts, std::move(platform));
   if (!a.ok()) return a.status();
   t->agent_ = std::move(a).value();
   t->work_ = std::make_unique<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       t->io_.get_executor());
   t->thread_ = std::thread([io = &t->io_] { io->run(); });
-  agent::FeatureOptions features;
-  features.state_dir = state_dir;
-  agent::AddStandardFeatures(*t->agent_, features);
+  if (options.add_features) {
+    options.add_features(*t->agent_);
+  } else {
+    agent::FeatureOptions features;
+    features.state_dir = state_dir;
+    agent::AddStandardFeatures(*t->agent_, features);
+  }
   t->agent_->Start();
   return t;
+}
+
+Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
+                                                    const std::string& state_dir,
+                                                    const std::string& token, uint64_t seed,
+                                                    const Clock* clock) {
+  TestAgentOptions options;
+  options.seed = seed;
+  options.clock = clock;
+  return Start(server, state_dir, token, std::move(options));
 }
 
 TestAgent::~TestAgent() {

@@ -81,9 +81,23 @@ class TestServer {
 };
 
 // An agent with the simulated platform, on its own event-loop thread.
+// How a TestAgent is made, beyond its server, state folder and token.
+struct TestAgentOptions {
+  uint64_t seed = 1;                          // of the simulated platform
+  const Clock* clock = nullptr;               // the device's clock (null: the system's)
+  std::unique_ptr<agent::Platform> platform;  // instead of the simulated one
+  std::function<void(agent::AgentOptions&)> tune;  // e.g. a smaller outbox
+  // Adds the plugins under test; without it, the agent gets the standard set.
+  std::function<void(agent::Agent&)> add_features;
+};
+
 class TestAgent {
  public:
   // Enrols with `token` the first time; reuses the identity in `state_dir` after.
+  static Result<std::unique_ptr<TestAgent>> Start(const TestServer& server,
+                                                  const std::string& state_dir,
+                                                  const std::string& token,
+                                                  TestAgentOptions options);
   static Result<std::unique_ptr<TestAgent>> Start(const TestServer& server,
                                                   const std::string& state_dir,
                                                   const std::string& token, uint64_t seed = 1,
