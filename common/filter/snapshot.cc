@@ -605,13 +605,15 @@ Result<std::shared_ptr<const Snapshot>> ApplyDelta(const Snapshot& from,
   if (!fits || rm != removed.size() || k != n) {
     return FailedPrecondition("delta removes entries not in the base");
   }
-  unsigned char sha[32];
-  ContentSha(o, l.total, sha);
-  if (std::memcmp(sha, target_sha.data(), 32) != 0) {
-    return DataLoss("delta result does not match the target snapshot's SHA-256");
+  // The target's checksum goes in the header: loading checks the content against it, so
+  // the result is hashed once.
+  std::memcpy(o + kShaOffset, target_sha.data(), 32);
+  auto target = Snapshot::FromBuffer(std::move(buf));
+  if (!target.ok()) {
+    return DataLoss("delta result does not match the target snapshot: " +
+                    target.status().message());
   }
-  std::memcpy(o + kShaOffset, sha, 32);
-  return Snapshot::FromBuffer(std::move(buf));
+  return target;
 }
 
 }  // namespace preau::filter
