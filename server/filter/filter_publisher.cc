@@ -350,7 +350,9 @@ Result<std::optional<v1::FilterUpdate>> FilterPublisher::UpdateFor(const std::st
 void FilterPublisher::OnHello(const std::string& device_id, uint64_t held_version) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    memo_[device_id].held = held_version;
+    DeviceMemo& m = memo_[device_id];
+    m.held = held_version;
+    if (m.held != m.saved) unsaved_.insert(device_id);
   }
   Queue(device_id);
 }
@@ -423,18 +425,21 @@ void FilterPublisher::SaveHolds() {
   std::vector<std::pair<std::string, uint64_t>> changed;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [device, m] : memo_) {
+    for (const auto& device : unsaved_) {
+      const DeviceMemo& m = memo_[device];
       if (m.held != m.saved) changed.emplace_back(device, m.held);
     }
+    unsaved_.clear();
   }
   if (changed.empty()) return;
   Status st = records_.SaveDeviceHolds(changed, core_.Now());
+  std::lock_guard<std::mutex> lock(mu_);
   if (!st.ok()) {
     std::fprintf(stderr, "preau-server: filter: recording what devices hold: %s\n",
                  st.message().c_str());
+    for (const auto& [device, version] : changed) unsaved_.insert(device);  // next time
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [device, version] : changed) memo_[device].saved = version;
 }
 

@@ -166,6 +166,7 @@ class FilterPublisher {
   std::deque<std::string> queue_;
   std::set<std::string> queued_;
   std::map<std::string, DeviceMemo> memo_;
+  std::set<std::string> unsaved_;  // devices whose held version the store does not have yet
   bool stopping_ = false;
   bool started_ = false;
   std::thread worker_;
