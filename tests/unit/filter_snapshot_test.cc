@@ -10,7 +10,7 @@
 namespace preau::filter {
 namespace {
 
-const std::string kUt1Dir = "/work/shared/testdata/ut1";
+const std::string kUt1Dir = PREAU_SOURCE_DIR "/tests/data/ut1";
 
 const Ut1Data& Extract() {
   static const Ut1Data* data = [] {

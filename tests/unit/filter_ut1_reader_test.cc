@@ -12,7 +12,7 @@
 namespace preau::filter {
 namespace {
 
-const std::string kUt1Dir = "/work/shared/testdata/ut1";
+const std::string kUt1Dir = PREAU_SOURCE_DIR "/tests/data/ut1";
 
 // Lines as `wc -l` counts them (newline characters).
 size_t WcLines(const std::string& path) {

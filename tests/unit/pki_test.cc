@@ -533,12 +533,18 @@ class GrpcMtlsTest : public ::testing::Test {
     if (server_handle_) server_handle_->Shutdown(std::chrono::system_clock::now());
   }
 
-  // Makes one unary call as `client` to host:port, trusting `client_ca` for the server.
-  grpc::Status Call(const std::string& host, const Ca& client_ca, const Leaf& client) {
-    auto channel =
-        grpc::CreateChannel(host + ":" + std::to_string(port_),
-                            preau::MtlsCredentials(client_ca.cert_pem, client.cert.certificate_pem,
-                                                   client.key.private_key_pem));
+  // Makes one unary call as `client` to 127.0.0.1:port, trusting `client_ca` for the server
+  // and checking the server's certificate names `tls_name`. The address is always the IP
+  // literal: a root without /etc/hosts cannot resolve "localhost", and the name check is
+  // what matters here, not the resolver.
+  grpc::Status Call(const std::string& tls_name, const Ca& client_ca, const Leaf& client) {
+    grpc::ChannelArguments args;
+    if (tls_name != "127.0.0.1") args.SetSslTargetNameOverride(tls_name);
+    auto channel = grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port_),
+        preau::MtlsCredentials(client_ca.cert_pem, client.cert.certificate_pem,
+                               client.key.private_key_pem),
+        args);
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));

@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD=${1:-$ROOT/build}
 SECONDS_PER_RUN=${2:-10}
-UT1=${UT1:-/work/shared/testdata/ut1}
+UT1=${UT1:-$ROOT/tests/data/ut1}
 WORK=$(mktemp -d /tmp/preau-dns-bench.XXXXXX)
 UPSTREAM_PORT=15353
 declare -A PORTS=([preau]=15354 [dnsmasq]=15355 [unbound]=15356 [floor]=15357)
