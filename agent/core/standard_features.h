@@ -5,6 +5,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "agent/config/agent_config.h"
 
 #include "agent/control/teacher_state.h"
 #include "agent/core/agent.h"
@@ -17,6 +20,11 @@ struct FeatureOptions {
   // The agent's state folder, where plugins keep files (app downloads resume from there);
   // empty: a per-device folder under the system's temporary directory.
   std::string state_dir;
+  // The device's agent.conf (preau-agent on a real device): the filter then manages the
+  // system's DNS path when the policy enables it. Null: the system is never touched.
+  const AgentConfig* config = nullptr;
+  // The filter guard's argv (see agent/filter/filter_guard.h); empty: none.
+  std::vector<std::string> filter_guard;
 };
 
 // Plugins that must agree (class control and the policy engine) share `teacher`, which

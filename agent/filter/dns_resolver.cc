@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <boost/asio.hpp>
 
 #include "agent/filter/dns_message.h"
+#include "agent/filter/web_filter_rule.h"
 #include "common/filter/domain_hash.h"
 #include "common/filter/domain_name.h"
 
@@ -291,8 +293,10 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
 
   struct Counters {
     std::atomic<uint64_t> queries{0}, blocked{0}, safe_search{0}, forwarded{0}, cache_hits{0},
-        upstream_failures{0}, malformed{0};
+        upstream_failures{0}, malformed{0}, self_tests{0};
   } c_;
+  mutable std::mutex self_test_mu_;
+  std::string last_self_test_;
 };
 
 // A TCP client connection: length-prefixed queries (RFC 7766), answered in any order.
@@ -409,6 +413,12 @@ Status DnsResolver::Impl::Start() {
     if (!s.is_open()) {
       s.open(u.address().is_v4() ? udp::v4() : udp::v6(), ec);
       if (ec) return Unavailable("DNS resolver: cannot open upstream socket: " + ec.message());
+      uint32_t mark = options_.upstream_mark;
+      if (mark != 0 &&
+          ::setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) {
+        return Unavailable(std::string("DNS resolver: cannot mark the upstream socket "
+                                       "(SO_MARK needs CAP_NET_ADMIN): ") + std::strerror(errno));
+      }
     }
   }
   asio::post(strand_, [self = shared_from_this()] {
@@ -530,6 +540,9 @@ DnsResolverStats DnsResolver::Impl::Stats() const {
   s.cache_hits = c_.cache_hits.load();
   s.upstream_failures = c_.upstream_failures.load();
   s.malformed = c_.malformed.load();
+  s.self_tests = c_.self_tests.load();
+  std::lock_guard<std::mutex> lock(self_test_mu_);
+  s.last_self_test = last_self_test_;
   return s;
 }
 
@@ -681,6 +694,17 @@ bool DnsResolver::Impl::Screen(std::string_view msg, bool truncated, const Reply
   const dns::Query& q = p.query;
   to.udp_limit = q.udp_size;
   c_.queries.fetch_add(1, std::memory_order_relaxed);
+  if (IsSelfTestName(q.name)) {
+    // The web_filter rule's probe: answered here, never cached (TTL 0), so that each probe
+    // shows whether the system's resolver path still reaches this resolver.
+    {
+      std::lock_guard<std::mutex> lock(self_test_mu_);
+      last_self_test_ = q.name;
+    }
+    c_.self_tests.fetch_add(1, std::memory_order_relaxed);
+    Send(to, dns::BuildBlockAnswer(msg, q, 0), q.question_end);
+    return false;
+  }
   if (!state.snapshot && fail_mode_.load(std::memory_order_relaxed) == FailMode::kClosed) {
     c_.upstream_failures.fetch_add(1, std::memory_order_relaxed);
     Send(to, dns::BuildResponse(msg, q, dns::kServFail), q.question_end);

@@ -52,6 +52,9 @@ struct DnsResolverOptions {
   size_t max_tcp_connections = 64;
   int tcp_idle_ms = 10000;
   const Clock* clock = &Clock::System();  // allow-override expiries and cache ages
+  // Non-zero: the SO_MARK of the sockets that send upstream, so that the firewall lets
+  // them (and only them) reach DNS servers (LinuxFirewall; needs CAP_NET_ADMIN).
+  uint32_t upstream_mark = 0;
 };
 
 // A teacher's temporary allow: `domain` and its subdomains bypass the filter until
@@ -69,6 +72,8 @@ struct DnsResolverStats {
   uint64_t cache_hits = 0;
   uint64_t upstream_failures = 0;  // queries that got the fail-mode answer
   uint64_t malformed = 0;     // answered FORMERR/NOTIMP or dropped
+  uint64_t self_tests = 0;    // self-test names answered (IsSelfTestName)
+  std::string last_self_test; // the last self-test name asked
 };
 
 class DnsResolver {

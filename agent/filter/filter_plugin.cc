@@ -25,30 +25,6 @@ constexpr const char* kFailClosedKey = "filter.fail_closed";
 
 }  // namespace
 
-Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
-  std::string host = text;
-  std::string port = "53";
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos) return InvalidArgument("listen address '" + text + "': no ']'");
-    host = text.substr(1, close - 1);
-    if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return InvalidArgument("listen address '" + text + "': expected ]:PORT");
-      port = text.substr(close + 2);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    host = text.substr(0, text.find(':'));
-    port = text.substr(text.find(':') + 1);
-  }
-  if (host.empty()) return InvalidArgument("listen address '" + text + "': no address");
-  char* end = nullptr;
-  unsigned long p = std::strtoul(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p > 65535) {
-    return InvalidArgument("listen address '" + text + "': the port must be 0 to 65535");
-  }
-  return std::make_pair(host, static_cast<uint16_t>(p));
-}
-
 std::string FilterDirFor(const std::string& state_dir, const std::string& device_id) {
   if (state_dir.empty() || state_dir == kInMemoryState) {
     return (std::filesystem::temp_directory_path() / ("preau-filter-" + device_id)).string();
@@ -63,10 +39,17 @@ FilterPlugin::~FilterPlugin() {
   alive_->store(false);
   if (fetcher_) fetcher_->Cancel();
   if (worker_.joinable()) worker_.join();
+  if (self_test_.joinable()) self_test_.join();
 }
 
 void FilterPlugin::Start(AgentContext& ctx) {
-  if (options_.listen.empty()) return;
+  if (options_.listen.empty()) {
+    if (options_.link) {
+      options_.link->SetOutcome({v1::RULE_NOT_SUPPORTED,
+                                 "the web filter's resolver does not run on this device"});
+    }
+    return;
+  }
   ctx_ = &ctx;
   const Identity& id = ctx.identity();
   dir_ = options_.dir.empty() ? FilterDirFor("", id.device_id) : options_.dir;
@@ -87,31 +70,48 @@ void FilterPlugin::Start(AgentContext& ctx) {
     std::fprintf(stderr, "preau-agent: filter: %s\n", listen.status().message().c_str());
     return;
   }
-  system_ = std::make_unique<SystemResolver>(options_.system_resolver);
+  listen_host_ = listen->first;
+  if (options_.system) system_ = std::make_unique<FilterSystemPath>(*options_.system);
   DnsResolverOptions ro = options_.resolver;
   ro.listen_address = listen->first;
   ro.listen_port = listen->second;
-  ro.upstreams = options_.upstreams.empty() ? system_->OriginalUpstreams(listen->first)
-                                            : options_.upstreams;
+  ro.upstreams = options_.upstreams;
+  if (ro.upstreams.empty() && system_) ro.upstreams = system_->OriginalUpstreams(listen->first);
+  if (system_ && options_.system->firewall) ro.upstream_mark = kAgentSocketMark;
   ro.clock = &ctx.clock();
+  upstreams_ = ro.upstreams;
   auto fc = ctx.state().Get(kFailClosedKey);
   ro.fail_mode = fc.ok() && *fc && **fc == "0" ? FailMode::kOpen : FailMode::kClosed;
+  fail_open_ = ro.fail_mode == FailMode::kOpen;
   resolver_ = std::make_unique<DnsResolver>(ctx.strand().get_inner_executor().context(), ro);
 
   LoadPersisted();  // before serving: a restarted device filters from its first answer
   Status st = resolver_->Start();
   if (!st.ok()) {
     std::fprintf(stderr, "preau-agent: filter: %s\n", st.message().c_str());
+    resolver_error_ = st.message();
     resolver_.reset();
-    return;
   }
-  if (listen->second == 53 || options_.system_resolver.mode ==
-                                  SystemResolverOptions::Mode::kCommand) {
-    Status pointed = system_->Point(listen->first);
-    if (!pointed.ok()) {
-      std::fprintf(stderr, "preau-agent: filter: %s\n", pointed.message().c_str());
-    }
+  if (system_ && system_->Engaged() && !options_.guard_command.empty()) {
+    // Restarted while in the path (after a crash, or a stop with fail closed): the fail
+    // mode must hold again from now on.
+    auto guard = StartFilterGuard(options_.guard_command);
+    if (guard.ok()) guard_ = *guard;
+    else std::fprintf(stderr, "preau-agent: filter: %s\n", guard.status().message().c_str());
   }
+  if (options_.link) {
+    std::weak_ptr<std::atomic<bool>> alive = alive_;
+    options_.link->OnWant([this, alive, &ctx] {
+      auto a = alive.lock();
+      if (!a || !*a) return;
+      asio::post(ctx.strand(), [this, alive] {
+        auto still = alive.lock();
+        if (still && *still) SyncSystemPath();
+      });
+    });
+    if (options_.link->wanted()) asio::post(ctx.strand(), [this] { SyncSystemPath(); });
+  }
+  if (!resolver_) return;
   if (teacher_) {
     std::weak_ptr<std::atomic<bool>> alive = alive_;
     teacher_->OnAllowedSitesChange([this, alive, &ctx] {
@@ -175,6 +175,11 @@ bool FilterPlugin::OnServerMessage(const v1::ServerMessage& msg) {
   if (u.version() == version_.load()) return true;
   wanted_ = u;
   resolver_->SetFailMode(u.fail_closed() ? FailMode::kClosed : FailMode::kOpen);
+  fail_open_ = !u.fail_closed();
+  if (system_ && system_->Engaged()) {
+    Status recorded = system_->SetFailOpen(fail_open_);
+    if (!recorded.ok()) std::fprintf(stderr, "preau-agent: filter: %s\n", recorded.message().c_str());
+  }
   Status st = ctx_->state().Put(kFailClosedKey, u.fail_closed() ? "1" : "0");
   if (!st.ok()) std::fprintf(stderr, "preau-agent: filter: saving the fail mode: %s\n", st.message().c_str());
   backoff_ = std::chrono::milliseconds(0);
@@ -299,7 +304,103 @@ void FilterPlugin::Stop() {
   if (retry_timer_) retry_timer_->cancel();
   if (fetcher_) fetcher_->Cancel();
   if (worker_.joinable()) worker_.join();
+  if (self_test_.joinable()) self_test_.join();
   if (resolver_) resolver_->Stop();
+  // The system is left as it is: the guard (or the unit's ExecStopPost) applies the fail
+  // mode once this process is gone.
+}
+
+void FilterPlugin::SyncSystemPath() {
+  if (stopping_ || !options_.link) return;
+  std::optional<bool> wanted = options_.link->wanted();
+  if (!wanted) return;
+  if (!*wanted) {
+    if (system_ && system_->Engaged()) {
+      Status st = system_->Disengage();
+      if (!st.ok()) {
+        std::fprintf(stderr, "preau-agent: filter: putting the system back: %s\n", st.message().c_str());
+      } else {
+        std::fprintf(stderr, "preau-agent: filter: out of the system's DNS path (restored)\n");
+      }
+    }
+    return;
+  }
+  if (!resolver_) {
+    options_.link->SetOutcome({v1::RULE_FAILED, "resolver down: " + resolver_error_});
+    return;
+  }
+  if (!system_) {
+    options_.link->SetOutcome(
+        {v1::RULE_FAILED, "the agent does not manage this device's DNS path (no agent.conf "
+                          "system integration here), so nothing sends queries to the filter"});
+    return;
+  }
+  bool was = system_->Engaged();
+  Status st = system_->Engage(listen_host_, fail_open_);
+  if (!st.ok()) {
+    options_.link->SetOutcome({v1::RULE_FAILED, "not in the DNS path: " + st.message()});
+    return;
+  }
+  if (!was) std::fprintf(stderr, "preau-agent: filter: in the system's DNS path at %s\n", listen_host_.c_str());
+  if (!options_.guard_command.empty() && !FilterGuardAlive(guard_)) {
+    auto guard = StartFilterGuard(options_.guard_command);
+    if (guard.ok()) guard_ = *guard;
+    else std::fprintf(stderr, "preau-agent: filter: %s\n", guard.status().message().c_str());
+  }
+  StartSelfTest();
+}
+
+void FilterPlugin::StartSelfTest() {
+  if (self_testing_ || stopping_) return;
+  if (self_test_.joinable()) self_test_.join();  // the previous one has posted its end
+  self_testing_ = true;
+  SelfTestOptions o;
+  o.name = SelfTestName(ctx_->identity().device_id, ctx_->clock().NowUnixMs());
+  o.outside_resolver = options_.self_test_resolver;
+  if (o.outside_resolver.empty() && !upstreams_.empty()) o.outside_resolver = upstreams_.front();
+  uint64_t before = resolver_->Stats().self_tests;
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  Strand& strand = ctx_->strand();
+  FilterSystemPath* system = system_.get();
+  std::string host = listen_host_;
+  self_test_ = std::thread([this, o, before, alive, &strand, system, host] {
+    SelfTestProbe probe = RunSelfTestProbe(o);
+    Status check = system->Check(host);
+    asio::post(strand, [this, alive, o, before, probe, check] {
+      auto a = alive.lock();
+      if (a && *a) FinishSelfTest(o.name, before, probe, check);
+    });
+  });
+}
+
+void FilterPlugin::FinishSelfTest(const std::string& name, uint64_t seen_before,
+                                  const SelfTestProbe& probe, const Status& check) {
+  self_testing_ = false;
+  if (!resolver_ || stopping_) return;
+  DnsResolverStats stats = resolver_->Stats();
+  bool reached = stats.self_tests > seen_before && stats.last_self_test == name;
+  std::string outside = options_.self_test_resolver.empty() && !upstreams_.empty()
+                            ? upstreams_.front() : options_.self_test_resolver;
+  WebFilterLink::Outcome o;
+  o.outcome = v1::RULE_FAILED;
+  if (!check.ok()) {
+    o.reason = check.message();
+  } else if (!reached) {
+    o.reason = "another resolver is in the path: " + name + " asked through the system's "
+               "resolver did not reach the agent" +
+               (probe.resolved ? " (something else answered it)" : " (" + probe.resolve_error + ")");
+  } else if (outside.empty()) {
+    o.reason = "no outside resolver to test the firewall against (no upstream known; set "
+               "self_test_resolver in agent.conf)";
+  } else if (probe.outside_answered) {
+    o.reason = "firewall missing: " + outside + " answered a direct query on port 53";
+  } else {
+    o.outcome = v1::RULE_APPLIED;
+    // No name or hour in the reason: a new hour must not look like a change.
+    o.reason = "in the DNS path; a direct query to " + outside +
+               (probe.outside_refused ? " was refused" : " got no answer");
+  }
+  options_.link->SetOutcome(o);
 }
 
 uint16_t FilterPlugin::port() const { return resolver_ ? resolver_->port() : 0; }
@@ -331,29 +432,23 @@ std::string FilterPlugin::last_error() const {
 
 namespace preau::agent {
 
-namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-}  // namespace
-
 std::unique_ptr<FilterPlugin> MakeFilterPlugin(std::shared_ptr<TeacherState> teacher,
+                                               std::shared_ptr<WebFilterLink> link,
                                                const std::string& dns_listen,
-                                               const std::string& state_dir) {
+                                               const std::string& state_dir,
+                                               const AgentConfig* config,
+                                               std::vector<std::string> guard_command) {
   FilterPluginOptions o;
   o.listen = dns_listen;
-  if (!state_dir.empty() && state_dir != kInMemoryState) o.dir = FilterDirFor(state_dir, "");
-  std::string mode = Env("PREAU_SYSTEM_RESOLVER");
-  if (mode == "resolv-conf") {
-    o.system_resolver.mode = SystemResolverOptions::Mode::kResolvConf;
-    if (!Env("PREAU_RESOLV_CONF").empty()) o.system_resolver.resolv_conf = Env("PREAU_RESOLV_CONF");
-  } else if (mode == "command") {
-    o.system_resolver.mode = SystemResolverOptions::Mode::kCommand;
-    o.system_resolver.point_command = Env("PREAU_SYSTEM_RESOLVER_COMMAND");
-    o.system_resolver.restore_command = Env("PREAU_SYSTEM_RESOLVER_RESTORE");
+  o.link = std::move(link);
+  bool on_disk = !state_dir.empty() && state_dir != kInMemoryState;
+  if (on_disk) o.dir = FilterDirFor(state_dir, "");
+  if (config && on_disk) {
+    o.upstreams = config->upstreams;
+    o.self_test_resolver = config->self_test_resolver;
+    auto system = SystemPathOptionsFrom(*config, o.dir);
+    if (system.ok()) o.system = *system;  // the config was checked when it was read
+    o.guard_command = std::move(guard_command);
   }
   return std::make_unique<FilterPlugin>(std::move(teacher), std::move(o));
 }

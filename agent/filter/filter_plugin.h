@@ -14,10 +14,17 @@
 // The profile (categories, allow, deny, safe search) travels inside the snapshot; the fail
 // mode comes with the update and is persisted beside it. A teacher's `class allow`
 // (TeacherState::AllowedSites) becomes the resolver's allow overrides, with their expiry on
-// the agent's clock. On Linux it can point the system resolver at itself
-// (SystemResolverOptions; off unless configured).
+// the agent's clock.
 //
-// With no listen address (simulated fleets) the plugin does nothing at all.
+// The system's DNS path: when the policy enables the filter (WebFilterLink, fed by the
+// `web_filter` rule) and the agent manages this machine (FilterPluginOptions::system, from
+// agent.conf), the plugin puts the filter in the path (FilterSystemPath: system resolver
+// and firewall), starts the guard process that holds the fail mode if the agent dies, and
+// runs the rule's self-test on its own thread; when the policy no longer enables it, it
+// puts the system back. The resolver forwards to the upstreams the system had.
+//
+// With no listen address (simulated fleets) the plugin serves nothing, and the rule says
+// NOT_SUPPORTED.
 #pragma once
 
 #include <atomic>
@@ -37,29 +44,36 @@
 #include "agent/apps/package_fetcher.h"
 #include "agent/control/teacher_state.h"
 #include "agent/core/agent_feature.h"
+#include "agent/config/agent_config.h"
 #include "agent/filter/dns_resolver.h"
-#include "agent/platform/system_resolver.h"
+#include "agent/filter/filter_guard.h"
+#include "agent/filter/system_path.h"
+#include "agent/filter/web_filter_rule.h"
 #include "common/filter/snapshot.h"
 #include "preau/v1/filter.pb.h"
 
 namespace preau::agent {
 
 struct FilterPluginOptions {
-  // "127.0.0.53:53", "[::1]:53"; port 0 picks a free port (tests). Empty: plugin off.
+  // "127.80.65.53:53", "[::1]:53"; port 0 picks a free port (tests). Empty: plugin off.
   std::string listen;
   // Where the snapshot is kept; empty: a per-device folder under the temporary directory.
   std::string dir;
   // Upstream DNS servers; empty: the system's original ones (see SystemResolver).
   std::vector<std::string> upstreams;
   std::string server;  // host:port for Fetch; empty: the one in the identity
-  SystemResolverOptions system_resolver;
+  // Set: the agent manages this machine's DNS path when the policy enables the filter.
+  std::optional<FilterSystemPathOptions> system;
+  // Shared with the `web_filter` rule (may be null: no rule, nothing managed).
+  std::shared_ptr<WebFilterLink> link;
+  // The guard process's argv ("{fd}" is its end of the pipe); empty: no guard.
+  std::vector<std::string> guard_command;
+  // The resolver the self-test queries directly; empty: the first upstream.
+  std::string self_test_resolver;
   DnsResolverOptions resolver;  // listen address, port, upstreams and clock are set here
   std::chrono::milliseconds retry_min{2'000};
   std::chrono::milliseconds retry_max{10 * 60'000};
 };
-
-// Splits "127.0.0.1:53" / "[::1]:5353" / "127.0.0.53" (port 53); InvalidArgument otherwise.
-Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text);
 
 // The filter folder for a state folder (see AppsDirFor for the in-memory case).
 std::string FilterDirFor(const std::string& state_dir, const std::string& device_id);
@@ -106,6 +120,11 @@ class FilterPlugin final : public AgentFeature {
   void OnFetched(const v1::FilterUpdate& update, Result<SnapshotPtr> next);
   void Install(const v1::FilterUpdate& update, SnapshotPtr next);
   void Retry(const std::string& why);
+  // Strand: makes the system match what the policy wants, then starts a self-test.
+  void SyncSystemPath();
+  void StartSelfTest();
+  void FinishSelfTest(const std::string& name, uint64_t seen_before, const SelfTestProbe& probe,
+                      const Status& check);
   std::string SnapshotPath() const { return dir_ + "/snapshot.pfs"; }
 
   std::shared_ptr<TeacherState> teacher_;
@@ -113,7 +132,14 @@ class FilterPlugin final : public AgentFeature {
   AgentContext* ctx_ = nullptr;
   std::string dir_;
   std::unique_ptr<DnsResolver> resolver_;
-  std::unique_ptr<SystemResolver> system_;
+  std::unique_ptr<FilterSystemPath> system_;
+  std::string listen_host_;
+  std::string resolver_error_;  // why the resolver does not run ("" when it does)
+  FilterGuard guard_;
+  bool self_testing_ = false;
+  bool fail_open_ = false;  // strand only
+  std::vector<std::string> upstreams_;
+  std::thread self_test_;
   std::unique_ptr<v1::DeviceService::Stub> stub_;
   std::unique_ptr<boost::asio::steady_timer> retry_timer_;
   std::chrono::milliseconds backoff_{0};
@@ -142,13 +168,14 @@ class FilterPlugin final : public AgentFeature {
 namespace preau::agent {
 
 // The plugin as every agent runs it (standard_features.cc): the resolver on `dns_listen`
-// (none when empty), the snapshot under the state folder, upstreams from the system.
-// Pointing the system resolver is opt-in, as it rewrites machine-wide settings:
-// PREAU_SYSTEM_RESOLVER=resolv-conf (PREAU_RESOLV_CONF names the file, default
-// /etc/resolv.conf) or =command with PREAU_SYSTEM_RESOLVER_COMMAND (e.g. "resolvectl dns
-// lo {address}") and optionally PREAU_SYSTEM_RESOLVER_RESTORE.
+// (none when empty), the snapshot under the state folder. With `config` (preau-agent on a
+// real device) the system's DNS path is managed as agent.conf says, with the guard
+// `guard_command`; without (simulated fleets, in-process tests) the system is never touched.
 std::unique_ptr<FilterPlugin> MakeFilterPlugin(std::shared_ptr<TeacherState> teacher,
+                                               std::shared_ptr<WebFilterLink> link,
                                                const std::string& dns_listen,
-                                               const std::string& state_dir);
+                                               const std::string& state_dir,
+                                               const AgentConfig* config,
+                                               std::vector<std::string> guard_command);
 
 }  // namespace preau::agent

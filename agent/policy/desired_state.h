@@ -44,6 +44,9 @@ struct DesiredState {
 
   v1::ScreenLock screen_lock;  // settings as in the policy (unset fields: leave as is)
   v1::Restrictions restrictions;
+
+  // The policy has a web_filter block not switched off: the filter goes in the DNS path.
+  bool web_filter = false;
 };
 
 // What a teacher's class control currently imposes on this device (kept by the agent core,

@@ -37,8 +37,10 @@ void PolicyPlugin::Start(AgentContext& ctx) {
   o.device_id = ctx.identity().device_id;
   o.pinned_key_pem = ctx.identity().policy_key_pem;
   o.clock = &ctx.clock();
-  engine_ = std::make_unique<PolicyEngine>(
-      o, store_.get(), MakeDefaultEnforcers(&ctx.platform(), options_.installer));
+  auto enforcers = MakeDefaultEnforcers(&ctx.platform(), options_.installer);
+  for (auto& rule : options_.extra_rules) enforcers.push_back(std::move(rule));
+  options_.extra_rules.clear();
+  engine_ = std::make_unique<PolicyEngine>(o, store_.get(), std::move(enforcers));
   Status loaded = engine_->Load();
   if (!loaded.ok() && loaded.code() != Code::kNotFound) {
     std::fprintf(stderr, "preau-agent: %s; waiting for a policy from the server\n",
@@ -48,6 +50,14 @@ void PolicyPlugin::Start(AgentContext& ctx) {
   EnforceAndReport();
   timer_ = std::make_unique<boost::asio::steady_timer>(ctx.strand());
   ArmTimer();
+  if (options_.on_start) {
+    options_.on_start([this, alive = alive_, strand = &ctx.strand()] {
+      if (!alive->load()) return;
+      boost::asio::post(*strand, [this, alive] {
+        if (alive->load()) EnforceAndReport();
+      });
+    });
+  }
   if (teacher_) {
     auto alive = alive_;
     Strand* strand = &ctx.strand();

@@ -12,8 +12,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -28,6 +30,11 @@ namespace preau::agent {
 struct PolicyPluginOptions {
   std::chrono::milliseconds enforce_every{60'000};  // schedules have minute granularity
   AppInstaller installer;                           // may be empty (see AppEnforcer)
+  // Rules beyond the default enforcers (the web filter's), applied after them.
+  std::vector<std::unique_ptr<Enforcer>> extra_rules;
+  // Given, at Start, a function that enforces and reports again at once (thread-safe): for
+  // rules whose outcome changes between ticks, such as the web filter's self-test.
+  std::function<void(std::function<void()>)> on_start;
 };
 
 class PolicyPlugin final : public AgentFeature {

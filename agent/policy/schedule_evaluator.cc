@@ -127,6 +127,8 @@ Evaluation EvaluatePolicy(const v1::PolicySpec& spec, const policy::TimeZoneRule
   st.blocked_apps = Items(spec.apps().blocked());
   st.screen_lock = spec.screen_lock();
   st.restrictions = spec.restrictions();
+  st.web_filter = spec.has_web_filter() &&
+                  (!spec.web_filter().has_enabled() || spec.web_filter().enabled());
   st.updates_allowed = InUpdateWindow(spec.updates(), lt);
 
   v1::PeriodMode mode = v1::PERIOD_ANY;

@@ -344,7 +344,7 @@ class Reader {
 
   void WebFilter(const YAML::Node& n, v1::WebFilterProfile* w) {
     if (!Map(n, "web_filter",
-             {"profile", "categories", "allow", "deny", "safe_search", "fail_open"})) {
+             {"profile", "categories", "allow", "deny", "safe_search", "fail_open", "enabled"})) {
       return;
     }
     if (n["profile"]) {
@@ -366,6 +366,9 @@ class Reader {
     }
     if (n["fail_open"]) {
       if (auto b = Bool(n["fail_open"], "web_filter.fail_open")) w->set_fail_open(*b);
+    }
+    if (n["enabled"]) {
+      if (auto b = Bool(n["enabled"], "web_filter.enabled")) w->set_enabled(*b);
     }
   }
 

@@ -30,7 +30,6 @@
 #include "agent/filter/dns_message.h"
 #include "agent/filter/filter_plugin.h"
 #include "agent/platform/platform.h"
-#include "agent/platform/system_resolver.h"
 #include "common/credentials.h"
 #include "common/files.h"
 #include "common/filter/ut1_reader.h"
@@ -565,30 +564,6 @@ TEST_F(FilterTest, ASecondImportWhileOneRunsIsRefused) {
   r = Cli({"filter", "import", kUt1});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Imported version 2:"), std::string::npos) << r.out;
-}
-
-TEST(SystemResolverTest, PointsResolvConfAndRestoresIt) {
-  TempDir dir;
-  std::string conf = dir / "resolv.conf";
-  ASSERT_TRUE(WriteFileAtomic(conf, "nameserver 192.0.2.53\nnameserver 192.0.2.54\n").ok());
-  agent::SystemResolverOptions o;
-  o.mode = agent::SystemResolverOptions::Mode::kResolvConf;
-  o.resolv_conf = conf;
-  agent::SystemResolver sys(o);
-  ASSERT_TRUE(sys.Point("127.0.0.53").ok());
-  ASSERT_TRUE(sys.Point("127.0.0.53").ok());  // idempotent: the backup stays the original
-  EXPECT_EQ(agent::NameserversOf(*ReadFile(conf)), std::vector<std::string>{"127.0.0.53"});
-  EXPECT_EQ(sys.OriginalUpstreams("127.0.0.53"),
-            (std::vector<std::string>{"192.0.2.53", "192.0.2.54"}));
-  ASSERT_TRUE(sys.Restore().ok());
-  EXPECT_EQ(*ReadFile(conf), "nameserver 192.0.2.53\nnameserver 192.0.2.54\n");
-  EXPECT_FALSE(fs::exists(sys.backup_path()));
-
-  o.mode = agent::SystemResolverOptions::Mode::kCommand;
-  o.point_command = "echo {address} > " + (dir / "pointed");
-  agent::SystemResolver cmd(o);
-  ASSERT_TRUE(cmd.Point("127.0.0.53").ok());
-  EXPECT_EQ(*ReadFile(dir / "pointed"), "127.0.0.53\n");
 }
 
 }  // namespace
