@@ -12,9 +12,10 @@ BUILD_PKGS=(
   libcli11-dev libyaml-cpp-dev
   openssl
 )
-# Real peers the tests talk to: dig for the DNS filter, headless Chromium to render the
+# Real peers the tests talk to: dig for the DNS filter, nft and ip (network namespaces) for
+# the filter in a device's DNS path, headless Chromium to render the
 # HTML report.
-TEST_PKGS=(dnsutils chromium)
+TEST_PKGS=(dnsutils chromium nftables iproute2)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

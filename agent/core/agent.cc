@@ -281,6 +281,11 @@ void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
     status_.connected = false;
     status_.last_error = s.ok() ? Unavailable("the server closed the stream") : FromGrpc(s);
   }
+  // The server's words for a retired device (server/pki/peer.cc).
+  if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
+      s.error_message().find(" was retired") != std::string::npos) {
+    for (auto& f : features_) f->OnRetired();
+  }
   ScheduleReconnect();
 }
 

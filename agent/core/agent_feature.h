@@ -44,6 +44,8 @@ class AgentFeature {
   // True if the message was for this feature.
   virtual bool OnServerMessage(const v1::ServerMessage& msg) { return false; }
   virtual void OnConnected() {}
+  // The server refused this device as retired: undo what it changed on the machine.
+  virtual void OnRetired() {}
   virtual void Stop() {}
 };
 

@@ -310,9 +310,17 @@ void FilterPlugin::Stop() {
   // mode once this process is gone.
 }
 
+void FilterPlugin::OnRetired() {
+  if (retired_) return;
+  retired_ = true;
+  std::fprintf(stderr, "preau-agent: filter: this device was retired\n");
+  SyncSystemPath();
+}
+
 void FilterPlugin::SyncSystemPath() {
   if (stopping_ || !options_.link) return;
   std::optional<bool> wanted = options_.link->wanted();
+  if (retired_) wanted = false;
   if (!wanted) return;
   if (!*wanted) {
     if (system_ && system_->Engaged()) {
@@ -335,13 +343,18 @@ void FilterPlugin::SyncSystemPath() {
                           "system integration here), so nothing sends queries to the filter"});
     return;
   }
-  bool was = system_->Engaged();
-  Status st = system_->Engage(listen_host_, fail_open_);
-  if (!st.ok()) {
-    options_.link->SetOutcome({v1::RULE_FAILED, "not in the DNS path: " + st.message()});
-    return;
+  // Once in the path the agent does not fight whoever changed resolv.conf or the firewall
+  // since: the self-test finds it and the rule reports it, naming the cause, so that the
+  // authority sees it (switching the filter off and on puts the agent back).
+  if (!system_->Engaged()) {
+    Status st = system_->Engage(listen_host_, fail_open_);
+    if (!st.ok()) {
+      options_.link->SetOutcome({v1::RULE_FAILED, "not in the DNS path: " + st.message()});
+      return;
+    }
+    std::fprintf(stderr, "preau-agent: filter: in the system's DNS path at %s\n",
+                 listen_host_.c_str());
   }
-  if (!was) std::fprintf(stderr, "preau-agent: filter: in the system's DNS path at %s\n", listen_host_.c_str());
   if (!options_.guard_command.empty() && !FilterGuardAlive(guard_)) {
     auto guard = StartFilterGuard(options_.guard_command);
     if (guard.ok()) guard_ = *guard;

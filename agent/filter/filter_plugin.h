@@ -88,6 +88,8 @@ class FilterPlugin final : public AgentFeature {
   void FillHello(v1::Hello* hello) override;
   bool OnServerMessage(const v1::ServerMessage& msg) override;
   void OnConnected() override;
+  // A retired device leaves the system as it was, whatever its last policy said.
+  void OnRetired() override;
   void Stop() override;
 
   // Any thread. The version of the snapshot enforced now (0: none yet).
@@ -138,6 +140,7 @@ class FilterPlugin final : public AgentFeature {
   FilterGuard guard_;
   bool self_testing_ = false;
   bool fail_open_ = false;  // strand only
+  bool retired_ = false;    // strand only
   std::vector<std::string> upstreams_;
   std::thread self_test_;
   std::unique_ptr<v1::DeviceService::Stub> stub_;

@@ -25,6 +25,10 @@ void WebFilterLink::Want(bool in_path) {
   std::vector<std::function<void()>> listeners;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Switched on: what an earlier self-test found no longer says anything.
+    if (in_path && wanted_ != true && outcome_.outcome != v1::RULE_NOT_SUPPORTED) {
+      outcome_ = Outcome{};
+    }
     wanted_ = in_path;
     listeners = want_listeners_;
   }

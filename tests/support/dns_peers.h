@@ -49,6 +49,14 @@ class FakeDnsServer {
     port_ = ntohs(a.sin_port);
     thread_ = std::thread([this] { Run(); });
   }
+  // On a UDP socket already bound elsewhere (another network namespace, port 53); owns it.
+  FakeDnsServer(int bound_fd, Responder respond) : respond_(std::move(respond)), fd_(bound_fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
   ~FakeDnsServer() {
     stop_ = true;
     thread_.join();

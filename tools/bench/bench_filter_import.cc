@@ -15,6 +15,7 @@
 // import 1's files. `keep` leaves the folders in /tmp; `compare` also measures, in a child
 // process, the peak memory of the former import path (ReadUt1's strings, then
 // BuildSnapshot) on the same folder.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include "agent/filter/filter_plugin.h"
 #include "agent/platform/platform.h"
 #include "common/credentials.h"
+#include "common/files.h"
 #include "common/filter/snapshot.h"
 #include "common/filter/ut1_reader.h"
 #include "common/grpc_credentials.h"
@@ -255,6 +257,25 @@ class Tablet {
   preau::agent::FilterPlugin* filter_ = nullptr;
 };
 
+// The snapshot version in a snapshot file's header (0 if absent or not a snapshot). The
+// agent writes the file atomically, so a header read is never torn.
+uint64_t FileSnapshotVersion(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[24] = {};
+  if (!in.read(head, sizeof head) || std::string(head, 8) != "PREAUFLT") return 0;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(head[16 + i]);
+  return v;
+}
+
+void WaitFileVersion(const std::string& path, uint64_t version) {
+  auto start = SteadyClock::now();
+  while (FileSnapshotVersion(path) != version) {
+    if (SteadyClock::now() - start > std::chrono::minutes(10)) Die(path + ": version never came");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // The former server path, in a child: every domain as a string, then the full set.
 void CompareWithStrings(const std::string& ut1) {
   std::fflush(stdout);
@@ -409,6 +430,24 @@ int main(int argc, char** argv) {
               snap_bytes / 1e6, snap_entries, static_cast<double>(snap_bytes) / snap_entries);
   std::printf("  server peak meanwhile      %8.1f MB\n", hwm_profile / 1024.0);
 
+  // The real preau-agent binary, in its own process, enrolled in the same class: its own
+  // peak (VmHWM) is what the systemd unit's MemoryMax must hold (docs/PERFORMANCE.md).
+  const std::string agent_dir = root + "/agent-proc";
+  const std::string agent_snap = agent_dir + "/filter/snapshot.pfs";
+  if (!preau::WriteFileAtomic(root + "/ca.pem", creds->ca_pem).ok()) Die("writing ca.pem");
+  pid_t agent = preau::bench::Spawn(
+      {std::string(PREAU_BENCH_BINARY_DIR) + "/preau-agent", "--state", agent_dir, "--server",
+       address, "--ca", root + "/ca.pem", "--enroll", token, "--platform", "sim",
+       "--dns-listen", "127.0.0.1:0"},
+      root + "/agent-proc.log");
+  if (agent <= 0) Die("cannot start preau-agent");
+  WaitFileVersion(agent_snap, tablet->filter().version());
+  std::printf("  preau-agent process, snapshot loaded: VmRSS %.1f MB, peak so far (VmHWM) %.1f MB\n",
+              preau::bench::StatusKb(agent, "VmRSS") / 1024.0,
+              preau::bench::StatusKb(agent, "VmHWM") / 1024.0);
+  preau::bench::ResetPeak(agent);
+  double agent_rss_before = preau::bench::StatusKb(agent, "VmRSS");
+
   // The same folder again: a new version, a delta for the tablet, import 1's files purged.
   // This process is the tablet's (plus the CLI runs it forks): its peak growth while the
   // delta is applied is what an update costs a device on top of the snapshot it holds.
@@ -429,6 +468,12 @@ int main(int argc, char** argv) {
               "resident (the new snapshot is built in place beside the old)\n",
               (preau::bench::StatusKb(getpid(), "VmHWM") - tablet_rss_before) / 1024.0,
               tablet_rss_before / 1024.0);
+  WaitFileVersion(agent_snap, tablet->filter().version());
+  std::printf("  preau-agent process: peak (VmHWM) while applying the delta %.1f MB, from %.1f MB "
+              "resident before it\n",
+              preau::bench::StatusKb(agent, "VmHWM") / 1024.0, agent_rss_before / 1024.0);
+  ::kill(agent, SIGTERM);
+  ::waitpid(agent, nullptr, 0);
   uintmax_t artifacts = 0;
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(data + "/artifacts")) {
