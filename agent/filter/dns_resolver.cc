@@ -12,6 +12,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -100,6 +101,7 @@ struct FilterState {
   std::optional<filter::FilterProfile> profile_spec;
   std::shared_ptr<CountSink> sink;
   mutable std::array<std::atomic<uint64_t>, 257> counts{};
+  int doh_category = -1;  // the `doh` category's id in this snapshot, -1 if none
 
   std::string SlotName(size_t i) const {
     if (i == kDenyListSlot) return "deny list";
@@ -297,6 +299,18 @@ class DnsResolver::Impl : public std::enable_shared_from_this<DnsResolver::Impl>
   } c_;
   mutable std::mutex self_test_mu_;
   std::string last_self_test_;
+  std::set<std::string> doh_names_;  // guarded by self_test_mu_
+
+ public:
+  void NoteDohName(const std::string& name) {
+    std::lock_guard<std::mutex> lock(self_test_mu_);
+    if (doh_names_.size() < kMaxDohNames) doh_names_.insert(name);
+  }
+  std::vector<std::string> DohNamesSeen() const {
+    std::lock_guard<std::mutex> lock(self_test_mu_);
+    return {doh_names_.begin(), doh_names_.end()};
+  }
+  static constexpr size_t kMaxDohNames = 1024;
 };
 
 // A TCP client connection: length-prefixed queries (RFC 7766), answered in any order.
@@ -467,6 +481,12 @@ Result<std::shared_ptr<FilterState>> DnsResolver::Impl::MakeState(
     s->profile = s->profile_override.get();
   } else if (s->snapshot) {
     s->profile = &s->snapshot->profile();
+  }
+  if (s->snapshot) {
+    const auto& cats = s->snapshot->categories();
+    for (size_t i = 0; i < cats.size(); ++i) {
+      if (cats[i].name == "doh") s->doh_category = static_cast<int>(i);
+    }
   }
   return s;
 }
@@ -736,6 +756,9 @@ void DnsResolver::Impl::Answer(const Screened& sq, const filter::Verdict& v,
     c_.blocked.fetch_add(1, std::memory_order_relaxed);
     size_t slot = v.kind == filter::RuleKind::kDenyList ? kDenyListSlot : v.category;
     state.counts[slot].fetch_add(1, std::memory_order_relaxed);
+    if (v.kind == filter::RuleKind::kCategory && static_cast<int>(v.category) == state.doh_category) {
+      NoteDohName(q.name);
+    }
     return Send(sq.to, dns::BuildBlockAnswer(sq.msg, q, options_.block_ttl), q.question_end);
   }
   if (state.profile->safe_search()) {
@@ -957,6 +980,8 @@ std::map<std::string, uint64_t> DnsResolver::BlockedCounts() const {
   return impl_->BlockedCounts();
 }
 DnsResolverStats DnsResolver::Stats() const { return impl_->Stats(); }
+
+std::vector<std::string> DnsResolver::DohNamesSeen() const { return impl_->DohNamesSeen(); }
 void DnsResolver::SetFailMode(FailMode mode) {
   impl_->SetFailMode(mode);
 }

@@ -106,6 +106,9 @@ class DnsResolver {
   // Blocked queries per rule ("gambling", "deny list") since Start; counts only.
   std::map<std::string, uint64_t> BlockedCounts() const;
   DnsResolverStats Stats() const;
+  // Names blocked by the `doh` category that clients asked for (up to 1024), so that the
+  // firewall can refuse HTTPS to their addresses (agent/filter/doh_addresses.h).
+  std::vector<std::string> DohNamesSeen() const;
 
   class Impl;
 

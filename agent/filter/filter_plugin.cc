@@ -11,6 +11,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "agent/filter/doh_addresses.h"
 #include "common/files.h"
 #include "common/filter/url_rules.h"
 #include "common/grpc_credentials.h"
@@ -112,6 +113,10 @@ void FilterPlugin::Start(AgentContext& ctx) {
     if (options_.link->wanted()) asio::post(ctx.strand(), [this] { SyncSystemPath(); });
   }
   if (!resolver_) return;
+  if (system_) {
+    doh_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
+    ArmDohTimer();
+  }
   if (teacher_) {
     std::weak_ptr<std::atomic<bool>> alive = alive_;
     teacher_->OnAllowedSitesChange([this, alive, &ctx] {
@@ -302,6 +307,7 @@ void FilterPlugin::Stop() {
   stopping_ = true;
   alive_->store(false);
   if (retry_timer_) retry_timer_->cancel();
+  if (doh_timer_) doh_timer_->cancel();
   if (fetcher_) fetcher_->Cancel();
   if (worker_.joinable()) worker_.join();
   if (self_test_.joinable()) self_test_.join();
@@ -363,6 +369,22 @@ void FilterPlugin::SyncSystemPath() {
   StartSelfTest();
 }
 
+void FilterPlugin::ArmDohTimer() {
+  doh_timer_->expires_after(std::chrono::seconds(5));
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  doh_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
+    auto a = alive.lock();
+    if (ec || !a || !*a || stopping_) return;
+    bool in_path = !retired_ && options_.link && options_.link->wanted() == true &&
+                   system_->Engaged();
+    if (in_path && resolver_ && (resolver_->DohNamesSeen().size() != doh_names_at_test_ ||
+                                 version_.load() != version_at_test_)) {
+      StartSelfTest();
+    }
+    ArmDohTimer();
+  });
+}
+
 void FilterPlugin::StartSelfTest() {
   if (self_testing_ || stopping_) return;
   if (self_test_.joinable()) self_test_.join();  // the previous one has posted its end
@@ -376,7 +398,21 @@ void FilterPlugin::StartSelfTest() {
   Strand& strand = ctx_->strand();
   FilterSystemPath* system = system_.get();
   std::string host = listen_host_;
-  self_test_ = std::thread([this, o, before, alive, &strand, system, host] {
+  std::vector<std::string> candidates = WellKnownDohEndpoints();
+  std::vector<std::string> seen = resolver_->DohNamesSeen();
+  doh_names_at_test_ = seen.size();
+  version_at_test_ = version_.load();
+  candidates.insert(candidates.end(), seen.begin(), seen.end());
+  SnapshotPtr snapshot = held_;
+  std::string upstream = upstreams_.empty() ? "" : upstreams_.front();
+  uint32_t mark = options_.system && options_.system->firewall ? kAgentSocketMark : 0;
+  self_test_ = std::thread([this, o, before, alive, &strand, system, host, candidates, snapshot,
+                            upstream, mark] {
+    if (snapshot && !upstream.empty()) {
+      Status doh = system->SetDohAddresses(
+          host, ResolveDohAddresses(candidates, *snapshot, upstream, mark));
+      if (!doh.ok()) std::fprintf(stderr, "preau-agent: filter: DoH addresses: %s\n", doh.message().c_str());
+    }
     SelfTestProbe probe = RunSelfTestProbe(o);
     Status check = system->Check(host);
     asio::post(strand, [this, alive, o, before, probe, check] {

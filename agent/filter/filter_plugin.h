@@ -141,6 +141,12 @@ class FilterPlugin final : public AgentFeature {
   bool self_testing_ = false;
   bool fail_open_ = false;  // strand only
   bool retired_ = false;    // strand only
+  // DoH upkeep: a self-test (which refreshes the DoH addresses first) runs again when the
+  // resolver saw new `doh` names or a new snapshot came.
+  std::unique_ptr<boost::asio::steady_timer> doh_timer_;
+  size_t doh_names_at_test_ = 0;
+  uint64_t version_at_test_ = 0;
+  void ArmDohTimer();
   std::vector<std::string> upstreams_;
   std::thread self_test_;
   std::unique_ptr<v1::DeviceService::Stub> stub_;

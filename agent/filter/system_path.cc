@@ -44,26 +44,45 @@ FilterSystemPath::FilterSystemPath(FilterSystemPathOptions options)
 
 bool FilterSystemPath::Engaged() const { return resolver_.Pointed(); }
 
+FirewallRules FilterSystemPath::Rules(const std::string& address, SystemResolver::Way way) const {
+  FirewallRules rules;
+  rules.local_resolvers = {address};
+  if (way == SystemResolver::Way::kResolved) {
+    rules.local_resolvers.push_back("127.0.0.53");
+    rules.local_resolvers.push_back("127.0.0.54");
+  }
+  rules.doh_addresses = doh_;
+  return rules;
+}
+
+Status FilterSystemPath::SetDohAddresses(const std::string& address, std::vector<std::string> doh) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (doh == doh_ && doh_loaded_) return Status::Ok();
+  doh_ = std::move(doh);
+  doh_loaded_ = false;
+  if (!options_.firewall || !resolver_.Pointed()) return Status::Ok();
+  PREAU_ASSIGN_OR_RETURN(SystemResolver::Way way, resolver_.Choose());
+  PREAU_RETURN_IF_ERROR(firewall_.Install(Rules(address, way)));
+  doh_loaded_ = true;
+  return Status::Ok();
+}
+
 Status FilterSystemPath::Engage(const std::string& address, bool fail_open) {
+  std::lock_guard<std::mutex> lock(mu_);
   PREAU_ASSIGN_OR_RETURN(SystemResolver::Way way, resolver_.Choose());  // refuse before acting
   std::error_code ec;
   std::filesystem::create_directories(options_.record_dir, ec);
   if (ec) return Internal("creating " + options_.record_dir + ": " + ec.message());
   PREAU_RETURN_IF_ERROR(SetFailOpen(fail_open));
   if (options_.firewall) {
-    FirewallRules rules;
-    rules.local_resolvers = {address};
-    if (way == SystemResolver::Way::kResolved) {
-      rules.local_resolvers.push_back("127.0.0.53");
-      rules.local_resolvers.push_back("127.0.0.54");
-    }
     PREAU_RETURN_IF_ERROR(WriteFileAtomic(FirewallPath(), "1\n", 0600));
-    PREAU_RETURN_IF_ERROR(firewall_.Install(rules));
+    PREAU_RETURN_IF_ERROR(firewall_.Install(Rules(address, way)));
+    doh_loaded_ = true;
   }
   Status pointed = resolver_.Point(address);
   if (!pointed.ok()) {
     // Half in the path is the worst of both: take the firewall back out.
-    Status undone = Disengage();
+    Status undone = DisengageLocked();
     return undone.ok() ? pointed : pointed.Context(undone.message());
   }
   return Status::Ok();
@@ -80,6 +99,12 @@ Status FilterSystemPath::SetFailOpen(bool fail_open) {
 }
 
 Status FilterSystemPath::Disengage() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return DisengageLocked();
+}
+
+Status FilterSystemPath::DisengageLocked() {
+  doh_loaded_ = false;
   PREAU_RETURN_IF_ERROR(resolver_.Restore());
   std::error_code ec;
   if (std::filesystem::exists(FirewallPath(), ec)) {
@@ -91,9 +116,10 @@ Status FilterSystemPath::Disengage() {
 }
 
 Status FilterSystemPath::AfterStop() {
+  std::lock_guard<std::mutex> lock(mu_);
   std::error_code ec;
   if (!std::filesystem::exists(FailOpenPath(), ec)) return Status::Ok();  // fail closed
-  return Disengage();
+  return DisengageLocked();
 }
 
 Status FilterSystemPath::Check(const std::string& address) const {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ class FilterSystemPath {
   // firewall. `fail_open` is recorded for AfterStop.
   Status Engage(const std::string& address, bool fail_open);
   Status SetFailOpen(bool fail_open);
+  // The addresses refused on 443 (DoH endpoints, agent/filter/doh_addresses.h); reloads
+  // the table when in the path and they changed. Kept for the next Engage too.
+  Status SetDohAddresses(const std::string& address, std::vector<std::string> doh);
   // Puts everything back as it was before Engage.
   Status Disengage();
   // The agent is gone: fail open disengages, fail closed leaves things as they are.
@@ -67,7 +71,15 @@ class FilterSystemPath {
   std::string FailOpenPath() const { return options_.record_dir + "/fail-open"; }
   std::string FirewallPath() const { return options_.record_dir + "/firewall"; }
 
+  FirewallRules Rules(const std::string& address, SystemResolver::Way way) const;
+  Status DisengageLocked();
+
   FilterSystemPathOptions options_;
+  // Engage, Disengage, AfterStop and SetDohAddresses run from the agent's strand and from
+  // the self-test thread: one at a time.
+  mutable std::mutex mu_;
+  std::vector<std::string> doh_;
+  bool doh_loaded_ = false;  // the table holds doh_
   SystemResolver resolver_;
   LinuxFirewall firewall_;
 };

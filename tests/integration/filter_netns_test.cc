@@ -57,6 +57,7 @@ constexpr const char* kAgentAddress = "127.80.65.53";
 constexpr const char* kUpstream = "10.53.0.1";
 constexpr const char* kOutside = "10.53.0.9";
 constexpr const char* kDohEndpoint = "10.53.0.10";
+constexpr const char* kDohName = "0ms.dev";  // in doh/domains; the world resolves it to kDohEndpoint
 const std::string kOriginal =
     "# the namespace's own resolver\nsearch ecole.example\nnameserver 10.53.0.1\n"
     "options timeout:1 attempts:1";  // no final newline: restored exactly so
@@ -231,19 +232,23 @@ class FilterNetnsTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomic(etc_ + "/resolv.conf", kOriginal).ok());
 
     // The world: upstream, outside resolver, DoT and DoH ports.
-    int up = -1, out = -1, dot = -1, doh = -1, relay = -1;
+    int up = -1, out = -1, dot = -1, doh = -1, web = -1, relay = -1;
     InNetns(world_, [&] {
       up = BoundSocket(SOCK_DGRAM, kUpstream, 53);
       out = BoundSocket(SOCK_DGRAM, kOutside, 53);
       dot = BoundSocket(SOCK_STREAM, kOutside, 853);
       doh = BoundSocket(SOCK_STREAM, kDohEndpoint, 443);
+      web = BoundSocket(SOCK_STREAM, kOutside, 443);
     });
     InNetns(dev_, [&] { relay = BoundSocket(SOCK_STREAM, "127.0.0.1", 0); });
-    ASSERT_TRUE(up >= 0 && out >= 0 && dot >= 0 && doh >= 0 && relay >= 0);
+    ASSERT_TRUE(up >= 0 && out >= 0 && dot >= 0 && doh >= 0 && web >= 0 && relay >= 0);
     upstream_ = std::make_unique<FakeDnsServer>(up, [this](const std::string& req,
                                                            const dns::Query& q) {
       if (garbage_) return std::string("\x13\x37garbage, not DNS");
       if (q.qtype != dns::kTypeA) return dns::BuildResponse(req, q, dns::kNoError);
+      if (q.name == kDohName) {
+        return AddressAnswer(req, q, std::string("\x0a\x35\x00\x0a", 4));  // 10.53.0.10
+      }
       return AddressAnswer(req, q, std::string("\xc0\x00\x02\x07", 4));  // 192.0.2.7
     });
     outside_ = std::make_unique<FakeDnsServer>(out, [](const std::string& req,
@@ -252,6 +257,7 @@ class FilterNetnsTest : public ::testing::Test {
     });
     dot_ = std::make_unique<CountingListener>(dot);
     doh_ = std::make_unique<CountingListener>(doh);
+    web_ = std::make_unique<CountingListener>(web);
 
     server_ = std::make_unique<TestServer>(dir_.path());
     server_->CreateGroup(kClass);
@@ -373,7 +379,7 @@ class FilterNetnsTest : public ::testing::Test {
   std::string dev_, world_, etc_, state_, creds_, token_;
   std::atomic<bool> garbage_{false};
   std::unique_ptr<FakeDnsServer> upstream_, outside_;
-  std::unique_ptr<CountingListener> dot_, doh_;
+  std::unique_ptr<CountingListener> dot_, doh_, web_;
   std::unique_ptr<TestServer> server_;
   std::unique_ptr<Relay> relay_;
   pid_t agent_pid_ = -1;
@@ -405,7 +411,11 @@ TEST_F(FilterNetnsTest, InThePathBlocksWhatIsListedAndCannotBeWalkedAround) {
   EXPECT_TRUE(TableLoaded());
 
   // Through the system's resolver: a listed name gets the block answer, others the real
-  // one (the fake upstream's, forwarded by the agent).
+  // one (the fake upstream's, forwarded by the agent). The rule says the agent is in the
+  // path; its snapshot may still be on its way (fail closed answers SERVFAIL until then).
+  ASSERT_TRUE(WaitUntil([&] {
+    return InDevice(std::string("dig +short +tries=1 +time=3 ") + kCasino) == "0.0.0.0\n";
+  }, 30s)) << AgentLog();
   int rc = 0;
   std::string blocked = InDevice(std::string("getent ahostsv4 www.") + kCasino, &rc);
   EXPECT_NE(blocked.find("0.0.0.0"), std::string::npos) << blocked;
@@ -429,9 +439,17 @@ TEST_F(FilterNetnsTest, InThePathBlocksWhatIsListedAndCannotBeWalkedAround) {
   // The upstream itself is not reachable for programs either, only for the agent.
   std::string to_upstream = InDevice(std::string("dig +tries=1 +time=2 @") + kUpstream + " x.org");
   EXPECT_NE(to_upstream.find("connection refused"), std::string::npos) << to_upstream;
-  EXPECT_EQ(upstream_->queries(), upstream_queries);
-  // HTTPS elsewhere is not the firewall's business.
+
+  // DoH: once a program asked for a `doh` name (blocked), HTTPS to the address it resolves
+  // to is refused; HTTPS elsewhere is not the firewall's business.
   EXPECT_EQ(ConnectFromDevice(kDohEndpoint, 443), 0);
+  EXPECT_EQ(InDevice(std::string("dig +short +tries=1 +time=3 ") + kDohName), "0.0.0.0\n");
+  ASSERT_TRUE(WaitUntil([&] { return ConnectFromDevice(kDohEndpoint, 443) == ECONNREFUSED; }, 20s))
+      << AgentLog();
+  // (A listener is there: ECONNREFUSED can only be the firewall's reset.)
+  EXPECT_NE(InDevice("nft list set inet preau_filter doh4").find(kDohEndpoint), std::string::npos);
+  EXPECT_EQ(ConnectFromDevice(kOutside, 443), 0);
+  EXPECT_TRUE(WaitUntil([&] { return web_->accepted() == 1; }));
 
   // The policy switches the filter off: resolv.conf comes back byte for byte, the table goes.
   Apply(WebPolicy("  enabled: false\n"));

@@ -18,6 +18,7 @@
 
 #include "agent/filter/dns_message.h"
 #include "agent/filter/dns_resolver.h"
+#include "agent/filter/doh_addresses.h"
 #include "common/filter/snapshot.h"
 #include "tests/support/dns_peers.h"
 
@@ -190,6 +191,22 @@ TEST_F(ResolverTest, BlocksListedDomainsAndSubdomainsForwardsTheRest) {
   EXPECT_EQ(counts["deny list"], 1u);
   EXPECT_EQ(counts["doh"], 1u);
   EXPECT_EQ(counts.count("games"), 0u);
+  // The doh name asked for is kept for the firewall (agent/filter/doh_addresses.h).
+  EXPECT_EQ(resolver_->DohNamesSeen(), std::vector<std::string>{"dns.google"});
+}
+
+TEST(DohAddressesTest, OnlyNamesOfTheDohCategoryAreResolvedThroughTheUpstream) {
+  FakeUpstream upstream;
+  auto snap = MakeSnapshot({"casino.example"});
+  // dns.google is in the snapshot's doh category; the casino is gambling; 8.8.8.8 and
+  // dns.quad9.net are not in this snapshot at all.
+  std::vector<std::string> got = ResolveDohAddresses(
+      {"dns.google", "casino.example", "8.8.8.8", "dns.quad9.net"}, *snap, upstream.address(), 0);
+  char text[INET_ADDRSTRLEN];
+  std::string want = FakeUpstream::AddressFor("dns.google");
+  inet_ntop(AF_INET, want.data(), text, sizeof text);
+  EXPECT_EQ(got, std::vector<std::string>{text});
+  EXPECT_EQ(upstream.queries(), 2);  // A and AAAA for dns.google only
 }
 
 TEST_F(ResolverTest, AllowListAndTeacherOverrideBeatTheBlock) {
