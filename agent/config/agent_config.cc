@@ -134,6 +134,16 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
          c.upstreams = list;
          return Status::Ok();
        }},
+      {"repair_after_seconds",
+       [&c](const std::string& v) {
+         char* end = nullptr;
+         long n = std::strtol(v.c_str(), &end, 10);
+         if (v.empty() || *end != '\0' || n < 1 || n > 86400) {
+           return InvalidArgument("'" + v + "' is not a number of seconds from 1 to 86400");
+         }
+         c.repair_after_seconds = static_cast<int>(n);
+         return Status::Ok();
+       }},
       {"self_test_resolver",
        [&c](const std::string& v) {
          PREAU_RETURN_IF_ERROR(CheckUpstream(v));

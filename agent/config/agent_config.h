@@ -43,6 +43,10 @@ struct AgentConfig {
   // The resolver the self-test asks directly (and must be refused); empty: the first
   // original upstream.
   std::string self_test_resolver;
+  // When the self-test keeps failing this long (someone rewrote resolv.conf, a firewall
+  // reload dropped the table), the agent puts itself back in the path. The failure is
+  // reported first, so the authority sees it.
+  int repair_after_seconds = 60;
 };
 
 // Parses the text of a config file; `name` is used in messages ("agent.conf:3: ...").

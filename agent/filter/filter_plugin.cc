@@ -377,8 +377,18 @@ void FilterPlugin::ArmDohTimer() {
     if (ec || !a || !*a || stopping_) return;
     bool in_path = !retired_ && options_.link && options_.link->wanted() == true &&
                    system_->Engaged();
-    if (in_path && resolver_ && (resolver_->DohNamesSeen().size() != doh_names_at_test_ ||
-                                 version_.load() != version_at_test_)) {
+    if (in_path && resolver_ && !self_testing_ && broken_since_ &&
+        std::chrono::steady_clock::now() - *broken_since_ >= options_.repair_after) {
+      // Reported as failed for a while now: put the resolver and the table back.
+      std::fprintf(stderr, "preau-agent: filter: back in the DNS path after: %s\n",
+                   options_.link->outcome().reason.c_str());
+      Status st = system_->Engage(listen_host_, fail_open_);
+      if (!st.ok()) std::fprintf(stderr, "preau-agent: filter: %s\n", st.message().c_str());
+      broken_since_ = std::chrono::steady_clock::now();  // at most one repair per period
+      StartSelfTest();
+    } else if (in_path && resolver_ &&
+               (resolver_->DohNamesSeen().size() != doh_names_at_test_ ||
+                version_.load() != version_at_test_)) {
       StartSelfTest();
     }
     ArmDohTimer();
@@ -449,6 +459,11 @@ void FilterPlugin::FinishSelfTest(const std::string& name, uint64_t seen_before,
     o.reason = "in the DNS path; a direct query to " + outside +
                (probe.outside_refused ? " was refused" : " got no answer");
   }
+  if (o.outcome == v1::RULE_APPLIED) {
+    broken_since_.reset();
+  } else if (!broken_since_) {
+    broken_since_ = std::chrono::steady_clock::now();
+  }
   options_.link->SetOutcome(o);
 }
 
@@ -495,6 +510,7 @@ std::unique_ptr<FilterPlugin> MakeFilterPlugin(std::shared_ptr<TeacherState> tea
   if (config && on_disk) {
     o.upstreams = config->upstreams;
     o.self_test_resolver = config->self_test_resolver;
+    o.repair_after = std::chrono::seconds(config->repair_after_seconds);
     auto system = SystemPathOptionsFrom(*config, o.dir);
     if (system.ok()) o.system = *system;  // the config was checked when it was read
     o.guard_command = std::move(guard_command);

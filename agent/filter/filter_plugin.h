@@ -70,6 +70,8 @@ struct FilterPluginOptions {
   std::vector<std::string> guard_command;
   // The resolver the self-test queries directly; empty: the first upstream.
   std::string self_test_resolver;
+  // How long the self-test may keep failing before the agent puts itself back in the path.
+  std::chrono::seconds repair_after{60};
   DnsResolverOptions resolver;  // listen address, port, upstreams and clock are set here
   std::chrono::milliseconds retry_min{2'000};
   std::chrono::milliseconds retry_max{10 * 60'000};
@@ -145,6 +147,8 @@ class FilterPlugin final : public AgentFeature {
   // resolver saw new `doh` names or a new snapshot came.
   std::unique_ptr<boost::asio::steady_timer> doh_timer_;
   size_t doh_names_at_test_ = 0;
+  // Strand: since when the self-test has been failing while in the path.
+  std::optional<std::chrono::steady_clock::time_point> broken_since_;
   uint64_t version_at_test_ = 0;
   void ArmDohTimer();
   std::vector<std::string> upstreams_;

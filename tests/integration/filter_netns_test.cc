@@ -507,9 +507,9 @@ TEST_F(FilterNetnsTest, FailOpenKilledAgentLeavesTheOriginalResolverWorking) {
       << ResolvConf() << AgentLog();
 }
 
-TEST_F(FilterNetnsTest, AnotherResolverInFrontIsReportedAsFailed) {
+TEST_F(FilterNetnsTest, AnotherResolverInFrontIsReportedAsFailedThenRepaired) {
   Apply(WebPolicy(""));
-  ASSERT_TRUE(StartAgent(kConfig));
+  ASSERT_TRUE(StartAgent(std::string(kConfig) + "repair_after_seconds = 8\n"));
   ASSERT_TRUE(WaitUntil([&] { return Applied(); }, 30s)) << Status() << AgentLog();
   // Someone points the device at another resolver; the next policy version's self-test
   // sees that its name never reached the agent.
@@ -519,6 +519,13 @@ TEST_F(FilterNetnsTest, AnotherResolverInFrontIsReportedAsFailed) {
   ASSERT_TRUE(WaitUntil([&] { return LatestSays("web_filter: another resolver is in the path"); },
                         30s)) << Status() << AgentLog();
   EXPECT_TRUE(LatestSays("/etc/resolv.conf names 10.53.0.9")) << Status();
+  // Reported first; after repair_after_seconds the agent puts itself back.
+  ASSERT_TRUE(WaitUntil([&] {
+    return agent::NameserversOf(ResolvConf()) == std::vector<std::string>{kAgentAddress} &&
+           Applied();
+  }, 40s)) << ResolvConf() << Status() << AgentLog();
+  EXPECT_NE(AgentLog().find("back in the DNS path after: another resolver is in the path"),
+            std::string::npos) << AgentLog();
 }
 
 TEST_F(FilterNetnsTest, BadInputsAreClearErrorsAndTheSystemStaysAsItWas) {

@@ -73,6 +73,7 @@ TEST(AgentConfigTest, RefusesUnknownKeysAndBadValuesNamingTheLine) {
       {"firewall = yes\n", "agent.conf:1: firewall: 'yes' is not on or off"},
       {"resolv_conf = etc/resolv.conf\n", "agent.conf:1: resolv_conf: 'etc/resolv.conf' is not an absolute path"},
       {"firewall = on\nfirewall = off\n", "agent.conf:2: firewall: set twice"},
+      {"repair_after_seconds = 0\n", "agent.conf:1: repair_after_seconds: '0' is not a number of seconds from 1 to 86400"},
       {"just words\n", "agent.conf:1: expected 'key = value'"},
   };
   for (const auto& c : cases) {
