@@ -526,6 +526,16 @@ TEST_F(FilterNetnsTest, AnotherResolverInFrontIsReportedAsFailedThenRepaired) {
   }, 40s)) << ResolvConf() << Status() << AgentLog();
   EXPECT_NE(AgentLog().find("back in the DNS path after: another resolver is in the path"),
             std::string::npos) << AgentLog();
+
+  // A firewall reload drops the table: reported as such, then put back too.
+  int rc = 0;
+  InDevice("nft delete table inet preau_filter", &rc);
+  ASSERT_EQ(rc, 0);
+  Apply(WebPolicy("  safe_search: true\n"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return LatestSays("web_filter: firewall missing: the nftables table inet preau_filter is not loaded");
+  }, 30s)) << Status() << AgentLog();
+  ASSERT_TRUE(WaitUntil([&] { return TableLoaded() && Applied(); }, 40s)) << Status() << AgentLog();
 }
 
 TEST_F(FilterNetnsTest, BadInputsAreClearErrorsAndTheSystemStaysAsItWas) {
@@ -559,6 +569,16 @@ TEST_F(FilterNetnsTest, BadInputsAreClearErrorsAndTheSystemStaysAsItWas) {
   EXPECT_EQ(*ReadFile(dir_ / "etc/other.conf"), "nameserver 10.53.0.1\n");
   EXPECT_FALSE(TableLoaded());
   EXPECT_EQ(ResolvConf(), kOriginal);
+  KillAgent(SIGTERM);
+
+  // A resolver that cannot listen (an address this device does not have): the rule says
+  // why, and the system is not pointed at a resolver that is not there.
+  ASSERT_TRUE(StartAgent("dns_listen = 10.99.99.99:53\n"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return LatestSays("web_filter: resolver down: DNS resolver: cannot bind UDP 10.99.99.99:53");
+  }, 30s)) << Status() << AgentLog();
+  EXPECT_EQ(ResolvConf(), kOriginal);
+  EXPECT_FALSE(TableLoaded());
   KillAgent(SIGTERM);
 
   // An upstream that answers garbage: the agent drops it and answers SERVFAIL (fail
