@@ -37,7 +37,7 @@ enum class FailMode {
 };
 
 struct DnsResolverOptions {
-  std::string listen_address = "127.0.0.53";  // loopback only in production
+  std::string listen_address = "127.80.65.53";  // loopback only in production
   uint16_t listen_port = 53;                  // 0: any free port (tests)
   std::vector<std::string> upstreams;         // "192.0.2.1" or "192.0.2.1:5353"
   int upstream_timeout_ms = 1500;             // per attempt
