@@ -12,15 +12,13 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/subprocess.h"
 
 namespace preau::agent {
 
-struct CommandOutput {
-  int exit_code = 0;   // 128 + signal number when the command was killed by a signal
-  std::string output;  // stdout and stderr interleaved, truncated to kMaxCommandOutput
-};
-
-inline constexpr size_t kMaxCommandOutput = 64 * 1024;
+// What a command printed and how it ended (common/subprocess.h runs it).
+using CommandOutput = ProgramOutput;
+inline constexpr size_t kMaxCommandOutput = kMaxProgramOutput;
 
 // 'it'\''s' style quoting: the result is one word for /bin/sh whatever `value` holds.
 std::string ShellQuote(std::string_view value);
