@@ -30,6 +30,8 @@ class ArtifactSink {
   // ResourceExhausted on a full disk or past max_size; the upload is then lost.
   Status Append(std::string_view data);
   uint64_t size() const { return size_; }
+  // The file being written, to inspect the package before Commit.
+  const std::string& temp_path() const { return tmp_path_; }
   // Durably stores the artifact and returns its SHA-256 (hex, lowercase).
   Result<std::string> Commit();
 

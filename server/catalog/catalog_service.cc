@@ -10,6 +10,7 @@
 #include "server/admin/admin_service.h"
 #include "server/admin/authz.h"
 #include "server/catalog/artifact_sink.h"
+#include "server/catalog/package_check.h"
 #include "server/pki/peer.h"
 
 namespace preau::server {
@@ -56,14 +57,18 @@ Status NormalizeMetadata(v1::AppMetadata* m) {
                            "'.', '_' or '-', starting with a letter or digit "
                            "(e.g. fr.lumni.android)");
   }
-  if (m->version().empty() || m->version().size() > 64 || !Allowed(m->version(), "._+~-")) {
+  // ':' is a Debian epoch ("1:2.0"); nothing here is ever read by a shell, but a version
+  // is shown and compared everywhere, so it stays plain.
+  if (m->version().empty() || m->version().size() > 64 || !Allowed(m->version(), "._+~:-") ||
+      !std::isalnum(static_cast<unsigned char>(m->version()[0]))) {
     return InvalidArgument("app version '" + m->version() +
-                           "': use 1 to 64 letters, digits, '.', '_', '+', '~' or '-'");
+                           "': use 1 to 64 letters, digits, '.', '_', '+', '~', ':' or '-', "
+                           "starting with a letter or digit");
   }
   if (m->platform().empty()) {
     const std::string& f = m->file_name();
     m->set_platform(EndsWith(f, ".apk")   ? "android"
-                    : EndsWith(f, ".deb") ? "linux"
+                    : EndsWith(f, ".deb") || EndsWith(f, ".flatpak") ? "linux"
                     : EndsWith(f, ".json") || EndsWith(f, ".webmanifest") ? "web"
                                                                          : "any");
   }
@@ -132,6 +137,7 @@ class CatalogServiceImpl::UploadReactor final
       return InvalidArgument("the upload must start with the app's metadata");
     }
     meta_ = req_.metadata();
+    platform_given_ = !meta_.platform().empty();
     target_ = AppVersionId(meta_.name(), meta_.version());
     PREAU_RETURN_IF_ERROR(NormalizeMetadata(&meta_));
     // Refuse a known version before receiving hundreds of megabytes.
@@ -161,6 +167,9 @@ class CatalogServiceImpl::UploadReactor final
       return Fail(InvalidArgument("upload incomplete: " + std::to_string(sink_->size()) +
                                   " of " + std::to_string(meta_.size()) + " bytes came"));
     }
+    // The package must be what the operator said it is before it enters the store.
+    Status checked = CheckUploadedPackage(sink_->temp_path(), platform_given_, &meta_);
+    if (!checked.ok()) return Fail(checked);
     auto sha = sink_->Commit();
     if (!sha.ok()) return Fail(sha.status());
     if (!meta_.sha256().empty() && meta_.sha256() != *sha) {
@@ -191,6 +200,7 @@ class CatalogServiceImpl::UploadReactor final
   v1::UploadAppRequest req_;
   v1::AppMetadata meta_;
   std::unique_ptr<ArtifactSink> sink_;
+  bool platform_given_ = false;
   bool cancelled_ = false;
 };
 

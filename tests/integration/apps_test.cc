@@ -386,7 +386,7 @@ TEST_F(AppsTest, InstallFailuresAreReportedAndRetried) {
 
 TEST_F(AppsTest, ADownloadCutHalfWayResumesAndTheInstalledFileMatches) {
   constexpr size_t kSize = 6 << 20;
-  std::string sha = Publish("org.suite", "7.2", kSize, 6, ".deb");
+  std::string sha = Publish("org.suite", "7.2", kSize, 6, ".bin");
   ASSERT_TRUE(Assign(admin_path_, "org.suite@7.2", kClassA).ok());
   // A Linux device whose installer copies the package, so the test can hash what was
   // installed.
@@ -415,7 +415,7 @@ TEST_F(AppsTest, ADownloadCutHalfWayResumesAndTheInstalledFileMatches) {
 
 TEST_F(AppsTest, ADownloadSurvivesAServerRestart) {
   constexpr size_t kSize = 3 << 20;
-  std::string sha = Publish("org.carto", "2.0", kSize, 10, ".deb");
+  std::string sha = Publish("org.carto", "2.0", kSize, 10, ".bin");
   ASSERT_TRUE(Assign(admin_path_, "org.carto@2.0", kClassA).ok());
   auto a = AppsAgent::Start(*server_, dir_ / "tablet", server_->CreateToken(kClassA),
                             agent::MakeSimPlatform(11), 2 << 20);
@@ -429,7 +429,7 @@ TEST_F(AppsTest, ADownloadSurvivesAServerRestart) {
 
 TEST_F(AppsTest, ACorruptedPartialDownloadIsDetectedAndFetchedAgain) {
   constexpr size_t kSize = 6 << 20;
-  std::string sha = Publish("org.atlas", "1.0", kSize, 8, ".deb");
+  std::string sha = Publish("org.atlas", "1.0", kSize, 8, ".bin");
   ASSERT_TRUE(Assign(admin_path_, "org.atlas@1.0", kClassA).ok());
   std::string installed = dir_ / "atlas.deb";
   agent::LinuxCommands cmds;

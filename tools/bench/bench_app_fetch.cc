@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   cli::CliContext reviewer = admin;
   reviewer.connection.credentials_path = rev.out;
 
-  const std::string package = dir + "/suite.deb";
+  // Random bytes: a .deb name would be refused, the server reads the header.
+  const std::string package = dir + "/suite.bin";
   WriteRandomFile(package, size);
   cli::AppsUploadOptions up;
   up.file = package;
