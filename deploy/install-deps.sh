@@ -13,9 +13,10 @@ BUILD_PKGS=(
   openssl
 )
 # Real peers the tests talk to: dig for the DNS filter, nft and ip (network namespaces) for
-# the filter in a device's DNS path, headless Chromium to render the
-# HTML report.
-TEST_PKGS=(dnsutils chromium nftables iproute2)
+# the filter in a device's DNS path, headless Chromium to render the HTML report, flatpak
+# for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
+# build-essential).
+TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

@@ -135,6 +135,8 @@ void AppsFeature::Reconcile() {
     }
     auto m = managed_.find(app.app_id());
     if (m != managed_.end() && m->second.sha256() == app.sha256()) continue;
+    auto e = external_.find(app.app_id());
+    if (e != external_.end() && e->second.sha256() == app.sha256()) continue;
     if (jobs_.count(app.app_id())) continue;  // its end runs Reconcile again
     auto f = failures_.find(app.app_id());
     if (f != failures_.end() && f->second.retry_at > now) continue;
@@ -146,6 +148,9 @@ void AppsFeature::Reconcile() {
       }
     }
     if (!queued) queue_.push_back(app);
+  }
+  for (auto it = external_.begin(); it != external_.end();) {
+    it = in_catalog.count(it->first) ? std::next(it) : external_.erase(it);
   }
   for (auto it = failures_.begin(); it != failures_.end();) {
     bool keep = in_catalog.count(it->first) || managed_.count(it->first);
@@ -204,7 +209,7 @@ void AppsFeature::RunJob(v1::AssignedApp app, PackageFetcher* fetcher,
   if (st.code() == Code::kDataLoss) ++stats_.hash_failures;
   if (st.ok()) {
     st = ctx_->platform().InstallApp(app.app_id(), app.version(), path).Context("install");
-    if (st.ok()) ::unlink(path.c_str());
+    if (st.ok() || st.code() == Code::kAlreadyExists) ::unlink(path.c_str());
   }
   std::weak_ptr<std::atomic<bool>> alive = alive_;
   asio::post(ctx_->strand(), [this, alive, id = app.app_id(), st] {
@@ -231,6 +236,16 @@ void AppsFeature::OnJobDone(const std::string& app_id, const Status& st) {
     failures_.erase(app.app_id());
     ++stats_.installs;
     if (opts_.on_apps_changed) opts_.on_apps_changed();
+  } else if (st.code() == Code::kAlreadyExists) {
+    v1::AppStatus e;
+    e.set_app_id(app.app_id());
+    e.set_version(app.version());
+    e.set_state("installed");
+    e.set_detail(st.message() + " (installed from elsewhere, not managed by the store)");
+    e.set_sha256(app.sha256());
+    e.set_updated_unix_ms(ctx_->clock().NowUnixMs());
+    external_[app.app_id()] = e;
+    failures_.erase(app.app_id());
   } else {
     Fail(app.app_id(), st);
   }
@@ -312,6 +327,9 @@ void AppsFeature::Report() {
       s->set_detail(!can_install ? "this platform cannot install apps"
                                  : "a " + app.platform() + " package; this is a " +
                                        platform.Kind() + " device");
+    } else if (auto e = external_.find(app.app_id());
+               e != external_.end() && e->second.sha256() == app.sha256()) {
+      *s = e->second;
     } else if (m != managed_.end() && (m->second.sha256() == app.sha256() || !app.required())) {
       s->set_version(m->second.version());
       s->set_state("installed");

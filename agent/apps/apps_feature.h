@@ -1,7 +1,8 @@
 // AppsFeature: the agent's side of the pedagogical store. It keeps the catalogue the
 // server sent (CatalogUpdate), installs every required app of it at the assigned version,
 // upgrades when the version changes, and removes the apps it installed once they leave the
-// catalogue. Optional apps are offered ("available"), not pushed.
+// catalogue. An app the device already has from elsewhere at the same or a newer version
+// (the platform says AlreadyExists) is reported installed, "left alone", and never removed. Optional apps are offered ("available"), not pushed.
 //
 // Downloads go through PackageFetcher on worker threads, at most `max_parallel` at once,
 // into `dir`, where a partial file survives disconnects and restarts and is resumed; every
@@ -122,6 +123,10 @@ class AppsFeature final : public AgentFeature {
   std::deque<v1::AssignedApp> queue_;
   std::map<std::string, Failure> failures_;
   std::map<std::string, v1::AppStatus> removed_;  // reported once as "removed"
+  // Required apps found already installed from elsewhere at the same or a newer version:
+  // left alone, never removed by this feature; keyed by app id, sha256 of the catalogue
+  // entry checked.
+  std::map<std::string, v1::AppStatus> external_;
   std::string last_report_;
   bool stopping_ = false;
 };

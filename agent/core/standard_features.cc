@@ -32,7 +32,12 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
                                  opts.config, opts.filter_guard);
   UsageCollectorOptions usage;
   // Both plugins live as long as the agent; the collector polls only while running.
-  usage.blocked_counts = [f = filter.get()] { return f->BlockedCounts(); };
+  // Blocked web requests per filter category, and launches of blocked apps ended.
+  usage.blocked_counts = [f = filter.get(), &agent] {
+    auto counts = f->BlockedCounts();
+    for (const auto& [app, n] : agent.platform().BlockedLaunches()) counts["app " + app] += n;
+    return counts;
+  };
   agent.AddFeature(std::make_unique<UsageCollector>(std::move(usage)));
   agent.AddFeature(std::move(filter));
 }

@@ -1,5 +1,6 @@
-// AppEnforcer: removes blocked apps that are installed and installs required apps that are
-// missing. Packages come from the catalogue, which this enforcer does not know: the agent
+// AppEnforcer: blocks the blocked apps (Platform::BlockApps: hidden, ended when started;
+// APPLIED only when none runs) — or, on a platform that cannot block, removes them — and
+// installs required apps that are missing. Packages come from the catalogue, which this enforcer does not know: the agent
 // core passes an installer that fetches and installs one app; without one, a missing
 // required app is reported as failed with that reason.
 #pragma once

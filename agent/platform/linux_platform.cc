@@ -1,13 +1,17 @@
-// The Linux platform: inventory from /proc, /sys and /etc (linux_inventory.cc), actions
-// through the configured LinuxCommands (command_runner.cc). Focus and restrictions need
+// The Linux platform: inventory from /proc, /sys and /etc (linux_inventory.cc), packages
+// and installed apps through apt, dpkg and flatpak (linux_packages.cc), blocked apps
+// hidden and ended by the agent itself (app_blocker.cc), other actions through the
+// configured LinuxCommands (command_runner.cc). Focus and restrictions need
 // a kiosk shell or a device-policy daemon that a plain Linux desktop does not have, so
 // they are reported as not supported rather than faked.
 #include <atomic>
 #include <chrono>
 #include <map>
 
+#include "agent/platform/app_blocker.h"
 #include "agent/platform/command_runner.h"
 #include "agent/platform/linux_inventory.h"
+#include "agent/platform/linux_packages.h"
 #include "agent/platform/platform.h"
 #include "agent/platform/sysfs_reader.h"
 
@@ -28,7 +32,9 @@ Status NotConfigured(std::string_view name) {
 class LinuxPlatform final : public Platform {
  public:
   LinuxPlatform(LinuxCommands commands, std::string root)
-      : commands_(std::move(commands)), fs_(std::move(root)) {}
+      : commands_(std::move(commands)), fs_(std::move(root)),
+        packages_({commands_.packages_root, commands_.flatpak_system_dir}),
+        blocker_(&packages_, commands_.blocked_entries_dir) {}
 
   std::string Kind() const override { return "linux"; }
 
@@ -36,11 +42,15 @@ class LinuxPlatform final : public Platform {
     Capabilities caps;
     caps.screen_lock = !commands_.lock.empty() && !commands_.unlock.empty();
     caps.wifi_radio = !commands_.wifi_on.empty() && !commands_.wifi_off.empty();
-    caps.app_install = !commands_.install.empty();
+    caps.app_install = !commands_.install.empty() || packages_.CanInstall();
     return caps;  // focus and restrictions: see the file comment
   }
 
-  v1::Inventory CollectInventory() override { return CollectLinuxInventory(fs_); }
+  v1::Inventory CollectInventory() override {
+    v1::Inventory inv = CollectLinuxInventory(fs_);
+    for (auto& app : packages_.DesktopApps()) *inv.add_apps() = std::move(app);
+    return inv;
+  }
 
   Status Lock(const std::string& message) override {
     PREAU_RETURN_IF_ERROR(Run("lock", commands_.lock, {{"message", message}}));
@@ -82,6 +92,7 @@ class LinuxPlatform final : public Platform {
   Status InstallApp(const std::string& app_id, const std::string& version,
                     const std::string& package_path) override {
     if (app_id.empty()) return InvalidArgument("install: empty app id");
+    if (!CustomInstaller()) return packages_.Install(app_id, version, package_path);
     return Run("install", commands_.install,
                {{"app", app_id}, {"version", version}, {"file", package_path}},
                kInstallTimeout);
@@ -89,10 +100,19 @@ class LinuxPlatform final : public Platform {
 
   Status RemoveApp(const std::string& app_id) override {
     if (app_id.empty()) return InvalidArgument("remove: empty app id");
+    if (!CustomInstaller()) return packages_.Remove(app_id);
     return Run("remove", commands_.remove, {{"app", app_id}}, kInstallTimeout);
   }
 
+  Result<int> BlockApps(const std::vector<std::string>& app_ids) override {
+    return blocker_.Block(app_ids);
+  }
+  std::map<std::string, uint64_t> BlockedLaunches() override { return blocker_.Launches(); }
+
  private:
+  // Configured install/remove commands replace apt and flatpak.
+  bool CustomInstaller() const { return !commands_.install.empty() || !commands_.remove.empty(); }
+
   Status Run(std::string_view name, const std::string& command,
              const std::map<std::string, std::string>& values,
              milliseconds timeout = kCommandTimeout) {
@@ -102,6 +122,8 @@ class LinuxPlatform final : public Platform {
 
   const LinuxCommands commands_;
   const SysfsReader fs_;
+  LinuxPackages packages_;
+  AppBlocker blocker_;
   std::atomic<bool> last_set_locked_{false};
 };
 

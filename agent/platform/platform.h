@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,17 @@ class Platform {
   virtual Status InstallApp(const std::string& app_id, const std::string& version,
                             const std::string& package_path) = 0;
   virtual Status RemoveApp(const std::string& app_id) = 0;
+
+  // Blocked apps (policy apps.blocked): hidden from menus and ended whenever started,
+  // until a call without them restores them. Returns how many of their processes still
+  // run once those found were ended (0: the block holds). FailedPrecondition where the
+  // platform cannot block; the app enforcer then removes blocked apps instead.
+  virtual Result<int> BlockApps(const std::vector<std::string>& app_ids) {
+    (void)app_ids;
+    return FailedPrecondition("this platform cannot block apps");
+  }
+  // Launches of blocked apps ended since the agent started, per app id (for the report).
+  virtual std::map<std::string, uint64_t> BlockedLaunches() { return {}; }
 };
 
 // Commands the Linux platform runs; every one is configurable because distributions and
@@ -67,6 +79,13 @@ struct LinuxCommands {
   std::string open_url = "xdg-open {url}";
   std::string install = "";  // e.g. "dpkg -i {file}"; {file}, {app}, {version} substituted
   std::string remove = "";   // e.g. "dpkg -r {app}"
+  // Without install/remove commands, packages go through apt and flatpak
+  // (linux_packages.h), acting below `packages_root` ("/", or a throwaway root in tests).
+  std::string packages_root = "/";
+  std::string flatpak_system_dir;  // FLATPAK_SYSTEM_DIR; empty: flatpak's default
+  // Where blocked apps' desktop entries are overridden (hidden): a folder before
+  // /usr/share in XDG_DATA_DIRS.
+  std::string blocked_entries_dir = "/usr/local/share/applications";
 };
 
 // `root` lets tests point the Linux platform at a fake /proc, /sys and /etc tree.

@@ -163,8 +163,15 @@ Table InterfaceTable(const v1::Inventory& inv) {
 }
 
 Table AppTable(const v1::Inventory& inv) {
-  Table t({{"id", "App"}, {"version", "Version"}});
-  for (const auto& app : inv.apps()) t.AddRow({Cell::Text(app.id()), Cell::Text(app.version())});
+  // Linux devices list the desktop entries users can launch, each with its package.
+  Table t({{"id", "App"}, {"version", "Version"}, {"title", "Title"},
+           {"desktop_entry", "Desktop entry"}, {"format", "Format"}});
+  for (const auto& app : inv.apps()) {
+    t.AddRow({Cell::Text(Printable(app.id())), Cell::Text(Printable(app.version())),
+              Cell::OptionalText(Printable(app.title())),
+              Cell::OptionalText(Printable(app.desktop_entry())),
+              Cell::OptionalText(app.format())});
+  }
   return t;
 }
 
