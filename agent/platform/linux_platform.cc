@@ -92,7 +92,10 @@ class LinuxPlatform final : public Platform {
   Status InstallApp(const std::string& app_id, const std::string& version,
                     const std::string& package_path) override {
     if (app_id.empty()) return InvalidArgument("install: empty app id");
-    if (!CustomInstaller()) return packages_.Install(app_id, version, package_path);
+    if (!CustomInstaller()) {
+      PREAU_RETURN_IF_ERROR(PackagesUsable());
+      return packages_.Install(app_id, version, package_path);
+    }
     return Run("install", commands_.install,
                {{"app", app_id}, {"version", version}, {"file", package_path}},
                kInstallTimeout);
@@ -100,7 +103,10 @@ class LinuxPlatform final : public Platform {
 
   Status RemoveApp(const std::string& app_id) override {
     if (app_id.empty()) return InvalidArgument("remove: empty app id");
-    if (!CustomInstaller()) return packages_.Remove(app_id);
+    if (!CustomInstaller()) {
+      PREAU_RETURN_IF_ERROR(PackagesUsable());
+      return packages_.Remove(app_id);
+    }
     return Run("remove", commands_.remove, {{"app", app_id}}, kInstallTimeout);
   }
 
@@ -112,6 +118,13 @@ class LinuxPlatform final : public Platform {
  private:
   // Configured install/remove commands replace apt and flatpak.
   bool CustomInstaller() const { return !commands_.install.empty() || !commands_.remove.empty(); }
+
+  Status PackagesUsable() const {
+    if (packages_.CanInstall()) return Status::Ok();
+    return FailedPrecondition("not supported on this platform: no install command configured "
+                              "and no apt-get or dpkg database under " +
+                              commands_.packages_root);
+  }
 
   Status Run(std::string_view name, const std::string& command,
              const std::map<std::string, std::string>& values,
@@ -130,6 +143,8 @@ class LinuxPlatform final : public Platform {
 }  // namespace
 
 std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands, std::string root) {
+  // A fake tree holds its own packages (if any), not this machine's.
+  if (root != "/" && commands.packages_root == "/") commands.packages_root = root;
   return std::make_unique<LinuxPlatform>(std::move(commands), std::move(root));
 }
 

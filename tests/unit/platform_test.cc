@@ -308,7 +308,8 @@ TEST(LinuxPlatformTest, IsLockedFollowsTheCommandOutput) {
 }
 
 TEST(LinuxPlatformTest, EmptyCommandsAreNotSupported) {
-  LinuxCommands none{"", "", "", "", "", "", "", ""};
+  TempDir empty;  // no dpkg database there: apt cannot install either
+  LinuxCommands none{"", "", "", "", "", "", "", "", empty.path()};
   auto p = MakeLinuxPlatform(none, "/");
   Capabilities caps = p->GetCapabilities();
   EXPECT_FALSE(caps.screen_lock || caps.focus || caps.wifi_radio || caps.app_install ||
@@ -321,7 +322,8 @@ TEST(LinuxPlatformTest, EmptyCommandsAreNotSupported) {
             "not supported on this platform: no wifi_off command configured");
   EXPECT_EQ(p->OpenUrl("https://a").code(), Code::kFailedPrecondition);
   EXPECT_EQ(p->InstallApp("a", "1", "/f").message(),
-            "not supported on this platform: no install command configured");
+            "not supported on this platform: no install command configured and no apt-get "
+            "or dpkg database under " + empty.path());
   EXPECT_EQ(p->RemoveApp("a").code(), Code::kFailedPrecondition);
   EXPECT_FALSE(p->IsLocked());
 }
