@@ -259,22 +259,27 @@ Status LinuxPackages::UpdateSources() {
   return Status::Ok();
 }
 
+std::string LinuxPackages::FlatpakDir() const {
+  if (!options_.flatpak_system_dir.empty()) return options_.flatpak_system_dir;
+  return options_.root == "/" ? "/var/lib/flatpak" : "";
+}
+
+bool LinuxPackages::FlatpakInstalled(const std::string& app_id) const {
+  std::error_code ec;
+  return !FlatpakDir().empty() && !app_id.empty() && app_id.find('/') == std::string::npos &&
+         fs::exists(FlatpakDir() + "/app/" + app_id, ec);
+}
+
 Status LinuxPackages::Remove(const std::string& app_id) {
-  if (!options_.flatpak_system_dir.empty() || options_.root == "/") {
-    const std::string dir = (options_.flatpak_system_dir.empty() ? std::string("/var/lib/flatpak")
-                                                                  : options_.flatpak_system_dir) +
-                            "/app/" + app_id;
-    std::error_code ec;
-    if (fs::exists(dir, ec)) {
-      PREAU_ASSIGN_OR_RETURN(
-          ProgramOutput out,
-          RunProgram({"flatpak", "uninstall", "--system", "--noninteractive", "-y", app_id},
-                     kAptTimeout, FlatpakEnv()));
-      if (out.exit_code != 0) {
-        return FailedPrecondition("flatpak uninstall: " + OutputTail(out.output, 500));
-      }
-      return Status::Ok();
+  if (FlatpakInstalled(app_id)) {
+    PREAU_ASSIGN_OR_RETURN(
+        ProgramOutput out,
+        RunProgram({"flatpak", "uninstall", "--system", "--noninteractive", "-y", app_id},
+                   kAptTimeout, FlatpakEnv()));
+    if (out.exit_code != 0) {
+      return FailedPrecondition("flatpak uninstall: " + OutputTail(out.output, 500));
     }
+    return Status::Ok();
   }
   if (DebVersion(app_id).empty()) return Status::Ok();
   PREAU_ASSIGN_OR_RETURN(ProgramOutput out,
@@ -334,9 +339,7 @@ std::vector<v1::InstalledApp> LinuxPackages::DesktopApps() const {
       apps.push_back(std::move(app));
     }
   }
-  if (!options_.flatpak_system_dir.empty() || options_.root == "/") {
-    const std::string base = options_.flatpak_system_dir.empty() ? std::string("/var/lib/flatpak")
-                                                                 : options_.flatpak_system_dir;
+  if (const std::string base = FlatpakDir(); !base.empty()) {
     for (const auto& entry :
          fs::directory_iterator(base + "/exports/share/applications", ec)) {
       const std::string file = entry.path().filename().string();

@@ -47,6 +47,9 @@ class LinuxPackages {
   // The installed version of Debian package `name`; empty when not installed.
   std::string DebVersion(const std::string& name) const;
 
+  // Whether `app_id` is an installed Flatpak app (system-wide).
+  bool FlatpakInstalled(const std::string& app_id) const;
+
   // Launchable desktop entries with their package and version, sorted by package.
   std::vector<v1::InstalledApp> DesktopApps() const;
 
@@ -63,6 +66,7 @@ class LinuxPackages {
   std::vector<std::string> AptArgs(std::vector<std::string> command) const;
   std::vector<std::string> FlatpakEnv() const;
   std::string AdminDir() const;
+  std::string FlatpakDir() const;  // empty when flatpak is not looked at (another root)
 
   LinuxPackagesOptions options_;
 };

@@ -381,6 +381,18 @@ TEST_F(LinuxStoreTest, AFlatpakBundleIsCheckedInstalledListedAndRemoved) {
            show.find("\"format\": \"flatpak\"") != std::string::npos;
   }, 20s)) << DevicesShow();
 
+  // Blocking a Flatpak app is not done yet: the rule says so rather than "applied".
+  const std::string blocked = dir_ / "blocked.yaml";
+  Write(blocked, "name: dessin\ntimezone: Europe/Paris\napps:\n  blocked: [fr.preau.Dessin]\n");
+  r = Cli({"policy", "apply", blocked, "--group", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(WaitUntil([&] {
+    auto d = server_->Devices(kClass);
+    return d.size() == 1 && d[0].policy_version() == 1 &&
+           d[0].policy_state().find("blocking the Flatpak app 'fr.preau.Dessin' is not "
+                                    "supported yet") != std::string::npos;
+  }, 20s)) << server_->Devices(kClass)[0].policy_state();
+
   r = Cli({"apps", "unassign", "fr.preau.Dessin", "--group", kClass});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(WaitUntil([&] { return !fs::exists(system + "/app/fr.preau.Dessin"); }, 60s));
