@@ -56,9 +56,9 @@ struct DesiredState {
 struct ClassControl {
   bool locked = false;
   std::string lock_message;
-  int64_t lock_until_unix_ms = 0;
   std::string focus_app;
   std::string focus_url;
+  int64_t lock_until_unix_ms = 0;  // a teacher's --for (0: until lifted)
 };
 
 DesiredState CombineWithClassControl(const DesiredState& policy, const ClassControl& teacher);
