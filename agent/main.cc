@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   int guard_fd = -1;
   app.add_option("--state", opts.state_dir,
                  std::string("State folder (identity, last policy, outbox); default ") + kDefaultState);
+  std::string session_socket = "/run/preau/session.sock";
   app.add_option("--server", opts.server, "Server HOST:PORT (default: the one enrolled with)");
   app.add_option("--enroll", opts.enroll_token, "One-time enrollment token (first run)");
   app.add_option("--ca", ca_file, "The server's CA certificate (first run)");
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
                "Apply the web filter's fail mode after the agent stopped (the unit's ExecStopPost)")
       ->group("");
   app.add_option("--filter-guard", guard_fd, "internal: the filter guard process")->group("");
+  app.add_option("--session-socket", session_socket,
+                 "Socket for preau-session, the desktop side (linux platform)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -119,8 +122,10 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io(1);
   bool sim = platform_kind == "sim";
+  preau::agent::LinuxSessionOptions session;
+  session.socket_path = session_socket;
   auto platform = sim ? preau::agent::MakeSimPlatform(std::hash<std::string>{}(opts.state_dir))
-                      : preau::agent::MakeLinuxPlatform();
+                      : preau::agent::MakeLinuxPlatform({}, "/", session);
   auto agent = preau::agent::Agent::Create(io, opts, std::move(platform));
   if (!agent.ok()) {
     std::fprintf(stderr, "preau-agent: %s\n", agent.status().message().c_str());

@@ -10,13 +10,16 @@ BUILD_PKGS=(
   libssl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev
+  libx11-dev
   openssl
 )
 # Real peers the tests talk to: dig for the DNS filter, nft and ip (network namespaces) for
 # the filter in a device's DNS path, headless Chromium to render the HTML report, flatpak
 # for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
-# build-essential).
-TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak)
+# build-essential); a real X desktop for the class lock (Xvfb, openbox, xdotool, xlogo, and
+# ImageMagick + tesseract to read the screen back).
+TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
+  imagemagick tesseract-ocr tesseract-ocr-eng)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

@@ -76,6 +76,7 @@ bool ClassControlFeature::OnServerMessage(const v1::ServerMessage& msg) {
   m.set_id("ack-" + c.id());
   *m.mutable_command_ack() = ack;
   ctx_->SendReliable(std::move(m), "command_ack", /*replace_kind=*/false);
+  ReportLock();
   ArmCheck();  // a new --for end may come before the next check
   return true;
 }
@@ -91,10 +92,12 @@ v1::CommandAck ClassControlFeature::Execute(const v1::Command& c, int64_t now_ms
   Platform& p = ctx_->platform();
   switch (c.kind()) {
     case v1::COMMAND_LOCK: {
-      Status st = p.Lock(c.message());
-      if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "lock: " + st.message());
+      // Held even when not verified: the agent keeps locking (a session program that
+      // comes back is locked at once), but the teacher hears it is not proven.
       *held_.mutable_lock() = c;
-      return MakeAck(c, v1::ACK_DONE);
+      Status st = p.Lock(c.message(), c.until_unix_ms());
+      if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "lock: " + st.message());
+      return MakeAck(c, v1::ACK_DONE, "locked and verified");
     }
     case v1::COMMAND_UNLOCK: {
       // Unlock releases the class: lock and focus both.
@@ -169,7 +172,7 @@ bool ClassControlFeature::Enforce(int64_t now_ms) {
   }
   // A pupil (or a crash of the screen locker) lifted the lock while it holds: lock again.
   if (held_.has_lock() && !p.IsLocked()) {
-    Status st = p.Lock(held_.lock().message());
+    Status st = p.Lock(held_.lock().message(), held_.lock().until_unix_ms());
     if (!st.ok()) std::fprintf(stderr, "preau-agent: re-locking: %s\n", st.message().c_str());
   }
   return changed;
@@ -197,8 +200,27 @@ void ClassControlFeature::ArmCheck() {
       if (!st.ok()) std::fprintf(stderr, "preau-agent: class control state: %s\n", st.message().c_str());
       Publish();
     }
+    ReportLock();
     ArmCheck();
   }));
+}
+
+void ClassControlFeature::ReportLock() {
+  Platform::LockCheck now = ctx_->platform().CheckLock();
+  if (now.locked == reported_.locked && now.verified == reported_.verified &&
+      now.reason == reported_.reason) {
+    return;
+  }
+  reported_ = now;
+  v1::AgentMessage m;
+  m.set_id("lock-" + std::to_string(ctx_->clock().NowUnixMs()) + "-" + std::to_string(++reports_));
+  v1::LockReport* r = m.mutable_lock_report();
+  r->set_locked(now.locked);
+  r->set_verified(now.verified);
+  r->set_reason(now.reason);
+  r->set_at_unix_ms(ctx_->clock().NowUnixMs());
+  // Only the latest state matters: an unsent older one is replaced.
+  ctx_->SendReliable(std::move(m), "lock_report", /*replace_kind=*/true);
 }
 
 Status ClassControlFeature::Persist() {
@@ -210,6 +232,7 @@ void ClassControlFeature::Publish() {
   if (held_.has_lock()) {
     now.locked = true;
     now.lock_message = held_.lock().message();
+    now.lock_until_unix_ms = held_.lock().until_unix_ms();
   }
   if (held_.has_focus()) {
     now.focus_app = held_.focus().app();
@@ -217,6 +240,7 @@ void ClassControlFeature::Publish() {
   }
   ClassControl before = teacher_->Current();
   if (before.locked != now.locked || before.lock_message != now.lock_message ||
+      before.lock_until_unix_ms != now.lock_until_unix_ms ||
       before.focus_app != now.focus_app || before.focus_url != now.focus_url) {
     teacher_->Set(now);
   }

@@ -48,6 +48,8 @@ class ClassControlFeature final : public AgentFeature {
   Status Persist();
   void Publish();
   Status LiftLock();
+  // Tells the server how the lock stands (verified or not) when that changed.
+  void ReportLock();
 
   std::shared_ptr<TeacherState> teacher_;
   ClassControlOptions options_;
@@ -55,6 +57,8 @@ class ClassControlFeature final : public AgentFeature {
   v1::ClassControlState held_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool stopped_ = false;
+  Platform::LockCheck reported_;
+  uint64_t reports_ = 0;
 };
 
 }  // namespace preau::agent

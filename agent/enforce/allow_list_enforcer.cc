@@ -6,15 +6,16 @@ v1::RuleResult AllowListEnforcer::Apply(const DesiredState& desired) {
   if (!desired.apps_restricted || desired.locked) {
     return MakeRule(name(), v1::RULE_OUTCOME_UNSPECIFIED);
   }
-  if (desired.allowed_apps.size() == 1 && desired.focus_app == desired.allowed_apps[0]) {
+  if (!desired.focus_app.empty()) {
+    // A focus on one app keeps the device narrower than any list, but only where the
+    // platform can focus; the focus rule then reports whether it held, so this rule
+    // claims nothing of its own.
     if (!platform_->GetCapabilities().focus) {
       return MakeRule(name(), v1::RULE_NOT_SUPPORTED,
-                      "this platform cannot keep the device on one app");
+                      "this platform cannot keep the device on one app ('" + desired.focus_app +
+                          "'), so the list of allowed apps is not enforced");
     }
-    return MakeRule(name(), v1::RULE_APPLIED, "kept on '" + desired.focus_app + "' (focus)");
-  }
-  if (!desired.focus_app.empty()) {
-    return MakeRule(name(), v1::RULE_APPLIED, "kept on '" + desired.focus_app + "' (focus)");
+    return MakeRule(name(), v1::RULE_OUTCOME_UNSPECIFIED);
   }
   return MakeRule(name(), v1::RULE_NOT_SUPPORTED,
                   "this platform cannot limit the device to a list of " +

@@ -4,6 +4,7 @@
 #include "agent/enforce/focus_enforcer.h"
 #include "agent/enforce/screen_lock_enforcer.h"
 #include "agent/enforce/settings_enforcers.h"
+#include "agent/enforce/updates_enforcer.h"
 #include "agent/enforce/wifi_enforcer.h"
 
 namespace preau::agent {
@@ -18,6 +19,7 @@ std::vector<std::unique_ptr<Enforcer>> MakeDefaultEnforcers(Platform* platform,
   out.push_back(std::make_unique<AllowListEnforcer>(platform));
   out.push_back(std::make_unique<ScreenLockSettingsEnforcer>(platform));
   out.push_back(std::make_unique<RestrictionsEnforcer>(platform));
+  out.push_back(std::make_unique<UpdatesEnforcer>(platform));
   return out;
 }
 

@@ -19,6 +19,7 @@ class ScreenLockEnforcer final : public Enforcer {
   Platform* platform_;
   bool locked_by_us_ = false;
   std::string message_;
+  int64_t until_ = 0;
 };
 
 }  // namespace preau::agent

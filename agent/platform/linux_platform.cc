@@ -1,10 +1,13 @@
 // The Linux platform: inventory from /proc, /sys and /etc (linux_inventory.cc), packages
 // and installed apps through apt, dpkg and flatpak (linux_packages.cc), blocked apps
-// hidden and ended by the agent itself (app_blocker.cc), other actions through the
-// configured LinuxCommands (command_runner.cc). Focus and restrictions need
+// hidden and ended by the agent itself (app_blocker.cc), the desktop through preau-session
+// (session_link.cc: the lock is verified only by the session program; the session locker
+// command is a fallback reported unverified), other actions through the configured
+// LinuxCommands (command_runner.cc). Focus and restrictions need
 // a kiosk shell or a device-policy daemon that a plain Linux desktop does not have, so
 // they are reported as not supported rather than faked.
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <map>
 
@@ -13,6 +16,7 @@
 #include "agent/platform/linux_inventory.h"
 #include "agent/platform/linux_packages.h"
 #include "agent/platform/platform.h"
+#include "agent/platform/session_link.h"
 #include "agent/platform/sysfs_reader.h"
 
 namespace preau::agent {
@@ -29,12 +33,31 @@ Status NotConfigured(std::string_view name) {
                             " command configured");
 }
 
+// Accepts a peer whose user has a graphical session here (logind's Display property).
+std::string UserHasGraphicalSession(uint32_t uid) {
+  Result<CommandOutput> out = RunCommand("loginctl show-user {uid} -p Display --value",
+                                         {{"uid", std::to_string(uid)}}, kCommandTimeout);
+  if (out.ok() && out->exit_code == 0 && !TrimWhitespace(out->output).empty()) return "";
+  return "user " + std::to_string(uid) + " has no graphical session on this device";
+}
+
 class LinuxPlatform final : public Platform {
  public:
-  LinuxPlatform(LinuxCommands commands, std::string root)
+  LinuxPlatform(LinuxCommands commands, std::string root, LinuxSessionOptions session)
       : commands_(std::move(commands)), fs_(std::move(root)),
         packages_({commands_.packages_root, commands_.flatpak_system_dir}),
-        blocker_(&packages_, commands_.blocked_entries_dir) {}
+        blocker_(&packages_, commands_.blocked_entries_dir), session_(std::move(session)) {
+    if (session_.socket_path.empty()) return;
+    SessionLink::PeerCheck check = session_.allow_peer;
+    if (!check) check = UserHasGraphicalSession;
+    auto link = SessionLink::Listen(session_.socket_path, std::move(check));
+    if (!link.ok()) {
+      std::fprintf(stderr, "preau-agent: %s; locks will be unverified\n",
+                   link.status().message().c_str());
+    } else {
+      link_ = std::move(link).value();
+    }
+  }
 
   std::string Kind() const override { return "linux"; }
 
@@ -52,26 +75,71 @@ class LinuxPlatform final : public Platform {
     return inv;
   }
 
-  Status Lock(const std::string& message) override {
-    PREAU_RETURN_IF_ERROR(Run("lock", commands_.lock, {{"message", message}}));
-    last_set_locked_ = true;
-    return Status::Ok();
+  Status Lock(const std::string& message, int64_t until_unix_ms) override {
+    std::string why = "no preau-session socket is configured";
+    if (link_) {
+      SessionLockState st = link_->Lock(message, until_unix_ms, session_.verify_timeout);
+      if (st.verified) {
+        fallback_locked_ = false;
+        return Status::Ok();
+      }
+      why = !st.connected ? "no preau-session is running in the desktop session"
+            : st.locked   ? st.reason
+                          : "preau-session did not show the lock in time";
+    }
+    // Better than nothing, but no proof: a desktop's locker may ignore logind, and a
+    // pupil may know the session password.
+    Status fallback = Run("lock", commands_.lock, {{"message", message}});
+    fallback_locked_ = fallback.ok();
+    return Unavailable("unverified: " + why +
+                       (fallback.ok() ? "; the session locker was asked instead"
+                                      : "; the session locker failed too: " + fallback.message()));
   }
 
   Status Unlock() override {
-    PREAU_RETURN_IF_ERROR(Run("unlock", commands_.unlock, {}));
-    last_set_locked_ = false;
-    return Status::Ok();
+    Status st = Status::Ok();
+    if (link_) {
+      SessionLockState s = link_->Unlock(session_.verify_timeout);
+      if (s.connected && s.locked) st = Unavailable("preau-session still shows the lock");
+    }
+    if (fallback_locked_ || !link_) {
+      Status fb = Run("unlock", commands_.unlock, {});
+      if (fb.ok()) fallback_locked_ = false;
+      if (st.ok()) st = fb;
+    }
+    return st;
+  }
+
+  LockCheck CheckLock() override {
+    if (link_) {
+      SessionLockState st = link_->State();
+      if (st.connected && st.locked) return LockCheck{true, st.verified, st.reason};
+      if (st.connected || !fallback_locked_) return LockCheck{};
+      return LockCheck{true, false, "no preau-session is running; the session locker was asked"};
+    }
+    if (!IsLockedByCommand()) return LockCheck{};
+    return LockCheck{true, false, "only the session locker holds the lock"};
   }
 
   bool IsLocked() override {
+    if (link_) {
+      SessionLockState st = link_->State();
+      if (st.connected) return st.locked;
+    }
+    return IsLockedByCommand();
+  }
+
+ private:
+  bool IsLockedByCommand() {
     // Without a way to ask, the best guess is what we last did.
-    if (commands_.is_locked.empty()) return last_set_locked_;
+    if (commands_.is_locked.empty()) return fallback_locked_;
     Result<CommandOutput> out = RunCommand(commands_.is_locked, {}, kCommandTimeout);
     if (!out.ok() || out->exit_code != 0) return false;  // re-locking is the safe side
     std::string answer = TrimWhitespace(out->output);
     return answer == "yes" || answer == "true" || answer == "1";
   }
+
+ public:
 
   Status Focus(const std::string& app, const std::string& url) override {
     if (app.empty() && url.empty()) return Status::Ok();  // nothing to end
@@ -137,15 +205,19 @@ class LinuxPlatform final : public Platform {
   const SysfsReader fs_;
   LinuxPackages packages_;
   AppBlocker blocker_;
-  std::atomic<bool> last_set_locked_{false};
+  const LinuxSessionOptions session_;
+  std::unique_ptr<SessionLink> link_;
+  std::atomic<bool> fallback_locked_{false};  // the session locker was asked to lock
 };
 
 }  // namespace
 
-std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands, std::string root) {
+std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands, std::string root,
+                                            LinuxSessionOptions session) {
   // A fake tree holds its own packages (if any), not this machine's.
   if (root != "/" && commands.packages_root == "/") commands.packages_root = root;
-  return std::make_unique<LinuxPlatform>(std::move(commands), std::move(root));
+  return std::make_unique<LinuxPlatform>(std::move(commands), std::move(root),
+                                         std::move(session));
 }
 
 }  // namespace preau::agent

@@ -5,7 +5,9 @@
 // collectors talk only to this interface, never to the OS directly.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +26,7 @@ struct Capabilities {
   bool wifi_radio = false;
   bool app_install = false;
   bool restrictions = false;  // camera, USB storage, unknown sources
+  bool update_window = false;  // holds system and app updates to the policy's window
 };
 
 class Platform {
@@ -36,11 +39,20 @@ class Platform {
   // A snapshot of the hardware and OS. Fields that cannot be read stay empty / zero.
   virtual v1::Inventory CollectInventory() = 0;
 
-  // Screen lock with an on-screen message; Unlock lifts it. IsLocked reads the real
-  // state (so an enforcer can re-apply a lock a user managed to lift).
-  virtual Status Lock(const std::string& message) = 0;
+  // Screen lock with an on-screen message and its end time (0: until lifted); Unlock
+  // lifts it. Lock is ok only when the platform checked that the lock holds (shown, input
+  // held); otherwise it says why, having done what it could (e.g. asked the session
+  // locker). IsLocked reads the real state (so an enforcer can re-apply a lock a user
+  // managed to lift); CheckLock says whether the lock is verified.
+  virtual Status Lock(const std::string& message, int64_t until_unix_ms = 0) = 0;
   virtual Status Unlock() = 0;
   virtual bool IsLocked() = 0;
+  struct LockCheck {
+    bool locked = false;
+    bool verified = false;
+    std::string reason;  // why not verified
+  };
+  virtual LockCheck CheckLock() = 0;
 
   // Keeps the device on one app or one URL; an empty target ends focus.
   virtual Status Focus(const std::string& app, const std::string& url) = 0;
@@ -88,9 +100,20 @@ struct LinuxCommands {
   std::string blocked_entries_dir = "/usr/local/share/applications";
 };
 
+// The pupil's desktop, reached through preau-session over a local socket (see
+// agent/platform/session_link.h). Without it the lock falls back to `lock` above and is
+// reported unverified.
+struct LinuxSessionOptions {
+  std::string socket_path;  // empty: no session program
+  // "" to accept a peer uid, else why not; null: a user with a graphical logind session.
+  std::function<std::string(uint32_t uid)> allow_peer;
+  std::chrono::milliseconds verify_timeout{3000};  // for the session's verdict on a lock
+};
+
 // `root` lets tests point the Linux platform at a fake /proc, /sys and /etc tree.
 std::unique_ptr<Platform> MakeLinuxPlatform(LinuxCommands commands = {},
-                                            std::string root = "/");
+                                            std::string root = "/",
+                                            LinuxSessionOptions session = {});
 
 // A simulated device. `seed` picks its model, serial and battery deterministically, so a
 // simulated fleet looks varied but is reproducible.

@@ -249,7 +249,7 @@ class SimPlatform final : public Platform {
   Capabilities GetCapabilities() const override {
     Capabilities caps;
     caps.screen_lock = caps.focus = caps.wifi_radio = caps.app_install = caps.restrictions =
-        true;
+        caps.update_window = true;
     return caps;
   }
 
@@ -289,7 +289,7 @@ class SimPlatform final : public Platform {
     return inv;
   }
 
-  Status Lock(const std::string& message) override {
+  Status Lock(const std::string& message, int64_t until_unix_ms) override {
     std::lock_guard<std::mutex> lock(mu_);
     PREAU_RETURN_IF_ERROR(TakeFailure(SimOp::kLock));
     state_.locked = true;
@@ -308,6 +308,12 @@ class SimPlatform final : public Platform {
   bool IsLocked() override {
     std::lock_guard<std::mutex> lock(mu_);
     return state_.locked;
+  }
+
+  // The simulated lock is what it says: its state is the check.
+  LockCheck CheckLock() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return LockCheck{state_.locked, state_.locked, ""};
   }
 
   Status Focus(const std::string& app, const std::string& url) override {

@@ -26,6 +26,7 @@ struct DesiredState {
                             // "holiday" (outside school hours on a holiday), or ""
   bool locked = false;
   std::string lock_message;
+  int64_t lock_until_unix_ms = 0;  // a teacher's --for: shown on the lock (0: none)
 
   // Focus on one app (kiosk, a teacher's focus, or a period that allows a single app).
   std::string focus_app;
@@ -40,6 +41,7 @@ struct DesiredState {
   std::optional<bool> wifi_on;  // nullopt: the policy says nothing, leave the radio alone
   std::string wifi_reason;      // "slot monday 09:00-09:45", "teacher demand", "idle 15 min"…
 
+  bool has_update_window = false;  // the policy sets updates.window
   bool updates_allowed = true;  // inside the update window (or no window set)
 
   v1::ScreenLock screen_lock;  // settings as in the policy (unset fields: leave as is)
@@ -56,6 +58,7 @@ struct ClassControl {
   std::string lock_message;
   std::string focus_app;
   std::string focus_url;
+  int64_t lock_until_unix_ms = 0;  // a teacher's --for (0: until lifted)
 };
 
 DesiredState CombineWithClassControl(const DesiredState& policy, const ClassControl& teacher);

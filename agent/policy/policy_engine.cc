@@ -122,11 +122,6 @@ v1::ComplianceReport PolicyEngine::EnforceState(const DesiredState& desired, con
   if (spec.has_schedule()) {
     *report.add_rules() = MakeRule("schedule", v1::RULE_APPLIED, "period: " + desired.period);
   }
-  if (spec.updates().has_window()) {
-    *report.add_rules() = MakeRule(
-        "updates", v1::RULE_APPLIED,
-        desired.updates_allowed ? "inside the update window" : "outside the update window");
-  }
   for (auto& enforcer : enforcers_) {
     v1::RuleResult r = enforcer->Apply(desired);
     if (r.outcome() == v1::RULE_OUTCOME_UNSPECIFIED) continue;

@@ -129,6 +129,7 @@ Evaluation EvaluatePolicy(const v1::PolicySpec& spec, const policy::TimeZoneRule
   st.restrictions = spec.restrictions();
   st.web_filter = spec.has_web_filter() &&
                   (!spec.web_filter().has_enabled() || spec.web_filter().enabled());
+  st.has_update_window = spec.updates().has_window();
   st.updates_allowed = InUpdateWindow(spec.updates(), lt);
 
   v1::PeriodMode mode = v1::PERIOD_ANY;

@@ -46,6 +46,7 @@ v1::Device DeviceToProto(const DeviceRecord& d, bool online) {
   out.set_policy_version(d.policy_version);
   out.set_policy_state(d.policy_state);
   out.set_certificate_serial(d.cert_serial);
+  out.set_lock_state(d.lock_state);
   return out;
 }
 

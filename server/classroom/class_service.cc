@@ -39,6 +39,25 @@ Status CheckUrl(const std::string& url, const std::string& flag) {
   return Status::Ok();
 }
 
+// Text shown on the pupils' screens: short, and printable (a control character could
+// forge lines on a screen or in a log).
+Status CheckScreenText(const std::string& text, const std::string& flag) {
+  if (text.size() > kMaxMessageBytes) {
+    return InvalidArgument(flag + " is longer than " + std::to_string(kMaxMessageBytes) +
+                           " bytes (" + std::to_string(text.size()) + ")");
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = text[i];
+    if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "0x%02x", c);
+      return InvalidArgument(flag + " contains a control character (" + code + " at byte " +
+                             std::to_string(i) + "): only printable text is shown on screens");
+    }
+  }
+  return Status::Ok();
+}
+
 v1::DeviceOutcome OutcomeOf(v1::AckResult r) {
   switch (r) {
     case v1::ACK_DONE: return v1::DEVICE_DONE;
@@ -198,9 +217,7 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
   const bool timed = req.for_seconds() > 0;
   switch (req.kind()) {
     case v1::COMMAND_LOCK:
-      if (req.message().size() > kMaxMessageBytes) {
-        return InvalidArgument("--message is longer than 500 bytes");
-      }
+      PREAU_RETURN_IF_ERROR(CheckScreenText(req.message(), "--message"));
       c.set_message(req.message());
       break;
     case v1::COMMAND_UNLOCK:
@@ -267,6 +284,13 @@ void ClassDeliveries::OnHello(const std::string& device_id, const v1::Hello& hel
 }
 
 Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentMessage& msg) {
+  if (msg.has_lock_report()) {
+    const v1::LockReport& r = msg.lock_report();
+    std::string state = !r.locked()   ? "unlocked"
+                        : r.verified() ? "locked"
+                                       : "unverified: " + r.reason();
+    return core_.store->SetDeviceLockState(device_id, state);
+  }
   // The waiting teacher hears first; the durable record follows (the device has acted
   // either way, and it resends the ack until this returns ok).
   tracker_.Ack(device_id, msg.command_ack());

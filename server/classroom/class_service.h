@@ -49,7 +49,7 @@ class ClassDeliveries final : public DeviceFeature {
 
   void OnHello(const std::string& device_id, const v1::Hello& hello) override;
   bool Handles(v1::AgentMessage::BodyCase body) const override {
-    return body == v1::AgentMessage::kCommandAck;
+    return body == v1::AgentMessage::kCommandAck || body == v1::AgentMessage::kLockReport;
   }
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override;
 

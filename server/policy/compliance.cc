@@ -18,16 +18,26 @@ std::string Clip(std::string s) {
 }
 }  // namespace
 
+namespace {
+std::string RulesWith(const v1::ComplianceReport& report, v1::RuleOutcome outcome) {
+  std::string out;
+  for (const auto& rule : report.rules()) {
+    if (rule.outcome() != outcome) continue;
+    out += (out.empty() ? "" : "; ") + rule.rule() + ": " + rule.reason();
+  }
+  return Clip(out);
+}
+}  // namespace
+
 std::string FailureReason(const v1::ComplianceReport& report) {
   if (!report.accepted()) {
     return Clip("refused: " + (report.refusal().empty() ? "no reason given" : report.refusal()));
   }
-  std::string out;
-  for (const auto& rule : report.rules()) {
-    if (rule.outcome() != v1::RULE_FAILED) continue;
-    out += (out.empty() ? "" : "; ") + rule.rule() + ": " + rule.reason();
-  }
-  return Clip(out);
+  return RulesWith(report, v1::RULE_FAILED);
+}
+
+std::string UnsupportedRules(const v1::ComplianceReport& report) {
+  return report.accepted() ? RulesWith(report, v1::RULE_NOT_SUPPORTED) : "";
 }
 
 Status ComplianceLedger::Record(const std::string& device_id, const v1::ComplianceReport& report) {
@@ -38,6 +48,7 @@ Status ComplianceLedger::Record(const std::string& device_id, const v1::Complian
   r.version = report.policy_version();
   r.accepted = report.accepted();
   r.reason = FailureReason(report);
+  r.unsupported = UnsupportedRules(report);
   r.reported_ms = core_.Now();
   PREAU_RETURN_IF_ERROR(records_.SaveCompliance(r, report.SerializeAsString()));
 
@@ -47,7 +58,9 @@ Status ComplianceLedger::Record(const std::string& device_id, const v1::Complian
   if (r.accepted) {
     if (r.version < held) return Status::Ok();  // a late report about an older bundle
     version = r.version;
-    state = r.reason.empty() ? "applied" : "failed: " + r.reason;
+    state = !r.reason.empty()      ? "failed: " + r.reason
+            : !r.unsupported.empty() ? "not supported: " + r.unsupported
+                                     : "applied";
   } else {
     state = "refused v" + std::to_string(r.version) + ": " + report.refusal();
   }
@@ -88,8 +101,18 @@ Result<v1::PolicyStatusResponse> ComplianceLedger::Summarize(const OperatorRecor
       s.set_targeted(s.targeted() + 1);
       if (rep == reports.end()) {
         s.set_pending(s.pending() + 1);
-      } else if (rep->second.accepted && rep->second.reason.empty()) {
+      } else if (rep->second.accepted && rep->second.reason.empty() &&
+                 rep->second.unsupported.empty()) {
         s.set_applied(s.applied() + 1);
+      } else if (rep->second.accepted && rep->second.reason.empty()) {
+        // Nothing failed, but some rule cannot be enforced here: never counted as applied.
+        s.set_not_supported(s.not_supported() + 1);
+        if (s.unsupported_size() < kMaxFailuresListed) {
+          auto* f = s.add_unsupported();
+          f->set_device_id(d.id);
+          f->set_device_name(d.name);
+          f->set_reason(rep->second.unsupported);
+        }
       } else {
         s.set_failed(s.failed() + 1);
         if (s.failures_size() < kMaxFailuresListed) {

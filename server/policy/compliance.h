@@ -5,13 +5,14 @@
 // (device, bundle version), so a refused bundle that the server never issued (forged,
 // replayed) is recorded without hiding the state of the bundle the device holds. The
 // device's row in the fleet (policy_version, policy_state, shown by `devices list`) follows
-// its newest accepted bundle: "applied", "failed: <rule>: <reason>", or, after a refusal,
-// "refused v<N>: <reason>".
+// its newest accepted bundle: "applied", "failed: <rule>: <reason>", "not supported:
+// <rule>: <reason>", or, after a refusal, "refused v<N>: <reason>".
 //
 // Counts, per policy version (one `policy apply` at one group): the devices whose current
 // bundle was resolved from it are targeted; each is applied (it reported that bundle
-// accepted with no failed rule — not supported on this platform is not a failure), failed
-// (refused it, or a rule failed: the reason is listed), or pending (no report yet).
+// accepted and every rule applied), not supported (no rule failed, but one or more cannot
+// be enforced on its platform: listed, never counted as applied), failed (refused it, or
+// a rule failed: the reason is listed), or pending (no report yet).
 #pragma once
 
 #include <string>
@@ -38,7 +39,9 @@ class ComplianceLedger {
   PolicyRecords& records_;
 };
 
-// The reason a report counts as failed; empty when it counts as applied.
+// The reason a report counts as failed; empty when no rule failed.
 std::string FailureReason(const v1::ComplianceReport& report);
+// The rules the device reported it cannot enforce, "rule: why; ..."; empty if none.
+std::string UnsupportedRules(const v1::ComplianceReport& report);
 
 }  // namespace preau::server

@@ -178,14 +178,15 @@ Status PolicyRecords::SaveCompliance(const ComplianceRecord& r, const std::strin
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare(
             "INSERT INTO policy_compliance(device_id, version, accepted, reason, report, "
-            "reported_ms) VALUES(?,?,?,?,?,?) ON CONFLICT(device_id, version) DO UPDATE SET "
-            "accepted=excluded.accepted, reason=excluded.reason, report=excluded.report, "
-            "reported_ms=excluded.reported_ms "
+            "reported_ms, unsupported) VALUES(?,?,?,?,?,?,?) ON CONFLICT(device_id, version) "
+            "DO UPDATE SET accepted=excluded.accepted, reason=excluded.reason, "
+            "report=excluded.report, reported_ms=excluded.reported_ms, "
+            "unsupported=excluded.unsupported "
             // A replay of the bundle a device holds is refused; it says nothing against the
             // bundle it accepted under that version.
             "WHERE excluded.accepted = 1 OR policy_compliance.accepted = 0"));
     s.Bind(1, r.device_id).Bind(2, static_cast<int64_t>(r.version)).Bind(3, r.accepted ? 1 : 0);
-    s.Bind(4, r.reason).BindBlob(5, report_bytes).Bind(6, r.reported_ms);
+    s.Bind(4, r.reason).BindBlob(5, report_bytes).Bind(6, r.reported_ms).Bind(7, r.unsupported);
     return s.Run();
   });
 }
@@ -194,8 +195,8 @@ Result<std::map<std::pair<std::string, uint64_t>, ComplianceRecord>> PolicyRecor
   using Map = std::map<std::pair<std::string, uint64_t>, ComplianceRecord>;
   return store_.Locked([&](Db& db) -> Result<Map> {
     PREAU_ASSIGN_OR_RETURN(
-        auto s, db.Prepare("SELECT device_id, version, accepted, reason, reported_ms "
-                           "FROM policy_compliance"));
+        auto s, db.Prepare("SELECT device_id, version, accepted, reason, reported_ms, "
+                           "unsupported FROM policy_compliance"));
     Map out;
     while (true) {
       PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -206,6 +207,7 @@ Result<std::map<std::pair<std::string, uint64_t>, ComplianceRecord>> PolicyRecor
       r.accepted = s.Int(2) != 0;
       r.reason = s.Text(3);
       r.reported_ms = s.Int(4);
+      r.unsupported = s.Text(5);
       out[{r.device_id, r.version}] = std::move(r);
     }
     return out;

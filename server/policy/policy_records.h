@@ -47,7 +47,8 @@ struct ComplianceRecord {
   std::string device_id;
   uint64_t version = 0;
   bool accepted = false;
-  std::string reason;  // empty: applied
+  std::string reason;       // empty: no rule failed
+  std::string unsupported;  // rules this platform cannot enforce ("rule: why; ...")
   int64_t reported_ms = 0;
 };
 

@@ -75,6 +75,7 @@ std::string PolicyStateLabel(const ReportDevice& d) {
   }
   if (d.policy_state.rfind("refused", 0) == 0) return "refusée";
   if (d.policy_state.rfind("failed", 0) == 0) return "en échec";
+  if (d.policy_state.rfind("not supported", 0) == 0) return "non prise en charge";
   if (d.policy_issued > d.policy_version) return "en attente";
   if (d.policy_state == "applied") return "appliquée";
   return d.policy_state;

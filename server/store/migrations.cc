@@ -236,6 +236,13 @@ CREATE TABLE filter_device_holds (
 -- not the whole table, so the teacher's command that triggers it is not kept waiting.
 CREATE INDEX class_commands_expiry ON class_commands(expires_ms);
 )sql"},
+      {9, R"sql(
+-- How the screen lock stands on each device, as it last reported (class control).
+ALTER TABLE devices ADD COLUMN lock_state TEXT NOT NULL DEFAULT '';
+-- The rules a device could not enforce at all ("rule: why; ..."): not supported is its
+-- own state, never counted as applied.
+ALTER TABLE policy_compliance ADD COLUMN unsupported TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

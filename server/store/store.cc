@@ -55,11 +55,12 @@ DeviceRecord ReadDevice(const Stmt& s) {
   d.agent_version = s.Text(9);
   d.policy_version = static_cast<uint64_t>(s.Int(10));
   d.policy_state = s.Text(11);
+  d.lock_state = s.Text(12);
   return d;
 }
 constexpr const char* kDeviceColumns =
     "id, name, group_path, cert_serial, key_fingerprint, enrolled_ms, last_seen_ms, "
-    "retired_ms, inventory, agent_version, policy_version, policy_state";
+    "retired_ms, inventory, agent_version, policy_version, policy_state, lock_state";
 
 std::string JoinLines(const std::vector<std::string>& v) {
   std::string out;
@@ -265,6 +266,12 @@ Status Store::SetDevicePolicy(const std::string& id, uint64_t version,
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
       "UPDATE devices SET policy_version=?, policy_state=? WHERE id=?"));
   return s.Bind(1, static_cast<int64_t>(version)).Bind(2, state).Bind(3, id).Run();
+}
+
+Status Store::SetDeviceLockState(const std::string& id, const std::string& state) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare("UPDATE devices SET lock_state=? WHERE id=?"));
+  return s.Bind(1, state).Bind(2, id).Run();
 }
 
 Status Store::CreateOperator(const OperatorRecord& op) {

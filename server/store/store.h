@@ -31,6 +31,7 @@ struct DeviceRecord {
   std::string agent_version;
   uint64_t policy_version = 0;
   std::string policy_state;
+  std::string lock_state;  // as the device last reported it (class control)
 };
 
 struct OperatorRecord {
@@ -85,6 +86,7 @@ class Store {
                          const std::string& agent_version);
   Status TouchDevice(const std::string& id, int64_t now_ms);
   Status SetDevicePolicy(const std::string& id, uint64_t version, const std::string& state);
+  Status SetDeviceLockState(const std::string& id, const std::string& state);
 
   Status CreateOperator(const OperatorRecord& op);
   Result<OperatorRecord> GetOperator(const std::string& name);

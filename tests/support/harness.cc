@@ -224,9 +224,27 @@ bool TestAgent::WaitConnected(std::chrono::milliseconds timeout) {
   return WaitUntil([&] { return agent_->status().connected; }, timeout);
 }
 
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    bool replaced = false;
+    for (const auto& o : overrides) {
+      replaced |= v.substr(0, v.find('=') + 1) == std::string_view(o).substr(0, o.find('=') + 1);
+    }
+    if (!replaced) out.emplace_back(v);
+  }
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
+}
+
 CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
                         const std::vector<std::string>& env) {
-  std::string path = std::string(PREAU_BINARY_DIR) + "/" + name;
+  return RunProgram(std::string(PREAU_BINARY_DIR) + "/" + name, args, env);
+}
+
+CommandResult RunProgram(const std::string& path, const std::vector<std::string>& args,
+                         const std::vector<std::string>& env) {
   TempDir tmp;
   std::string out_path = tmp / "out", err_path = tmp / "err";
   posix_spawn_file_actions_t fa;
@@ -238,15 +256,13 @@ CommandResult RunBinary(const std::string& name, const std::vector<std::string>&
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
-  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<std::string> env_s = ChildEnvironment(env);
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid;
   CommandResult r;
-  if (posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), envp.data()) != 0) {
+  if (posix_spawnp(&pid, path.c_str(), &fa, nullptr, argv.data(), envp.data()) != 0) {
     r.err = "cannot start " + path;
     return r;
   }

@@ -277,9 +277,18 @@ TEST(LinuxPlatformTest, RunsConfiguredCommands) {
   EXPECT_TRUE(caps.app_install);
   EXPECT_FALSE(caps.focus);
 
-  ASSERT_TRUE(p->Lock("Contrôle en cours; $(reboot)").ok());
+  // Without preau-session the session locker is asked, but that proves nothing: the lock
+  // is reported unverified, never as done.
+  Status lock = p->Lock("Contrôle en cours; $(reboot)");
+  EXPECT_EQ(lock.code(), Code::kUnavailable);
+  EXPECT_EQ(lock.message(),
+            "unverified: no preau-session socket is configured; the session locker was asked "
+            "instead");
   EXPECT_EQ(dir.Read("lock"), "Contrôle en cours; $(reboot)");
   EXPECT_TRUE(p->IsLocked());
+  Platform::LockCheck check = p->CheckLock();
+  EXPECT_TRUE(check.locked);
+  EXPECT_FALSE(check.verified);
   EXPECT_TRUE(p->Unlock().ok());
   EXPECT_TRUE(p->SetWifiRadio(true).ok());
   Status off = p->SetWifiRadio(false);

@@ -23,9 +23,10 @@ class BarePlatform final : public Platform {
     inv.add_apps()->set_id("com.game");
     return inv;
   }
-  Status Lock(const std::string&) override { return Fail("Lock"); }
+  Status Lock(const std::string&, int64_t) override { return Fail("Lock"); }
   Status Unlock() override { return Fail("Unlock"); }
   bool IsLocked() override { return false; }
+  LockCheck CheckLock() override { return {}; }
   Status Focus(const std::string&, const std::string&) override { return Fail("Focus"); }
   Status OpenUrl(const std::string&) override { return Fail("OpenUrl"); }
   Status SetWifiRadio(bool) override { return Fail("SetWifiRadio"); }

@@ -67,6 +67,8 @@ Table DeviceTable() {
       {"policy", "Policy", S::kTableOnly},
       {"policy_version", "Policy version", S::kDataOnly},
       {"policy_state", "Policy state", S::kDataOnly},
+      {"lock", "Lock", S::kDataOnly},
+      {"lock_reason", "Lock unverified because", S::kDataOnly},
       {"agent_version", "Agent version", S::kDataOnly},
       {"os_name", "OS name", S::kDataOnly},
       {"os_version", "OS version", S::kDataOnly},
@@ -90,6 +92,17 @@ Table DeviceTable() {
 }
 
 Cell Percent(uint32_t n) { return Cell::Custom(std::to_string(n) + "%", Json::Uint(n)); }
+
+// The device's lock as the CLI contract names it: unlocked, locked (verified) or unverified;
+// the server keeps "unverified: why".
+std::string LockWord(const std::string& state) {
+  if (state.rfind("unverified", 0) == 0) return "unverified";
+  return state == "locked" ? "locked" : "unlocked";
+}
+std::string LockReason(const std::string& state) {
+  size_t colon = state.find(": ");
+  return state.rfind("unverified", 0) == 0 && colon != std::string::npos ? state.substr(colon + 2) : "";
+}
 
 std::vector<Cell> DeviceRow(const v1::Device& d) {
   const v1::Inventory& inv = d.inventory();
@@ -123,6 +136,8 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Text(policy),
       Cell::Uint(d.policy_version()),
       Cell::Text(d.policy_state()),
+      Cell::Text(LockWord(d.lock_state())),
+      Cell::OptionalText(LockReason(d.lock_state())),
       Cell::Text(inv.agent_version()),
       Cell::Text(inv.os_name()),
       Cell::Text(inv.os_version()),

@@ -144,9 +144,11 @@ Status PolicyStatus(const CliContext& ctx, const PolicyStatusOptions& o) {
            {"targeted", "Targeted"},
            {"applied", "Applied"},
            {"failed", "Failed"},
+           {"not_supported", "Not supported"},
            {"pending", "Pending"},
-           {"failures", "Failures", Shown::kDataOnly}});
-  std::string failure_lines;
+           {"failures", "Failures", Shown::kDataOnly},
+           {"unsupported", "Unsupported rules", Shown::kDataOnly}});
+  std::string failure_lines, unsupported_lines;
   for (const auto& v : resp.versions()) {
     Json failures = Json::Array();
     std::vector<std::string> texts;
@@ -157,17 +159,29 @@ Status PolicyStatus(const CliContext& ctx, const PolicyStatusOptions& o) {
                                         v.group() + ": " + text) +
                        "\n";
     }
+    Json unsupported = Json::Array();
+    for (const auto& f : v.unsupported()) {
+      std::string text = f.device_id() + " (" + f.device_name() + "): " + f.reason();
+      unsupported.Add(Json::String(text));
+      unsupported_lines += "  " + Printable(v.name() + " v" + std::to_string(v.version()) +
+                                            " on " + v.group() + ": " + text) +
+                           "\n";
+    }
     t.AddRow({Cell::Text(v.group()), Cell::Text(v.name()), Cell::Uint(v.version()),
               Cell::Uint(v.revision()),
               Cell::Custom(std::to_string(v.rollout_percent()) + "%",
                            Json::Uint(v.rollout_percent())),
               Cell::Time(v.applied_unix_ms()), Cell::Text(v.applied_by()),
               Cell::Uint(v.targeted()), Cell::Uint(v.applied()), Cell::Uint(v.failed()),
-              Cell::Uint(v.pending()), Cell::Custom("", std::move(failures))});
+              Cell::Uint(v.not_supported()), Cell::Uint(v.pending()),
+              Cell::Custom("", std::move(failures)), Cell::Custom("", std::move(unsupported))});
   }
   std::string out = t.Render(ctx.format);
   if (ctx.format == OutputFormat::kTable && !failure_lines.empty()) {
     out += "\nFailed:\n" + failure_lines;
+  }
+  if (ctx.format == OutputFormat::kTable && !unsupported_lines.empty()) {
+    out += "\nNot supported on the device:\n" + unsupported_lines;
   }
   Print(ctx, out);
   return Status::Ok();

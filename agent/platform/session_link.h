@@ -1,0 +1,82 @@
+// SessionLink: the agent's end of the local socket that preau-session (the program in the
+// pupil's graphical session) connects to. The agent runs as root and never touches the
+// desktop itself; it tells the session what to show and hears back whether the lock is
+// verified (shown on every screen with the keyboard and pointer held).
+//
+// Every connecting peer is checked by its kernel credentials (SO_PEERCRED): a peer the
+// check refuses gets a "refused" line naming why and is disconnected, so another local
+// user can neither read what the agent asks nor answer for the session. What the agent
+// wants locked is remembered here, so a session program that (re)starts is locked again
+// as soon as it connects. A thread of its own serves the socket; methods are thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "session/wire.h"
+
+namespace preau::agent {
+
+// The lock as the session last reported it.
+struct SessionLockState {
+  bool connected = false;  // a session program is connected (and was allowed)
+  bool locked = false;
+  bool verified = false;
+  std::string reason;      // why not verified
+};
+
+class SessionLink {
+ public:
+  // "" to accept a peer with this uid, else why it is refused.
+  using PeerCheck = std::function<std::string(uid_t uid)>;
+
+  // Listens on `path` (its folder is created; a stale socket is replaced).
+  static Result<std::unique_ptr<SessionLink>> Listen(const std::string& path, PeerCheck check);
+  ~SessionLink();
+
+  // From now on the session must show this lock; waits up to `timeout` for its verdict.
+  SessionLockState Lock(const std::string& message, int64_t until_unix_ms,
+                        std::chrono::milliseconds timeout);
+  // From now on no lock; waits up to `timeout` for the session to say it is gone.
+  SessionLockState Unlock(std::chrono::milliseconds timeout);
+  SessionLockState State() const;
+  // How many peers were refused (tests, logs).
+  int refused_peers() const;
+
+ private:
+  enum class Want { kUnknown, kLocked, kUnlocked };
+  SessionLink(int listen_fd, int wake_fd, PeerCheck check);
+  void Serve();
+  void Accept();
+  void ReadClient();
+  void HandleLine(const std::string& line);  // with mu_ held
+  bool SendLocked(const std::string& line);  // with mu_ held
+  std::string WantLine() const;              // with mu_ held
+
+  const int listen_fd_;
+  const int wake_fd_;
+  const PeerCheck check_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  int client_fd_ = -1;
+  session::LineBuffer in_;
+  Want want_ = Want::kUnknown;
+  std::string message_;
+  int64_t until_ms_ = 0;
+  SessionLockState state_;
+  uint64_t reports_ = 0;  // lock reports heard, to wait for the one after a request
+  int refused_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace preau::agent
