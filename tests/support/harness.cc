@@ -240,10 +240,10 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overri
 
 CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
                         const std::vector<std::string>& env) {
-  return RunProgram(std::string(PREAU_BINARY_DIR) + "/" + name, args, env);
+  return RunTool(std::string(PREAU_BINARY_DIR) + "/" + name, args, env);
 }
 
-CommandResult RunProgram(const std::string& path, const std::vector<std::string>& args,
+CommandResult RunTool(const std::string& path, const std::vector<std::string>& args,
                          const std::vector<std::string>& env) {
   TempDir tmp;
   std::string out_path = tmp / "out", err_path = tmp / "err";

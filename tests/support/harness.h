@@ -129,7 +129,7 @@ CommandResult RunBinary(const std::string& name, const std::vector<std::string>&
 // This process's environment with `overrides` ("NAME=value") replacing or adding entries.
 std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides);
 // Runs any program (a path, or a name looked up in PATH) to its end.
-CommandResult RunProgram(const std::string& path, const std::vector<std::string>& args,
+CommandResult RunTool(const std::string& path, const std::vector<std::string>& args,
                          const std::vector<std::string>& env = {});
 
 }  // namespace preau::testing

@@ -171,7 +171,7 @@ Result<ChildProcess*> XDesktop::Launch(const std::vector<std::string>& argv,
 
 CommandResult XDesktop::Tool(const std::string& program,
                              const std::vector<std::string>& args) const {
-  return RunProgram(program, args, Env());
+  return RunTool(program, args, Env());
 }
 
 std::string XDesktop::TopWindowName() {
@@ -228,7 +228,7 @@ std::string XDesktop::ReadScreen() {
   std::string shot = dir_ + "/screen-" + std::to_string(++shots_) + ".png";
   CommandResult r = Tool("import", {"-window", "root", shot});
   if (r.exit_code != 0) return "(screenshot failed: " + r.err + ")";
-  CommandResult ocr = RunProgram("tesseract", {shot, "stdout"});
+  CommandResult ocr = RunTool("tesseract", {shot, "stdout"});
   return ocr.out;
 }
 
