@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <set>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
