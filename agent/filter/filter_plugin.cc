@@ -311,6 +311,8 @@ void FilterPlugin::Stop() {
   if (fetcher_) fetcher_->Cancel();
   if (worker_.joinable()) worker_.join();
   if (self_test_.joinable()) self_test_.join();
+  doh_cancel_.store(true);
+  if (doh_thread_.joinable()) doh_thread_.join();
   if (resolver_) resolver_->Stop();
   // The system is left as it is: the guard (or the unit's ExecStopPost) applies the fail
   // mode once this process is gone.
@@ -388,10 +390,36 @@ void FilterPlugin::ArmDohTimer() {
       StartSelfTest();
     } else if (in_path && resolver_ &&
                (resolver_->DohNamesSeen().size() != doh_names_at_test_ ||
-                version_.load() != version_at_test_)) {
+                version_.load() != version_at_test_ ||
+                listed_doh_generation_.load() != listed_doh_generation_at_test_)) {
       StartSelfTest();
     }
+    if (in_path && resolver_ && !doh_resolving_.load() && held_ && !upstreams_.empty() &&
+        (held_->version() != listed_doh_version_ ||
+         std::chrono::steady_clock::now() - listed_doh_at_ >= options_.doh_refresh)) {
+      StartListedDohRefresh();
+    }
     ArmDohTimer();
+  });
+}
+
+void FilterPlugin::StartListedDohRefresh() {
+  if (doh_thread_.joinable()) doh_thread_.join();  // finished: doh_resolving_ is false
+  SnapshotPtr snapshot = held_;
+  listed_doh_version_ = snapshot->version();
+  listed_doh_at_ = std::chrono::steady_clock::now();
+  std::string upstream = upstreams_.front();
+  uint32_t mark = options_.system && options_.system->firewall ? kAgentSocketMark : 0;
+  doh_resolving_.store(true);
+  doh_thread_ = std::thread([this, snapshot, upstream, mark] {
+    std::vector<std::string> got = ResolveDohAddresses(snapshot->NamesIn("doh"), *snapshot,
+                                                       upstream, mark, 1000, 32, &doh_cancel_);
+    {
+      std::lock_guard<std::mutex> lock(doh_mu_);
+      listed_doh_addresses_ = std::move(got);
+    }
+    ++listed_doh_generation_;  // the timer runs a self-test, which loads them
+    doh_resolving_.store(false);
   });
 }
 
@@ -412,6 +440,7 @@ void FilterPlugin::StartSelfTest() {
   std::vector<std::string> seen = resolver_->DohNamesSeen();
   doh_names_at_test_ = seen.size();
   version_at_test_ = version_.load();
+  listed_doh_generation_at_test_ = listed_doh_generation_.load();
   candidates.insert(candidates.end(), seen.begin(), seen.end());
   SnapshotPtr snapshot = held_;
   std::string upstream = upstreams_.empty() ? "" : upstreams_.front();
@@ -419,8 +448,16 @@ void FilterPlugin::StartSelfTest() {
   self_test_ = std::thread([this, o, before, alive, &strand, system, host, candidates, snapshot,
                             upstream, mark] {
     if (snapshot && !upstream.empty()) {
-      Status doh = system->SetDohAddresses(
-          host, ResolveDohAddresses(candidates, *snapshot, upstream, mark));
+      std::vector<std::string> addresses =
+          ResolveDohAddresses(candidates, *snapshot, upstream, mark);
+      {
+        std::lock_guard<std::mutex> lock(doh_mu_);
+        addresses.insert(addresses.end(), listed_doh_addresses_.begin(),
+                         listed_doh_addresses_.end());
+      }
+      std::sort(addresses.begin(), addresses.end());
+      addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+      Status doh = system->SetDohAddresses(host, std::move(addresses));
       if (!doh.ok()) std::fprintf(stderr, "preau-agent: filter: DoH addresses: %s\n", doh.message().c_str());
     }
     SelfTestProbe probe = RunSelfTestProbe(o);

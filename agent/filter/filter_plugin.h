@@ -72,6 +72,9 @@ struct FilterPluginOptions {
   std::string self_test_resolver;
   // How long the self-test may keep failing before the agent puts itself back in the path.
   std::chrono::seconds repair_after{60};
+  // How often the `doh` category's listed names are resolved again (their addresses
+  // change without the lists changing); also at once when a new snapshot comes.
+  std::chrono::seconds doh_refresh{3600};
   DnsResolverOptions resolver;  // listen address, port, upstreams and clock are set here
   std::chrono::milliseconds retry_min{2'000};
   std::chrono::milliseconds retry_max{10 * 60'000};
@@ -147,6 +150,19 @@ class FilterPlugin final : public AgentFeature {
   // resolver saw new `doh` names or a new snapshot came.
   std::unique_ptr<boost::asio::steady_timer> doh_timer_;
   size_t doh_names_at_test_ = 0;
+  // The addresses of the snapshot's listed `doh` names (Snapshot::NamesIn), resolved on
+  // doh_thread_ (thousands of names: seconds, never on the self-test's path) when a new
+  // snapshot comes and every doh_refresh; each self-test loads them with the others.
+  std::thread doh_thread_;
+  std::atomic<bool> doh_resolving_{false};
+  std::atomic<bool> doh_cancel_{false};
+  std::mutex doh_mu_;
+  std::vector<std::string> listed_doh_addresses_;  // doh_mu_
+  std::atomic<uint64_t> listed_doh_generation_{0};
+  uint64_t listed_doh_generation_at_test_ = 0;          // strand
+  uint64_t listed_doh_version_ = 0;                     // strand: the snapshot resolved
+  std::chrono::steady_clock::time_point listed_doh_at_;  // strand
+  void StartListedDohRefresh();
   // Strand: since when the self-test has been failing while in the path.
   std::optional<std::chrono::steady_clock::time_point> broken_since_;
   uint64_t version_at_test_ = 0;

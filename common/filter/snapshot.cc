@@ -126,6 +126,7 @@ struct Meta {
   std::vector<CategoryInfo> categories;
   FilterProfile profile;
   std::vector<std::pair<uint8_t, std::string>> urls;
+  std::vector<std::pair<uint8_t, std::string>> names;  // format 2: KeepsNames categories
 };
 
 std::string EncodeMeta(const Meta& m) {
@@ -143,6 +144,11 @@ std::string EncodeMeta(const Meta& m) {
   for (const auto& [cat, text] : m.urls) {
     PutU8(o, cat);
     PutStr(o, text);
+  }
+  PutU32(o, static_cast<uint32_t>(m.names.size()));
+  for (const auto& [cat, name] : m.names) {
+    PutU8(o, cat);
+    PutStr(o, name);
   }
   return o;
 }
@@ -168,6 +174,15 @@ Result<Meta> DecodeMeta(std::string_view bytes) {
     uint8_t cat = static_cast<uint8_t>(r.Uint(1));
     if (cat >= ncat) return DataLoss("snapshot corrupt: URL rule with unknown category");
     m.urls.emplace_back(cat, r.Str());
+  }
+  if (r.ok() && r.pos() < bytes.size()) {  // format 1 ends here
+    uint64_t nname = r.Uint(4);
+    if (nname > bytes.size()) r.Fail();
+    for (uint64_t i = 0; i < nname && r.ok(); ++i) {
+      uint8_t cat = static_cast<uint8_t>(r.Uint(1));
+      if (cat >= ncat) return DataLoss("snapshot corrupt: listed name with unknown category");
+      m.names.emplace_back(cat, r.Str());
+    }
   }
   if (!r.ok()) return r.error();
   if (r.pos() != bytes.size()) return DataLoss("snapshot corrupt: metadata length mismatch");
@@ -262,6 +277,9 @@ Meta CanonicalMeta(SnapshotContents& c) {
   m.urls = std::move(c.urls);
   std::sort(m.urls.begin(), m.urls.end());
   m.urls.erase(std::unique(m.urls.begin(), m.urls.end()), m.urls.end());
+  m.names = std::move(c.names);
+  std::sort(m.names.begin(), m.names.end());
+  m.names.erase(std::unique(m.names.begin(), m.names.end()), m.names.end());
   return m;
 }
 
@@ -283,6 +301,9 @@ Result<std::string> BuildSnapshot(SnapshotContents contents) {
   for (const auto& u : contents.urls) {
     if (u.first >= names.size()) return InvalidArgument("URL rule with unknown category id");
   }
+  for (const auto& u : contents.names) {
+    if (u.first >= names.size()) return InvalidArgument("listed name with unknown category id");
+  }
   contents.profile = compiled.spec();
   std::vector<DomainSet::Entry> entries = std::move(contents.entries);
   uint64_t version = contents.version;
@@ -303,6 +324,9 @@ Result<std::string> CutSnapshot(const Snapshot& full, const FilterProfile& profi
   c.profile = compiled.spec();
   for (const auto& r : full.matcher().urls().rules()) {
     if (compiled.IsBlocked(r.category)) c.urls.emplace_back(r.category, r.text);
+  }
+  for (const auto& [cat, name] : full.names_) {
+    if (compiled.IsBlocked(cat)) c.names.emplace_back(cat, name);
   }
   Meta meta = CanonicalMeta(c);
   // The full set is sorted and unique, and so is any part of it taken in order.
@@ -341,8 +365,21 @@ Result<std::string> BuildSnapshot(const Ut1Data& data, const FilterProfile& prof
     if (options.only_blocked_categories && !compiled.IsBlocked(cid)) continue;
     for (const auto& d : cat.domains) c.entries.push_back({HashDomain(d), cid});
     for (const auto& u : cat.urls) c.urls.emplace_back(cid, u);
+    if (KeepsNames(cat.name)) {
+      for (const auto& d : cat.domains) c.names.emplace_back(cid, d);
+    }
   }
   return BuildSnapshot(std::move(c));
+}
+
+bool KeepsNames(std::string_view category) { return category == "doh"; }
+
+std::vector<std::string> Snapshot::NamesIn(std::string_view category) const {
+  std::vector<std::string> out;
+  for (const auto& [cat, name] : names_) {
+    if (cat < categories_.size() && categories_[cat].name == category) out.push_back(name);
+  }
+  return out;
 }
 
 std::string_view Snapshot::bytes() const { return {buffer_->data(), buffer_->size}; }
@@ -393,7 +430,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::FromBuffer(std::shared_ptr<Buf
   uint64_t n = h.Uint(8);
   uint32_t ncat = static_cast<uint32_t>(h.Uint(4));
   uint32_t nurl = static_cast<uint32_t>(h.Uint(4));
-  if (format != kSnapshotFormatVersion) {
+  if (format != 1 && format != kSnapshotFormatVersion) {
     return DataLoss("unsupported snapshot format version " + std::to_string(format) +
                     " (this build reads " + std::to_string(kSnapshotFormatVersion) + ")");
   }
@@ -439,6 +476,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::FromBuffer(std::shared_ptr<Buf
   s->sha256_hex_ = ToHex(reinterpret_cast<const unsigned char*>(d + kShaOffset), 32);
   s->meta_end_ = meta_end;
   s->categories_ = meta->categories;
+  s->names_ = std::move(meta->names);
   std::vector<std::string> names;
   for (const auto& c : meta->categories) names.push_back(c.name);
   Result<CompiledProfile> profile = CompiledProfile::Compile(meta->profile, names);
@@ -555,7 +593,7 @@ Result<std::shared_ptr<const Snapshot>> ApplyDelta(const Snapshot& from,
   std::string_view base_sha = r.Bytes(32);
   std::string_view target_sha = r.Bytes(32);
   uint64_t body = r.Uint(8);
-  if (format != kSnapshotFormatVersion || header_size != kDeltaHeaderSize) {
+  if ((format != 1 && format != kSnapshotFormatVersion) || header_size != kDeltaHeaderSize) {
     return DataLoss("unsupported snapshot delta format " + std::to_string(format));
   }
   if (body != delta.size() - kDeltaHeaderSize) return DataLoss("snapshot delta truncated");

@@ -8,7 +8,8 @@
 //     bytes 0..47 and the whole payload (so neither a flipped version nor a flipped
 //     entry goes unnoticed);
 //   payload: metadata length (u32), then the metadata: categories (name, white flag),
-//     profile (blocked category names, allow and deny lists, safe search), URL rules; zero
+//     profile (blocked category names, allow and deny lists, safe search), URL rules,
+//     (format 2) the plain names of the categories KeepsNames lists; zero
 //     padding to 8 bytes, then the sorted 64-bit
 //     domain hashes and, in parallel, one category byte per hash.
 // Loading reads the file into one 8-aligned buffer; the matcher's arrays point into it.
@@ -28,7 +29,13 @@
 
 namespace preau::filter {
 
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+// Written: 2 (adds the plain names); read: 1 and 2 (a format-1 snapshot lists no names).
+inline constexpr uint32_t kSnapshotFormatVersion = 2;
+
+// The categories whose names a snapshot carries in plain form besides their hashes, for
+// the agent to resolve: "doh" (the firewall refuses the DoH endpoints' addresses on 443).
+// Small lists only (UT1's doh: about 3,000 names).
+bool KeepsNames(std::string_view category);
 
 struct CategoryInfo {
   std::string name;
@@ -42,6 +49,7 @@ struct SnapshotContents {
   FilterProfile profile;
   std::vector<std::pair<uint8_t, std::string>> urls;    // (category id, "host/path")
   std::vector<DomainSet::Entry> entries;                // (HashDomain(name), category id)
+  std::vector<std::pair<uint8_t, std::string>> names;   // (category id, name): KeepsNames only
 };
 
 struct SnapshotOptions {
@@ -77,6 +85,8 @@ class Snapshot {
   const CompiledProfile& profile() const { return profile_; }
   size_t entry_count() const { return matcher_.domains().size(); }
   std::string_view bytes() const;  // the serialised snapshot
+  // The plain names the snapshot carries for `category` (KeepsNames; sorted), if any.
+  std::vector<std::string> NamesIn(std::string_view category) const;
 
   // Shorthands for matcher().Decide(host, profile()).
   Decision Decide(std::string_view host) const { return matcher_.Decide(host, profile_); }
@@ -89,6 +99,8 @@ class Snapshot {
 
  private:
   friend Result<std::string> MakeDelta(const Snapshot& from, const Snapshot& to);
+  friend Result<std::string> CutSnapshot(const Snapshot& full, const FilterProfile& profile,
+                                         uint64_t version);
   friend Result<std::shared_ptr<const Snapshot>> ApplyDelta(const Snapshot& from,
                                                             std::string_view delta);
   static Result<std::shared_ptr<const Snapshot>> FromBuffer(std::shared_ptr<Buffer> buf);
@@ -98,6 +110,7 @@ class Snapshot {
   std::string sha256_hex_;
   size_t meta_end_ = 0;  // end of categories/profile/urls in the buffer
   std::vector<CategoryInfo> categories_;
+  std::vector<std::pair<uint8_t, std::string>> names_;
   Matcher matcher_;
   CompiledProfile profile_;
 };

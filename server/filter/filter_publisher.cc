@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/files.h"
 #include "server/catalog/artifact_sink.h"
 #include "server/fleet/device_service.h"
 
@@ -157,6 +158,14 @@ Result<v1::FilterVersion> FilterPublisher::ImportFolder(const std::string& dir,
         Summarize(cat, max_reasons, summary);
         for (auto& u : cat.urls) all.urls.emplace_back(id, std::move(u));
         hashes.push_back(std::move(cat.domain_hashes));
+        if (filter::KeepsNames(cat.name)) {
+          // A small list (doh) the agents resolve: its names go in plain form too.
+          PREAU_ASSIGN_OR_RETURN(std::string text,
+                                 ReadFile(dir + "/" + cat.name + "/domains"));
+          filter::Ut1Category plain;
+          filter::ParseDomainsText(text, plain);
+          for (auto& d : plain.domains) all.names.emplace_back(id, std::move(d));
+        }
         return Status::Ok();
       },
       &descriptions));

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -207,6 +208,38 @@ TEST(DohAddressesTest, OnlyNamesOfTheDohCategoryAreResolvedThroughTheUpstream) {
   inet_ntop(AF_INET, want.data(), text, sizeof text);
   EXPECT_EQ(got, std::vector<std::string>{text});
   EXPECT_EQ(upstream.queries(), 2);  // A and AAAA for dns.google only
+}
+
+// The snapshot's listed doh names (thousands on the real lists) are all asked, a bounded
+// number at a time on one socket, and every answer is matched to its question.
+TEST(DohAddressesTest, ManyListedNamesAreAllResolvedWithFewQuestionsInFlight) {
+  FakeUpstream upstream;
+  filter::SnapshotContents c;
+  c.categories = {{"doh", false}};
+  c.profile.blocked_categories = {"doh"};
+  std::set<std::string> want;
+  for (int i = 0; i < 600; ++i) {
+    std::string name = "doh" + std::to_string(i) + ".example";
+    c.entries.push_back({filter::HashDomain(name), 0});
+    c.names.emplace_back(0, name);
+    char text[INET_ADDRSTRLEN];
+    std::string a = FakeUpstream::AddressFor(name);
+    want.insert(inet_ntop(AF_INET, a.data(), text, sizeof text));
+  }
+  Result<std::string> bytes = filter::BuildSnapshot(std::move(c));
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto snap = filter::Snapshot::Parse(*bytes);
+  ASSERT_TRUE(snap.ok()) << snap.status().message();
+  std::vector<std::string> names = (*snap)->NamesIn("doh");
+  ASSERT_EQ(names.size(), 600u);
+  std::vector<std::string> got =
+      ResolveDohAddresses(names, **snap, upstream.address(), 0, 2000, 8);
+  EXPECT_EQ(got, std::vector<std::string>(want.begin(), want.end()));
+  EXPECT_EQ(upstream.queries(), 1200);  // A and AAAA, each once
+  // Cancelled before it starts: nothing is asked.
+  std::atomic<bool> cancel{true};
+  EXPECT_TRUE(ResolveDohAddresses(names, **snap, upstream.address(), 0, 2000, 8, &cancel).empty());
+  EXPECT_EQ(upstream.queries(), 1200);
 }
 
 TEST_F(ResolverTest, AllowListAndTeacherOverrideBeatTheBlock) {

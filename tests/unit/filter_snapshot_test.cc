@@ -1,6 +1,7 @@
 // Snapshot format: round trip, corruption and truncation detected, deltas reproduce B.
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -137,6 +138,39 @@ TEST(Snapshot, CutFromTheFullSetEqualsTheSnapshotBuiltForTheProfile) {
   FilterProfile unknown = SchoolProfile();
   unknown.blocked_categories.push_back("no-such-category");
   EXPECT_FALSE(CutSnapshot(*parsed, unknown, 10).ok());
+}
+
+// The doh category's names travel in plain form (the agent resolves them for the
+// firewall), only to profiles that block doh, and with deltas as lists change.
+TEST(Snapshot, CarriesTheDohNamesToProfilesThatBlockDoh) {
+  const Ut1Data& data = Extract();
+  const Ut1Category* doh = data.Find("doh");
+  ASSERT_NE(doh, nullptr);
+  std::vector<std::string> want = doh->domains;
+  std::sort(want.begin(), want.end());
+  ASSERT_GT(want.size(), 1000u);
+  SnapshotOptions all;
+  all.only_blocked_categories = false;
+  Result<std::string> full = BuildSnapshot(data, FilterProfile{}, 1, all);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  auto parsed = MustParse(*full);
+  EXPECT_EQ(parsed->NamesIn("doh"), want);
+  EXPECT_TRUE(parsed->NamesIn("gambling").empty());  // big lists stay hashes only
+  auto with = MustParse(*CutSnapshot(*parsed, SchoolProfile(), 2));
+  EXPECT_EQ(with->NamesIn("doh"), want);
+  FilterProfile no_doh;
+  no_doh.blocked_categories = {"gambling"};
+  auto without = MustParse(*CutSnapshot(*parsed, no_doh, 3));
+  EXPECT_TRUE(without->NamesIn("doh").empty());
+  // Turning doh on by a delta brings the names; off, takes them away.
+  Result<std::string> on = MakeDelta(*without, *with);
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  Result<std::shared_ptr<const Snapshot>> applied = ApplyDelta(*without, *on);
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  EXPECT_EQ((*applied)->NamesIn("doh"), want);
+  Result<std::shared_ptr<const Snapshot>> off = ApplyDelta(*with, *MakeDelta(*with, *without));
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_TRUE((*off)->NamesIn("doh").empty());
 }
 
 TEST(Snapshot, DeltaFromAToBGivesExactlyB) {
