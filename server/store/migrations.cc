@@ -236,6 +236,15 @@ CREATE TABLE filter_device_holds (
 -- not the whole table, so the teacher's command that triggers it is not kept waiting.
 CREATE INDEX class_commands_expiry ON class_commands(expires_ms);
 )sql"},
+      {9, R"sql(
+-- Roles (server/admin/permissions.cc): a periscolaire operator's time windows, who created
+-- each operator (separation of duties) and when its certificate ends (renewal); the group
+-- each audit row acted on, so that an operator sees the audit of its own scope only.
+ALTER TABLE operators ADD COLUMN hours TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN cert_expires_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN group_path TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }
