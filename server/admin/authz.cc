@@ -16,7 +16,10 @@ Status RequirePermission(const OperatorRecord& op, Permission p, const std::stri
 }
 
 Status Authorize(const OperatorRecord& op, const RpcRule& rule, int64_t now_ms) {
-  PREAU_RETURN_IF_ERROR(RequirePermission(op, rule.permission, std::string("use ") + rule.rpc));
+  if (!RoleHas(op.role, rule.permission)) {
+    return PermissionDenied(Who(op) + " may not " + PermissionWhat(rule.permission) + " (" +
+                            rule.rpc + " needs " + PermissionName(rule.permission) + ")");
+  }
   const RoleSpec* spec = FindRole(op.role);
   // Seeing oneself and renewing one's credentials are not acts on the fleet.
   if (spec && spec->needs_hours && rule.permission != Permission::kWhoAmI) {

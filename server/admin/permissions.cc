@@ -5,44 +5,50 @@ namespace preau::server {
 namespace {
 using P = Permission;
 
-const std::vector<std::pair<Permission, const char*>>& PermissionNames() {
-  static const std::vector<std::pair<Permission, const char*>> kNames = {
-      {P::kWhoAmI, "whoami"},
-      {P::kSeeGroups, "see-groups"},
-      {P::kManageGroups, "manage-groups"},
-      {P::kEnrollDevices, "enroll-devices"},
-      {P::kSeeDevices, "see-devices"},
-      {P::kManageDevices, "manage-devices"},
-      {P::kSupportDevices, "support-devices"},
-      {P::kSeeAudit, "see-audit"},
-      {P::kSeeOperators, "see-operators"},
-      {P::kManageOperators, "manage-operators"},
-      {P::kApplyPolicies, "apply-policies"},
-      {P::kSeePolicyStatus, "see-policy-status"},
-      {P::kUploadApps, "upload-apps"},
-      {P::kAssignApps, "assign-apps"},
-      {P::kReviewApps, "review-apps"},
-      {P::kSeeApps, "see-apps"},
-      {P::kSeeAppStatus, "see-app-status"},
-      {P::kImportFilters, "import-filters"},
-      {P::kSeeFilters, "see-filters"},
-      {P::kTestFilters, "test-filters"},
-      {P::kClassCommands, "class-commands"},
-      {P::kDeviceReports, "device-reports"},
-      {P::kCountReports, "count-reports"},
-      {P::kExportDevice, "export-device"},
-      {P::kImportStock, "import-stock"},
-      {P::kRetention, "retention"},
+struct PermissionText {
+  Permission permission;
+  const char* name;
+  const char* what;  // "may not ..."
+};
+
+const std::vector<PermissionText>& PermissionNames() {
+  static const std::vector<PermissionText> kNames = {
+      {P::kWhoAmI, "whoami", "see itself"},
+      {P::kSeeGroups, "see-groups", "see groups"},
+      {P::kManageGroups, "manage-groups", "create groups"},
+      {P::kEnrollDevices, "enroll-devices", "create enrollment tokens"},
+      {P::kSeeDevices, "see-devices", "see devices"},
+      {P::kManageDevices, "manage-devices", "move or retire devices"},
+      {P::kSupportDevices, "support-devices", "resend policies or restart agents"},
+      {P::kSeeAudit, "see-audit", "read the audit log"},
+      {P::kSeeOperators, "see-operators", "see operators"},
+      {P::kManageOperators, "manage-operators", "manage operators"},
+      {P::kApplyPolicies, "apply-policies", "apply policies"},
+      {P::kSeePolicyStatus, "see-policy-status", "see policy status"},
+      {P::kUploadApps, "upload-apps", "upload apps"},
+      {P::kAssignApps, "assign-apps", "assign apps"},
+      {P::kReviewApps, "review-apps", "review apps"},
+      {P::kSeeApps, "see-apps", "see apps"},
+      {P::kSeeAppStatus, "see-app-status", "see devices' apps"},
+      {P::kImportFilters, "import-filters", "import filter lists"},
+      {P::kSeeFilters, "see-filters", "see filter lists"},
+      {P::kTestFilters, "test-filters", "test the filter"},
+      {P::kClassCommands, "class-commands", "run class commands"},
+      {P::kDeviceReports, "device-reports", "see reports per device"},
+      {P::kCountReports, "count-reports", "build reports"},
+      {P::kExportDevice, "export-device", "export a device's data"},
+      {P::kImportStock, "import-stock", "import stock-taking"},
+      {P::kRetention, "retention", "see or change retention"},
   };
   return kNames;
 }
 
 std::vector<Permission> AllBut(std::initializer_list<Permission> except) {
   std::vector<Permission> out;
-  for (const auto& [p, name] : PermissionNames()) {
+  for (const auto& t : PermissionNames()) {
     bool skip = false;
-    for (auto e : except) skip |= e == p;
-    if (!skip) out.push_back(p);
+    for (auto e : except) skip |= e == t.permission;
+    if (!skip) out.push_back(t.permission);
   }
   return out;
 }
@@ -147,10 +153,17 @@ bool RoleHas(v1::Role role, Permission p) {
 }
 
 std::string PermissionName(Permission p) {
-  for (const auto& [q, name] : PermissionNames()) {
-    if (q == p) return name;
+  for (const auto& t : PermissionNames()) {
+    if (t.permission == p) return t.name;
   }
   return "unknown";
+}
+
+std::string PermissionWhat(Permission p) {
+  for (const auto& t : PermissionNames()) {
+    if (t.permission == p) return t.what;
+  }
+  return "do this";
 }
 
 std::string PermissionTableMarkdown() {

@@ -68,6 +68,7 @@ const RpcRule* FindRpcRule(std::string_view rpc);
 
 bool RoleHas(v1::Role role, Permission p);
 std::string PermissionName(Permission p);  // "manage-operators"
+std::string PermissionWhat(Permission p);  // "manage operators"
 
 // The README's table: one row per RPC, one column per role, "yes" where allowed.
 std::string PermissionTableMarkdown();

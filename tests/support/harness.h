@@ -72,6 +72,12 @@ class TestServer {
   std::string CreateOperator(const std::string& dir, const std::string& name, v1::Role role,
                              const std::vector<std::string>& scopes,
                              const std::string& hours = "");
+  // The same, created by the operator of `creator_credentials` instead of the first admin
+  // (e.g. a reviewer appointed by someone other than the admin who uploads).
+  std::string CreateOperatorAs(const std::string& creator_credentials, const std::string& dir,
+                               const std::string& name, v1::Role role,
+                               const std::vector<std::string>& scopes,
+                               const std::string& hours = "");
 
  private:
   void StartOn(const std::string& listen);
