@@ -42,6 +42,9 @@ Status InitInto(const InitOptions& opts) {
   op.role = v1::ROLE_ADMIN;
   op.cert_serial = cert.serial_hex;
   op.created_ms = now;
+  op.created_by = "preau-server init";
+  PREAU_ASSIGN_OR_RETURN(auto info, pki::ParseCertificate(cert.certificate_pem));
+  op.cert_expires_ms = info.not_after_unix * 1000;
   PREAU_RETURN_IF_ERROR(store->CreateOperator(op));
   Credentials creds;
   creds.server = opts.admin_server_address.empty() ? "localhost:7443" : opts.admin_server_address;

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "preau/v1/device.pb.h"
+#include "server/admin/open_calls.h"
 #include "server/fleet/connections.h"
 #include "server/pki/server_keys.h"
 #include "server/store/store.h"
@@ -50,6 +51,7 @@ struct ServerCore {
   std::unique_ptr<Store> store;
   ServerKeys keys;
   Connections connections;
+  OpenCalls operator_calls;  // operators' long calls, ended when one is revoked
   const Clock* clock = &Clock::System();
   std::vector<DeviceFeature*> features;
 

@@ -3,6 +3,7 @@
 #include "common/grpc_status.h"
 #include "common/pki.h"
 #include "server/admin/authz.h"
+#include "server/admin/hours.h"
 #include "server/fleet/enrollment_token.h"
 #include "server/pki/peer.h"
 
@@ -19,7 +20,64 @@ v1::Operator OperatorToProto(const OperatorRecord& op) {
   o.set_role(op.role);
   for (const auto& s : op.scopes) o.add_scopes(s);
   o.set_created_unix_ms(op.created_ms);
+  o.set_hours(op.hours);
+  if (!op.hours.empty()) o.set_time_zone(kOperatorHoursZone);
+  o.set_created_by(op.created_by);
+  o.set_revoked_unix_ms(op.revoked_ms);
+  o.set_certificate_expires_unix_ms(op.cert_expires_ms);
+  if (const RoleSpec* spec = FindRole(op.role)) {
+    for (auto p : spec->permissions) o.add_permissions(PermissionName(p));
+  }
   return o;
+}
+
+// Whether `viewer` may see or act on `other`: every scope of `other` lies within its own
+// (an operator of the whole authority only for one of the whole authority).
+bool Covers(const OperatorRecord& viewer, const OperatorRecord& other) {
+  if (other.scopes.empty()) return InScope(viewer, "");
+  for (const auto& s : other.scopes) {
+    if (!InScope(viewer, s)) return false;
+  }
+  return true;
+}
+
+// The operator `name` if `op` may see it; outside its scope, the same answer as for an
+// operator that does not exist.
+Result<OperatorRecord> OperatorInScope(Store& store, const OperatorRecord& op,
+                                       const std::string& name) {
+  auto other = store.GetOperator(name);
+  Status hidden = NotFound("no operator named '" + name + "'");
+  if (!other.ok()) return other.status().code() == Code::kNotFound ? hidden : other.status();
+  if (!Covers(op, *other)) {
+    if (auto* audit = PendingAudit::Current()) {
+      audit->NoteHiddenRefusal("operator '" + name + "' is outside the scopes of '" + op.name +
+                               "' (answered as unknown)");
+    }
+    return hidden;
+  }
+  return other;
+}
+
+struct IssuedOperatorCert {
+  pki::IssuedCertificate cert;
+  int64_t expires_ms = 0;
+};
+
+Result<IssuedOperatorCert> IssueOperatorCert(ServerCore& core, const std::string& name,
+                                             const std::string& csr_pem) {
+  auto csr = pki::VerifyCsr(csr_pem);
+  if (!csr.ok()) return InvalidArgument("CSR refused: " + csr.status().message());
+  pki::IssueRequest issue;
+  issue.public_key_pem = csr->public_key_pem;
+  issue.common_name = name;
+  issue.organizational_unit = "operator";
+  issue.valid_days = kOperatorCertDays;
+  IssuedOperatorCert out;
+  PREAU_ASSIGN_OR_RETURN(out.cert, pki::IssueCertificate(core.keys.ca_cert_pem,
+                                                         core.keys.ca_key_pem, issue));
+  PREAU_ASSIGN_OR_RETURN(auto info, pki::ParseCertificate(out.cert.certificate_pem));
+  out.expires_ms = info.not_after_unix * 1000;
+  return out;
 }
 
 Status ValidateOperatorName(const std::string& name) {
@@ -50,21 +108,14 @@ v1::Device DeviceToProto(const DeviceRecord& d, bool online) {
   return out;
 }
 
-grpc::ServerUnaryReactor* RunAdminCall(
-    ServerCore& core, grpc::CallbackServerContext* ctx, const std::string& action,
-    const std::string& target, const std::function<Status(const OperatorRecord&)>& fn) {
-  auto op = AuthenticateOperator(*ctx, *core.store);
-  Status st = op.ok() ? fn(*op) : op.status();
-  if (!action.empty()) core.Audit(op.ok() ? op->name : "peer " + ctx->peer(), action, target, st);
-  auto* r = ctx->DefaultReactor();
-  r->Finish(ToGrpc(st));
-  return r;
-}
-
 grpc::ServerUnaryReactor* AdminServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx,
                                                    const v1::WhoAmIRequest*, v1::Operator* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
+  return RunAdminCall(core_, ctx, "AdminService.WhoAmI", "", [&](const OperatorRecord& op) {
     *out = OperatorToProto(op);
+    // The certificate this call came with is the one whose end matters to the caller.
+    if (auto cert = PeerCertificate(*ctx); cert.ok()) {
+      out->set_certificate_expires_unix_ms(cert->not_after_unix * 1000);
+    }
     return Status::Ok();
   });
 }
@@ -72,8 +123,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::WhoAmI(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerContext* ctx,
                                                         const v1::CreateGroupRequest* req,
                                                         v1::Group* out) {
-  return RunAdminCall(core_, ctx, "group.create", req->path(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "create groups"));
+  return RunAdminCall(core_, ctx, "AdminService.CreateGroup", req->path(), [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
     PREAU_RETURN_IF_ERROR(core_.store->CreateGroup(req->path(), core_.Now()));
@@ -86,10 +136,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* ctx,
                                                        const v1::ListGroupsRequest*,
                                                        v1::ListGroupsResponse* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
+  return RunAdminCall(core_, ctx, "AdminService.ListGroups", "", [&](const OperatorRecord& op) {
     PREAU_ASSIGN_OR_RETURN(auto groups, core_.store->ListGroups());
     for (const auto& [path, count] : groups) {
-      if (!RequireScope(op, path).ok()) continue;
+      if (!InScope(op, path)) continue;
       auto* g = out->add_groups();
       g->set_path(path);
       g->set_device_count(count);
@@ -101,8 +151,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(grpc::CallbackServerContext* ctx,
                                                         const v1::CreateTokenRequest* req,
                                                         v1::CreateTokenResponse* out) {
-  return RunAdminCall(core_, ctx, "token.create", req->group(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "create enrollment tokens"));
+  return RunAdminCall(core_, ctx, "AdminService.CreateToken", req->group(), [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     if (!core_.store->GroupExists(req->group())) {
       return NotFound("unknown group '" + req->group() + "' (create it with `preau groups create`)");
@@ -129,8 +178,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerContext* ctx,
                                                         const v1::ListDevicesRequest* req,
                                                         v1::ListDevicesResponse* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN, v1::ROLE_TEACHER}, "list devices"));
+  return RunAdminCall(core_, ctx, "AdminService.ListDevices", req->group(), [&](const OperatorRecord& op) {
     if (!req->group().empty()) {
       PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
       PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
@@ -138,7 +186,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerCont
     PREAU_ASSIGN_OR_RETURN(auto devices,
                            core_.store->ListDevices(req->group(), req->include_retired()));
     for (const auto& d : devices) {
-      if (!RequireScope(op, d.group).ok()) continue;
+      if (!InScope(op, d.group)) continue;
       bool online = core_.connections.Online(d.id);
       if (req->online_only() && !online) continue;
       *out->add_devices() = DeviceToProto(d, online);
@@ -150,10 +198,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContext* ctx,
                                                       const v1::GetDeviceRequest* req,
                                                       v1::Device* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN, v1::ROLE_TEACHER}, "see devices"));
-    PREAU_ASSIGN_OR_RETURN(auto d, core_.store->GetDevice(req->id()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, d.group));
+  return RunAdminCall(core_, ctx, "AdminService.GetDevice", req->id(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
     *out = DeviceToProto(d, core_.connections.Online(d.id));
     return Status::Ok();
   });
@@ -162,11 +208,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AdminServiceImpl::MoveDevice(grpc::CallbackServerContext* ctx,
                                                        const v1::MoveDeviceRequest* req,
                                                        v1::Device* out) {
-  return RunAdminCall(core_, ctx, "device.move", req->id() + " -> " + req->group(),
+  return RunAdminCall(core_, ctx, "AdminService.MoveDevice", req->id() + " -> " + req->group(),
                       [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "move devices"));
-    PREAU_ASSIGN_OR_RETURN(auto d, core_.store->GetDevice(req->id()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, d.group));
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     if (!core_.store->GroupExists(req->group())) return NotFound("unknown group '" + req->group() + "'");
     PREAU_RETURN_IF_ERROR(core_.store->MoveDevice(req->id(), req->group()));
@@ -185,10 +229,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::MoveDevice(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminServiceImpl::RetireDevice(grpc::CallbackServerContext* ctx,
                                                          const v1::RetireDeviceRequest* req,
                                                          v1::Device* out) {
-  return RunAdminCall(core_, ctx, "device.retire", req->id(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "retire devices"));
-    PREAU_ASSIGN_OR_RETURN(auto d, core_.store->GetDevice(req->id()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, d.group));
+  return RunAdminCall(core_, ctx, "AdminService.RetireDevice", req->id(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
     PREAU_RETURN_IF_ERROR(core_.store->RetireDevice(req->id(), core_.Now()));
     // The store refuses its certificate from now on; close the stream it has open.
     core_.connections.Close(d.id, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -199,41 +241,89 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RetireDevice(grpc::CallbackServerCon
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::ResendPolicy(grpc::CallbackServerContext* ctx,
+                                                         const v1::ResendPolicyRequest* req,
+                                                         v1::Device* out) {
+  return RunAdminCall(core_, ctx, "AdminService.ResendPolicy", req->id(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
+    if (d.retired_ms != 0) return FailedPrecondition("device " + d.id + " is retired");
+    bool online = core_.connections.Online(d.id);
+    if (!online) {
+      return FailedPrecondition("device " + d.id + " is offline: it gets its policy when it "
+                                "reconnects");
+    }
+    // What a reconnecting device gets: its policy, filter and catalogue, sent again.
+    v1::Hello resync;
+    for (auto* f : core_.features) f->OnHello(d.id, resync);
+    *out = DeviceToProto(d, online);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RestartAgent(grpc::CallbackServerContext* ctx,
+                                                         const v1::RestartAgentRequest* req,
+                                                         v1::Device* out) {
+  return RunAdminCall(core_, ctx, "AdminService.RestartAgent", req->id(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
+    if (d.retired_ms != 0) return FailedPrecondition("device " + d.id + " is retired");
+    if (!core_.connections.Online(d.id)) {
+      return FailedPrecondition("device " + d.id + " is offline");
+    }
+    // UNAVAILABLE: the agent treats it as a dropped connection and starts over.
+    core_.connections.Close(d.id, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                               "restart asked by operator " + op.name));
+    *out = DeviceToProto(d, false);
+    return Status::Ok();
+  });
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateOperator(grpc::CallbackServerContext* ctx,
                                                            const v1::CreateOperatorRequest* req,
                                                            v1::CreateOperatorResponse* out) {
-  return RunAdminCall(core_, ctx, "operator.create", req->name(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "create operators"));
+  std::string target = req->name() + " (" + RoleName(req->role()) + ")";
+  return RunAdminCall(core_, ctx, "AdminService.CreateOperator", target, [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(ValidateOperatorName(req->name()));
-    if (req->role() == v1::ROLE_UNSPECIFIED) return InvalidArgument("a role is required");
-    if (req->role() == v1::ROLE_TEACHER && req->scopes().empty()) {
-      return InvalidArgument("a teacher needs at least one --scope (the classes they teach)");
+    const RoleSpec* spec = FindRole(req->role());
+    if (!spec) return InvalidArgument("a role is required: one of " + RoleNames());
+    if (spec->needs_scope && req->scopes().empty()) {
+      return InvalidArgument("a " + RoleName(req->role()) +
+                             " needs at least one --scope (the groups they work on)");
     }
-    // An operator cannot create someone with more reach than itself.
-    if (req->scopes().empty()) PREAU_RETURN_IF_ERROR(RequireScope(op, ""));
-    for (const auto& s : req->scopes()) {
+    if (spec->needs_hours && req->hours().empty()) {
+      return InvalidArgument("a " + RoleName(req->role()) +
+                             " needs --hours (e.g. 'mon,tue,thu,fri 16:30-18:00')");
+    }
+    if (!spec->needs_hours && !req->hours().empty()) {
+      return InvalidArgument("--hours applies to the periscolaire role only");
+    }
+    std::string hours;
+    if (spec->needs_hours) {
+      PREAU_ASSIGN_OR_RETURN(auto windows, ParseHours(req->hours()));
+      hours = FormatHours(windows);
+    }
+    std::vector<std::string> scopes(req->scopes().begin(), req->scopes().end());
+    for (const auto& s : scopes) {
       PREAU_RETURN_IF_ERROR(ValidateGroupPath(s));
-      if (!core_.store->GroupExists(s)) return NotFound("unknown group '" + s + "' in --scope");
       PREAU_RETURN_IF_ERROR(RequireScope(op, s));
     }
-    auto csr = pki::VerifyCsr(req->csr_pem());
-    if (!csr.ok()) return InvalidArgument("CSR refused: " + csr.status().message());
-    pki::IssueRequest issue;
-    issue.public_key_pem = csr->public_key_pem;
-    issue.common_name = req->name();
-    issue.organizational_unit = "operator";
-    issue.valid_days = kOperatorCertDays;
-    PREAU_ASSIGN_OR_RETURN(auto cert, pki::IssueCertificate(core_.keys.ca_cert_pem,
-                                                            core_.keys.ca_key_pem, issue));
+    // Separation of duties: nobody makes someone with more reach than themselves.
+    PREAU_RETURN_IF_ERROR(RequireNoWiderThan(op, req->role(), scopes));
+    for (const auto& s : scopes) {
+      if (!core_.store->GroupExists(s)) return NotFound("unknown group '" + s + "' in --scope");
+    }
+    PREAU_ASSIGN_OR_RETURN(auto issued, IssueOperatorCert(core_, req->name(), req->csr_pem()));
     OperatorRecord rec;
     rec.name = req->name();
     rec.role = req->role();
-    rec.scopes.assign(req->scopes().begin(), req->scopes().end());
-    rec.cert_serial = cert.serial_hex;
+    rec.scopes = scopes;
+    rec.cert_serial = issued.cert.serial_hex;
     rec.created_ms = core_.Now();
+    rec.hours = hours;
+    rec.created_by = op.name;
+    rec.cert_expires_ms = issued.expires_ms;
     PREAU_RETURN_IF_ERROR(core_.store->CreateOperator(rec));
     *out->mutable_operator_() = OperatorToProto(rec);
-    out->set_certificate_pem(cert.certificate_pem);
+    out->set_certificate_pem(issued.cert.certificate_pem);
     out->set_ca_pem(core_.keys.ca_cert_pem);
     return Status::Ok();
   });
@@ -242,10 +332,65 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateOperator(grpc::CallbackServerC
 grpc::ServerUnaryReactor* AdminServiceImpl::ListOperators(grpc::CallbackServerContext* ctx,
                                                           const v1::ListOperatorsRequest*,
                                                           v1::ListOperatorsResponse* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "list operators"));
+  return RunAdminCall(core_, ctx, "AdminService.ListOperators", "", [&](const OperatorRecord& op) {
     PREAU_ASSIGN_OR_RETURN(auto ops, core_.store->ListOperators());
-    for (const auto& o : ops) *out->add_operators() = OperatorToProto(o);
+    for (const auto& o : ops) {
+      if (Covers(op, o)) *out->add_operators() = OperatorToProto(o);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetOperator(grpc::CallbackServerContext* ctx,
+                                                        const v1::GetOperatorRequest* req,
+                                                        v1::Operator* out) {
+  return RunAdminCall(core_, ctx, "AdminService.GetOperator", req->name(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto other, OperatorInScope(*core_.store, op, req->name()));
+    *out = OperatorToProto(other);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RevokeOperator(grpc::CallbackServerContext* ctx,
+                                                           const v1::RevokeOperatorRequest* req,
+                                                           v1::Operator* out) {
+  return RunAdminCall(core_, ctx, "AdminService.RevokeOperator", req->name(), [&](const OperatorRecord& op) {
+    PREAU_ASSIGN_OR_RETURN(auto other, OperatorInScope(*core_.store, op, req->name()));
+    PREAU_RETURN_IF_ERROR(core_.store->RevokeOperator(other.name, core_.Now()));
+    // Every call it has open ends now; its next one is refused by authentication.
+    core_.operator_calls.AbortAll(
+        other.name, PermissionDenied("the credentials of operator '" + other.name +
+                                     "' were revoked by " + op.name));
+    PREAU_ASSIGN_OR_RETURN(other, core_.store->GetOperator(other.name));
+    *out = OperatorToProto(other);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RenewOperator(grpc::CallbackServerContext* ctx,
+                                                          const v1::RenewOperatorRequest* req,
+                                                          v1::CreateOperatorResponse* out) {
+  return RunAdminCall(core_, ctx, "AdminService.RenewOperator", req->name(), [&](const OperatorRecord& op) {
+    OperatorRecord other = op;
+    if (req->name() != op.name) {
+      PREAU_RETURN_IF_ERROR(RequirePermission(op, Permission::kManageOperators,
+                                              "renew another operator's credentials"));
+      PREAU_ASSIGN_OR_RETURN(other, OperatorInScope(*core_.store, op, req->name()));
+    }
+    if (other.revoked_ms != 0) {
+      return FailedPrecondition("operator '" + other.name + "' is revoked: create a new one");
+    }
+    PREAU_ASSIGN_OR_RETURN(auto issued, IssueOperatorCert(core_, other.name, req->csr_pem()));
+    PREAU_RETURN_IF_ERROR(core_.store->RenewOperator(other.name, issued.cert.serial_hex,
+                                                     issued.expires_ms));
+    // Calls still open under the old certificate end with it.
+    core_.operator_calls.AbortAll(
+        other.name, PermissionDenied("the certificate of operator '" + other.name +
+                                     "' was replaced by a renewed one"));
+    PREAU_ASSIGN_OR_RETURN(other, core_.store->GetOperator(other.name));
+    *out->mutable_operator_() = OperatorToProto(other);
+    out->set_certificate_pem(issued.cert.certificate_pem);
+    out->set_ca_pem(core_.keys.ca_cert_pem);
     return Status::Ok();
   });
 }
@@ -253,11 +398,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListOperators(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* AdminServiceImpl::ListAudit(grpc::CallbackServerContext* ctx,
                                                       const v1::ListAuditRequest* req,
                                                       v1::ListAuditResponse* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "read the audit log"));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, ""));
+  return RunAdminCall(core_, ctx, "AdminService.ListAudit", "", [&](const OperatorRecord& op) {
     PREAU_ASSIGN_OR_RETURN(auto entries, core_.store->ListAudit(req->since_unix_ms(), req->limit()));
-    for (auto& e : entries) *out->add_entries() = std::move(e);
+    // The audit of the caller's scope: rows about its groups (the whole log for the
+    // whole authority).
+    for (auto& e : entries) {
+      if (InScope(op, e.group()) && (InScope(op, "") || !e.group().empty())) {
+        *out->add_entries() = std::move(e);
+      }
+    }
     return Status::Ok();
   });
 }

@@ -1,12 +1,13 @@
 // AdminService: the fleet part of the operators' API — groups, enrollment tokens,
-// devices, operators and the audit log. Each call authenticates the operator from its
-// certificate, checks role and scope (authz.h), and audits every state-changing call,
-// refusals included.
+// devices, operators and the audit log. Each call goes through RunAdminCall (the
+// permission table, the audit row in the change's transaction) and checks the group it
+// acts on (authz.h).
 #pragma once
 
 #include <functional>
 
 #include "preau/v1/admin.grpc.pb.h"
+#include "server/admin/operator_call.h"
 #include "server/server_core.h"
 
 namespace preau::server {
@@ -34,12 +35,24 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                        const v1::MoveDeviceRequest*, v1::Device*) override;
   grpc::ServerUnaryReactor* RetireDevice(grpc::CallbackServerContext*,
                                          const v1::RetireDeviceRequest*, v1::Device*) override;
+  grpc::ServerUnaryReactor* ResendPolicy(grpc::CallbackServerContext*,
+                                         const v1::ResendPolicyRequest*, v1::Device*) override;
+  grpc::ServerUnaryReactor* RestartAgent(grpc::CallbackServerContext*,
+                                         const v1::RestartAgentRequest*, v1::Device*) override;
   grpc::ServerUnaryReactor* CreateOperator(grpc::CallbackServerContext*,
                                            const v1::CreateOperatorRequest*,
                                            v1::CreateOperatorResponse*) override;
   grpc::ServerUnaryReactor* ListOperators(grpc::CallbackServerContext*,
                                           const v1::ListOperatorsRequest*,
                                           v1::ListOperatorsResponse*) override;
+  grpc::ServerUnaryReactor* GetOperator(grpc::CallbackServerContext*,
+                                        const v1::GetOperatorRequest*, v1::Operator*) override;
+  grpc::ServerUnaryReactor* RevokeOperator(grpc::CallbackServerContext*,
+                                           const v1::RevokeOperatorRequest*,
+                                           v1::Operator*) override;
+  grpc::ServerUnaryReactor* RenewOperator(grpc::CallbackServerContext*,
+                                          const v1::RenewOperatorRequest*,
+                                          v1::CreateOperatorResponse*) override;
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext*,
                                       const v1::ListAuditRequest*,
                                       v1::ListAuditResponse*) override;
@@ -47,13 +60,6 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
  private:
   ServerCore& core_;
 };
-
-// Runs one admin call: authenticates the operator, runs `fn`, audits the outcome when
-// `action` is non-empty (state-changing calls), and finishes the call. Shared by every
-// operators' service on the server.
-grpc::ServerUnaryReactor* RunAdminCall(
-    ServerCore& core, grpc::CallbackServerContext* ctx, const std::string& action,
-    const std::string& target, const std::function<Status(const OperatorRecord&)>& fn);
 
 // The wire form of a device, with whether it is connected now.
 v1::Device DeviceToProto(const DeviceRecord& d, bool online);

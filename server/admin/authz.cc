@@ -1,41 +1,95 @@
 #include "server/admin/authz.h"
 
+#include "server/admin/hours.h"
+
 namespace preau::server {
 
-std::string RoleName(v1::Role role) {
-  switch (role) {
-    case v1::ROLE_ADMIN: return "admin";
-    case v1::ROLE_TEACHER: return "teacher";
-    case v1::ROLE_REVIEWER: return "reviewer";
-    default: return "none";
-  }
+namespace {
+std::string Who(const OperatorRecord& op) {
+  return "operator '" + op.name + "' (" + RoleName(op.role) + ")";
+}
+}  // namespace
+
+Status RequirePermission(const OperatorRecord& op, Permission p, const std::string& what) {
+  if (RoleHas(op.role, p)) return Status::Ok();
+  return PermissionDenied(Who(op) + " may not " + what + " (needs " + PermissionName(p) + ")");
 }
 
-Result<v1::Role> ParseRole(const std::string& name) {
-  if (name == "admin") return v1::ROLE_ADMIN;
-  if (name == "teacher") return v1::ROLE_TEACHER;
-  if (name == "reviewer") return v1::ROLE_REVIEWER;
-  return InvalidArgument("role '" + name + "': expected admin, teacher or reviewer");
+Status Authorize(const OperatorRecord& op, const RpcRule& rule, int64_t now_ms) {
+  if (!RoleHas(op.role, rule.permission)) {
+    return PermissionDenied(Who(op) + " may not " + PermissionWhat(rule.permission) + " (" +
+                            rule.rpc + " needs " + PermissionName(rule.permission) + ")");
+  }
+  const RoleSpec* spec = FindRole(op.role);
+  // Seeing oneself and renewing one's credentials are not acts on the fleet.
+  if (spec && spec->needs_hours && rule.permission != Permission::kWhoAmI) {
+    PREAU_RETURN_IF_ERROR(CheckHours(op.name, op.hours, now_ms));
+  }
+  return Status::Ok();
 }
 
-Status RequireRole(const OperatorRecord& op, std::initializer_list<v1::Role> roles,
-                   const std::string& action) {
-  for (auto r : roles) {
-    if (op.role == r) return Status::Ok();
+bool InScope(const OperatorRecord& op, const std::string& group) {
+  if (op.scopes.empty()) {
+    const RoleSpec* spec = FindRole(op.role);
+    return spec && !spec->needs_scope;
   }
-  return PermissionDenied("operator '" + op.name + "' (" + RoleName(op.role) +
-                          ") may not " + action);
+  for (const auto& s : op.scopes) {
+    if (PathWithin(group, s)) return true;
+  }
+  return false;
 }
 
 Status RequireScope(const OperatorRecord& op, const std::string& group) {
-  if (op.role == v1::ROLE_ADMIN && op.scopes.empty()) return Status::Ok();
-  for (const auto& s : op.scopes) {
-    if (PathWithin(group, s)) return Status::Ok();
-  }
+  if (auto* audit = PendingAudit::Current()) audit->NoteGroup(group);
+  if (InScope(op, group)) return Status::Ok();
   if (group.empty()) {
-    return PermissionDenied("operator '" + op.name + "' is limited to its scopes and may not act on the whole authority");
+    return PermissionDenied(Who(op) + " is limited to its scopes and may not act on the "
+                            "whole authority");
   }
-  return PermissionDenied("operator '" + op.name + "' has no rights on group '" + group + "'");
+  return PermissionDenied(Who(op) + " has no rights on group '" + group + "'");
+}
+
+Result<DeviceRecord> DeviceInScope(Store& store, const OperatorRecord& op, const std::string& id) {
+  auto d = store.GetDevice(id);
+  Status hidden = NotFound("no device with id '" + id + "'");
+  if (!d.ok()) return d.status().code() == Code::kNotFound ? hidden : d.status();
+  if (auto* audit = PendingAudit::Current()) audit->NoteGroup(d->group);
+  if (!InScope(op, d->group)) {
+    if (auto* audit = PendingAudit::Current()) {
+      audit->NoteHiddenRefusal(Who(op) + " has no rights on group '" + d->group +
+                               "' (answered as an unknown device)");
+    }
+    return hidden;
+  }
+  return d;
+}
+
+Status RequireNoWiderThan(const OperatorRecord& creator, v1::Role role,
+                          const std::vector<std::string>& scopes) {
+  const RoleSpec* spec = FindRole(role);
+  if (!spec) return InvalidArgument("unknown role: expected one of " + RoleNames());
+  if (role != v1::ROLE_REVIEWER) {
+    for (auto p : spec->permissions) {
+      if (!RoleHas(creator.role, p)) {
+        return PermissionDenied(Who(creator) + " may not create a " + RoleName(role) +
+                                ": that role may " + PermissionName(p) + ", which " +
+                                creator.name + " may not");
+      }
+    }
+  }
+  if (scopes.empty()) {
+    if (!InScope(creator, "")) {
+      return PermissionDenied(Who(creator) + " may not create an operator for the whole "
+                              "authority: its own scope is narrower");
+    }
+  }
+  for (const auto& s : scopes) {
+    if (!InScope(creator, s)) {
+      return PermissionDenied(Who(creator) + " may not create an operator on '" + s +
+                              "': it is outside its own scopes");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace preau::server

@@ -3,12 +3,14 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string_view>
 
 #include "common/grpc_status.h"
 #include "server/admin/admin_service.h"
 #include "server/admin/authz.h"
+#include "server/admin/operator_call.h"
 #include "server/catalog/artifact_sink.h"
 #include "server/catalog/package_check.h"
 #include "server/pki/peer.h"
@@ -100,18 +102,21 @@ class CatalogServiceImpl::UploadReactor final
  public:
   UploadReactor(CatalogServiceImpl& service, grpc::CallbackServerContext* ctx,
                 v1::AppVersion* resp)
-      : service_(service), resp_(resp), peer_(ctx->peer()) {
-    auto op = AuthenticateOperator(*ctx, *service_.core_.store);
-    if (!op.ok()) {
-      Fail(op.status());
+      : service_(service), resp_(resp), ctx_(ctx),
+        call_(service.core_, *ctx, "CatalogService.Upload", "") {
+    if (!call_.admitted().ok()) {
+      Fail(call_.admitted());
       return;
     }
-    operator_ = op->name;
-    Status role = RequireRole(*op, {v1::ROLE_ADMIN}, "upload apps");
-    if (!role.ok()) {
-      Fail(role);
-      return;
-    }
+    operator_ = call_.op().name;
+    // Revoked mid-upload: the stream is cancelled at once and the upload refused.
+    call_.AbortOnRevocation([this](const Status& why) {
+      {
+        std::lock_guard<std::mutex> lock(revoked_mu_);
+        revoked_ = why;
+      }
+      ctx_->TryCancel();
+    });
     StartRead(&req_);
   }
 
@@ -139,6 +144,7 @@ class CatalogServiceImpl::UploadReactor final
     meta_ = req_.metadata();
     platform_given_ = !meta_.platform().empty();
     target_ = AppVersionId(meta_.name(), meta_.version());
+    call_.set_target(target_);
     PREAU_RETURN_IF_ERROR(NormalizeMetadata(&meta_));
     // Refuse a known version before receiving hundreds of megabytes.
     if (service_.store_.GetVersion(target_).ok()) {
@@ -161,6 +167,7 @@ class CatalogServiceImpl::UploadReactor final
   }
 
   void Complete() {
+    if (Status why = Revoked(); !why.ok()) return Fail(why);
     if (cancelled_) return Fail(Unavailable("the upload was cancelled by the client"));
     if (!sink_) return Fail(InvalidArgument("the upload carried no metadata"));
     if (sink_->size() != meta_.size()) {
@@ -176,25 +183,36 @@ class CatalogServiceImpl::UploadReactor final
       return Fail(DataLoss("the package's SHA-256 is " + *sha + ", not " + meta_.sha256() +
                            " as announced: it was damaged on the way"));
     }
-    auto v = service_.store_.InsertVersion(meta_, *sha, sink_->size(), operator_,
-                                           service_.core_.Now());
-    if (!v.ok()) return Fail(v.status());
-    *resp_ = *v;
-    service_.core_.Audit(operator_, "app.upload", target_, Status::Ok(),
-                         "sha256 " + *sha + ", " + std::to_string(sink_->size()) + " bytes");
+    call_.set_detail("sha256 " + *sha + ", " + std::to_string(sink_->size()) + " bytes");
+    // The audit row commits with the version.
+    Status st = call_.Run([&](const OperatorRecord& op) -> Status {
+      PREAU_ASSIGN_OR_RETURN(*resp_, service_.store_.InsertVersion(meta_, *sha, sink_->size(),
+                                                                   op.name,
+                                                                   service_.core_.Now()));
+      return Status::Ok();
+    });
+    if (!st.ok()) return Fail(st);
+    call_.Finish(st);
     Finish(grpc::Status::OK);
   }
 
+  Status Revoked() {
+    std::lock_guard<std::mutex> lock(revoked_mu_);
+    return revoked_;
+  }
+
   void Fail(const Status& st) {
-    service_.core_.Audit(operator_.empty() ? "peer " + peer_ : operator_, "app.upload",
-                         target_, st);
+    call_.Finish(st);
     sink_.reset();
     Finish(ToGrpc(st));
   }
 
   CatalogServiceImpl& service_;
   v1::AppVersion* resp_;
-  std::string peer_;
+  grpc::CallbackServerContext* ctx_;
+  OperatorCall call_;
+  std::mutex revoked_mu_;
+  Status revoked_;  // set if the operator is revoked during the upload
   std::string operator_;
   std::string target_;
   v1::UploadAppRequest req_;
@@ -214,10 +232,20 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::Review(grpc::CallbackServerContext
                                                      v1::AppVersion* resp) {
   std::string target =
       req->id() + (req->approve() ? ": approve" : ": reject (" + req->reason() + ")");
-  return RunAdminCall(core_, ctx, "app.review", target, [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_REVIEWER}, "review apps"));
+  return RunAdminCall(core_, ctx, "CatalogService.Review", target, [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(CheckText("reason", req->reason(), 1024));
     PREAU_ASSIGN_OR_RETURN(auto before, store_.GetVersion(req->id()));
+    // Separation of duties: nobody reviews what they uploaded, nor what was uploaded by
+    // the operator who appointed them.
+    if (before.uploaded_by() == op.name) {
+      return PermissionDenied("operator '" + op.name + "' uploaded " + req->id() +
+                              " and may not review it (separation of duties)");
+    }
+    if (!op.created_by.empty() && before.uploaded_by() == op.created_by) {
+      return PermissionDenied("operator '" + op.name + "' was created by '" + op.created_by +
+                              "', who uploaded " + req->id() +
+                              ", and may not review it (separation of duties)");
+    }
     PREAU_ASSIGN_OR_RETURN(*resp, store_.Review(req->id(), req->approve(), req->reason(),
                                                 op.name, core_.Now()));
     // A withdrawn version leaves the catalogues it was in.
@@ -234,8 +262,7 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::Assign(grpc::CallbackServerContext
                                                      v1::AppAssignment* resp) {
   std::string target = req->id() + " to " + req->group() +
                        (req->required() ? " (required)" : " (optional)");
-  return RunAdminCall(core_, ctx, "app.assign", target, [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "assign apps"));
+  return RunAdminCall(core_, ctx, "CatalogService.Assign", target, [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     PREAU_ASSIGN_OR_RETURN(*resp, store_.Assign(req->id(), req->group(), req->required(),
@@ -249,9 +276,8 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::Unassign(grpc::CallbackServerConte
                                                        const v1::UnassignAppRequest* req,
                                                        v1::UnassignAppResponse* resp) {
   std::string name = StripVersion(req->app());
-  return RunAdminCall(core_, ctx, "app.unassign", name + " from " + req->group(),
+  return RunAdminCall(core_, ctx, "CatalogService.Unassign", name + " from " + req->group(),
                       [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "unassign apps"));
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     PREAU_ASSIGN_OR_RETURN(*resp->mutable_removed(), store_.Unassign(name, req->group()));
@@ -263,13 +289,13 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::Unassign(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* CatalogServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                    const v1::ListAppsRequest* req,
                                                    v1::ListAppsResponse* resp) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
+  return RunAdminCall(core_, ctx, "CatalogService.List", req->name(), [&](const OperatorRecord& op) {
     PREAU_ASSIGN_OR_RETURN(auto versions, store_.List(StripVersion(req->name())));
     for (auto& v : versions) {
       // Assignments outside the caller's scopes are not its business.
       auto* a = v.mutable_assignments();
       for (int i = a->size() - 1; i >= 0; --i) {
-        if (!RequireScope(op, a->Get(i).group()).ok()) a->DeleteSubrange(i, 1);
+        if (!InScope(op, a->Get(i).group())) a->DeleteSubrange(i, 1);
       }
       *resp->add_versions() = std::move(v);
     }
@@ -280,8 +306,7 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::List(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* CatalogServiceImpl::DeviceStatus(
     grpc::CallbackServerContext* ctx, const v1::AppDeviceStatusRequest* req,
     v1::AppDeviceStatusResponse* resp) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "see devices' apps"));
+  return RunAdminCall(core_, ctx, "CatalogService.DeviceStatus", req->group(), [&](const OperatorRecord& op) {
     if (!req->group().empty()) {
       PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
       PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
@@ -289,7 +314,7 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::DeviceStatus(
     PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req->group(), false));
     std::map<std::string, const DeviceRecord*> by_id;
     for (const auto& d : devices) {
-      if (RequireScope(op, d.group).ok()) by_id[d.id] = &d;
+      if (InScope(op, d.group)) by_id[d.id] = &d;
     }
     PREAU_ASSIGN_OR_RETURN(auto rows, store_.StatusOf(StripVersion(req->app())));
     for (auto& r : rows) {

@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "common/pki.h"
 #include "server/admin/authz.h"
+#include "server/admin/operator_call.h"
 #include "server/pki/peer.h"
 
 namespace preau::server {
@@ -75,20 +76,21 @@ class ClassCall final : public grpc::ServerUnaryReactor {
   ClassCall(ServerCore& core, CommandStore& commands, AckTracker& tracker,
             grpc::CallbackServerContext* ctx, const v1::ClassCommandRequest& req,
             v1::ClassCommandResponse* resp)
-      : core_(core), commands_(commands), tracker_(tracker), resp_(resp) {
-    std::string actor = "peer " + ctx->peer();
-    const std::string action = "class." + CommandVerb(req.kind());
+      : core_(core), commands_(commands), tracker_(tracker), resp_(resp),
+        call_(core, *ctx, "ClassService.Run", req.group()) {
+    call_.set_action("class." + CommandVerb(req.kind()));
     Status st;
-    std::string detail;
     {
       // Held while sending: the tracker's callback reads the targets (Complete).
       std::lock_guard<std::mutex> lock(mu_);
-      st = Begin(*ctx, req, &actor);
-      detail = audit_detail_;
+      // The audit row commits with the command (Dispatch), before any device acts.
+      st = call_.Run([&](const OperatorRecord& op) { return Begin(op, req); });
     }
-    // Written while the devices act; the ack wait does not include it.
-    core_.Audit(actor, action, req.group(), st, detail);
-    if (!st.ok()) Finish(ToGrpc(st));
+    // Past a success, the tracker's callback may already have finished and freed this.
+    if (!st.ok()) {
+      call_.Finish(st);
+      Finish(ToGrpc(st));
+    }
   }
 
   void OnCancel() override {
@@ -108,12 +110,7 @@ class ClassCall final : public grpc::ServerUnaryReactor {
     bool sent = false;
   };
 
-  Status Begin(grpc::CallbackServerContext& ctx, const v1::ClassCommandRequest& req,
-               std::string* actor) {
-    PREAU_ASSIGN_OR_RETURN(auto op, AuthenticateOperator(ctx, *core_.store));
-    *actor = op.name;
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_TEACHER, v1::ROLE_ADMIN},
-                                      "run class commands"));
+  Status Begin(const OperatorRecord& op, const v1::ClassCommandRequest& req) {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req.group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req.group()));
     if (!core_.store->GroupExists(req.group())) {
@@ -126,10 +123,14 @@ class ClassCall final : public grpc::ServerUnaryReactor {
 
     PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req.group(), false));
     std::vector<std::string> ids;
+    size_t online_count = 0;
     for (const auto& d : devices) {
       targets_.push_back({d.id, d.name});
       ids.push_back(d.id);
+      online_count += core_.connections.Online(d.id);
     }
+    call_.set_detail("command " + command.id() + " for " + std::to_string(ids.size()) +
+                     " devices, " + std::to_string(online_count) + " online");
     // Durable first: a device that is offline, or drops before its ack, finds it later.
     PREAU_ASSIGN_OR_RETURN(auto per_device, commands_.Dispatch(command, ids, now));
 
@@ -145,26 +146,37 @@ class ClassCall final : public grpc::ServerUnaryReactor {
     // counted online that dropped in between is waited for in vain: it shows as no-ack.
     tracker_.Track(command_id_, online, wait,
                    [this](AckTracker::Acks acks) { Complete(std::move(acks)); });
-    size_t sent = 0;
+    // Revoked while waiting for the acks: the call ends refused, within the second.
+    // (Complete waits for mu_, held by our caller, so this is in place before it runs.)
+    call_.AbortOnRevocation([this](const Status& why) {
+      std::string id;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        revoked_ = why;
+        id = command_id_;
+      }
+      tracker_.Abandon(id);
+    });
     for (size_t i = 0; i < targets_.size(); ++i) {
       v1::ServerMessage m;
       *m.mutable_command() = per_device[i];
       targets_[i].sent = core_.connections.Send(targets_[i].id, m);
-      sent += targets_[i].sent;
     }
-    audit_detail_ = "sent to " + std::to_string(sent) + " of " +
-                    std::to_string(targets_.size()) + " devices, command " + command_id_;
     return Status::Ok();
   }
 
   // On the tracker's thread, once.
   void Complete(AckTracker::Acks acks) {
+    Status revoked;
     {
       std::lock_guard<std::mutex> lock(mu_);
       Fill(acks);
+      revoked = revoked_;
     }
+    // Ends the revocation hook before this object can go.
+    call_.Finish(revoked);
     // Last touch of this object: OnDone (which deletes it) may follow at once.
-    Finish(grpc::Status::OK);
+    Finish(ToGrpc(revoked));
   }
 
   void Fill(const AckTracker::Acks& acks) {
@@ -191,7 +203,8 @@ class ClassCall final : public grpc::ServerUnaryReactor {
   std::mutex mu_;
   std::vector<Target> targets_;
   std::string command_id_;
-  std::string audit_detail_;
+  Status revoked_;  // set if the operator is revoked while the call waits
+  OperatorCall call_;
 };
 
 }  // namespace

@@ -124,14 +124,20 @@ Result<std::unique_ptr<ImportClaim>> FilterPublisher::ClaimImport() {
 
 void FilterPublisher::ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir,
                                   std::string source, std::string operator_name,
-                                  std::function<void(Result<v1::FilterVersion>)> done) {
+                                  std::function<void(Result<v1::FilterVersion>)> done,
+                                  std::function<Status(const std::function<Status()>&)> in_call) {
   std::lock_guard<std::mutex> lock(import_mu_);
   // The claim proves the previous import is over; its thread is at most returning.
   if (import_thread_.joinable()) import_thread_.join();
   import_thread_ = std::thread([this, claim = std::move(claim), dir = std::move(dir),
                                 source = std::move(source), op = std::move(operator_name),
-                                done = std::move(done)]() mutable {
-    Result<v1::FilterVersion> version = ImportFolder(dir, source, op);
+                                done = std::move(done), in_call = std::move(in_call)]() mutable {
+    Result<v1::FilterVersion> version = Internal("the import did not run");
+    auto work = [&]() -> Status {
+      version = ImportFolder(dir, source, op);
+      return version.status();
+    };
+    (void)(in_call ? in_call(work) : work());
     claim.reset();  // before `done`: the client may start the next import as soon as it hears
     done(std::move(version));
   });

@@ -97,9 +97,12 @@ class FilterPublisher {
   Result<v1::FilterVersion> ImportFolder(const std::string& dir, const std::string& source,
                                          const std::string& operator_name);
   // ImportFolder on the import thread; `done` runs there, after the claim is released.
+  // `in_call`, when given, runs the import's work on the import thread (the operator's
+  // call puts its audit row in the import's transaction that way).
   void ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir, std::string source,
                    std::string operator_name,
-                   std::function<void(Result<v1::FilterVersion>)> done);
+                   std::function<void(Result<v1::FilterVersion>)> done,
+                   std::function<Status(const std::function<Status()>&)> in_call = nullptr);
 
   // Removes the snapshots, deltas and full sets no device can use any more (see above).
   Result<FilterPurge> Purge();

@@ -3,10 +3,12 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "common/grpc_status.h"
 #include "server/admin/admin_service.h"
 #include "server/admin/authz.h"
+#include "server/admin/operator_call.h"
 #include "server/pki/peer.h"
 
 namespace preau::server {
@@ -58,18 +60,13 @@ class FilterServiceImpl::ImportReactor final
  public:
   ImportReactor(FilterServiceImpl& service, grpc::CallbackServerContext* ctx,
                 v1::ImportFilterResponse* resp)
-      : service_(service), resp_(resp), peer_(ctx->peer()) {
-    auto op = AuthenticateOperator(*ctx, *service_.core_.store);
-    if (!op.ok()) {
-      Fail(op.status());
+      : service_(service), resp_(resp), ctx_(ctx),
+        call_(service.core_, *ctx, "FilterService.Import", "") {
+    if (!call_.admitted().ok()) {
+      Fail(call_.admitted());
       return;
     }
-    operator_ = op->name;
-    Status role = RequireRole(*op, {v1::ROLE_ADMIN}, "import filter lists");
-    if (!role.ok()) {
-      Fail(role);
-      return;
-    }
+    operator_ = call_.op().name;
     auto claim = service_.publisher_.ClaimImport();
     if (!claim.ok()) {
       Fail(claim.status());
@@ -85,6 +82,14 @@ class FilterServiceImpl::ImportReactor final
       Fail(Internal("creating " + dir_ + ": " + ec.message()));
       return;
     }
+    // Revoked mid-import: the stream is cancelled at once and the import refused.
+    call_.AbortOnRevocation([this](const Status& why) {
+      {
+        std::lock_guard<std::mutex> lock(revoked_mu_);
+        revoked_ = why;
+      }
+      ctx_->TryCancel();
+    });
     StartRead(&req_);
   }
 
@@ -108,6 +113,7 @@ class FilterServiceImpl::ImportReactor final
       if (started_) return InvalidArgument("the import's start message may come only once");
       started_ = true;
       source_ = req_.start().source().substr(0, 200);
+      call_.set_target(source_);
       return Status::Ok();
     }
     if (!started_) return InvalidArgument("an import must begin with its start message");
@@ -144,39 +150,46 @@ class FilterServiceImpl::ImportReactor final
   }
 
   void Complete() {
+    if (Status why = Revoked(); !why.ok()) return Fail(why);
     if (cancelled_) return Fail(Unavailable("the import was cancelled by the client"));
     if (!started_) return Fail(InvalidArgument("the import carried nothing"));
     out_.close();
-    service_.publisher_.ImportAsync(std::move(claim_), dir_, source_, operator_,
-                                    [this](Result<v1::FilterVersion> version) {
-                                      Imported(std::move(version));
-                                    });
+    // The rest runs on the import thread. A revocation from now on ends the client's call
+    // (cancelled) but not the import it handed over while it had the right to.
+    service_.publisher_.ImportAsync(
+        std::move(claim_), dir_, source_, operator_,
+        [this](Result<v1::FilterVersion> version) { Imported(std::move(version)); },
+        [this](const std::function<Status()>& work) {
+          // The audit row commits with the import's new version.
+          return call_.Run([&](const OperatorRecord&) { return work(); });
+        });
+  }
+
+  Status Revoked() {
+    std::lock_guard<std::mutex> lock(revoked_mu_);
+    return revoked_;
   }
 
   // On the import thread; the last thing it does with this reactor.
   void Imported(Result<v1::FilterVersion> version) {
     if (!version.ok()) return Fail(version.status());
     *resp_->mutable_version() = std::move(*version);
-    const v1::FilterVersion& v = resp_->version();
-    service_.core_.Audit(operator_, "filter.import", source_, Status::Ok(),
-                         "version " + std::to_string(v.version()) + ": " +
-                             std::to_string(v.domains()) + " domains, " +
-                             std::to_string(v.urls()) + " urls, " +
-                             std::to_string(v.skipped()) + " lines skipped, " +
-                             std::to_string(v.categories_size()) + " categories");
+    call_.Finish(Status::Ok());
     Finish(grpc::Status::OK);
   }
 
   void Fail(const Status& st) {
-    service_.core_.Audit(operator_.empty() ? "peer " + peer_ : operator_, "filter.import",
-                         source_, st);
+    call_.Finish(st);
     out_.close();
     Finish(ToGrpc(st));
   }
 
   FilterServiceImpl& service_;
   v1::ImportFilterResponse* resp_;
-  std::string peer_;
+  grpc::CallbackServerContext* ctx_;
+  OperatorCall call_;
+  std::mutex revoked_mu_;
+  Status revoked_;  // set if the operator is revoked during the upload
   std::unique_ptr<ImportClaim> claim_;  // until handed to the import thread
   std::string operator_;
   std::string dir_;
@@ -198,7 +211,7 @@ grpc::ServerReadReactor<v1::ImportFilterRequest>* FilterServiceImpl::Import(
 grpc::ServerUnaryReactor* FilterServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                   const v1::ListFiltersRequest*,
                                                   v1::ListFiltersResponse* resp) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord&) -> Status {
+  return RunAdminCall(core_, ctx, "FilterService.List", "", [&](const OperatorRecord&) -> Status {
     PREAU_ASSIGN_OR_RETURN(auto imports, records_.Imports());
     bool first = true;
     for (auto& r : imports) {
@@ -218,12 +231,13 @@ grpc::ServerUnaryReactor* FilterServiceImpl::List(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* FilterServiceImpl::Test(grpc::CallbackServerContext* ctx,
                                                   const v1::TestFilterRequest* req,
                                                   v1::TestFilterResponse* resp) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) -> Status {
+  return RunAdminCall(core_, ctx, "FilterService.Test", req->group(), [&](const OperatorRecord& op) -> Status {
     if (req->target().empty()) return InvalidArgument("nothing to test: give a domain or a URL");
     if (req->target().size() > 2048) return InvalidArgument("the URL is longer than 2048 bytes");
+    // Without --group: the authority's own profile, for whoever covers the authority.
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     if (!req->group().empty()) {
       PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
-      PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
       if (!core_.store->GroupExists(req->group())) {
         return NotFound("no group '" + req->group() + "'");
       }

@@ -286,7 +286,8 @@ Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
                                                           core_.keys.ca_key_pem, issue));
   d.cert_serial = cert.serial_hex;
   // The certificate counts only once the device row is durable: a failure here leaves no
-  // device behind and the token's use unspent.
+  // device behind and the token's use unspent. The audit row commits with the device.
+  if (auto* audit = PendingAudit::Current()) audit->entry().set_target(d.id);
   PREAU_ASSIGN_OR_RETURN(auto group, core_.store->EnrollDevice(
                                          HashEnrollmentToken(req.token()), d, core_.Now()));
   resp->set_device_id(d.id);
@@ -300,9 +301,19 @@ Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
 grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext* ctx,
                                                     const v1::EnrollRequest* req,
                                                     v1::EnrollResponse* resp) {
-  Status st = DoEnroll(*ctx, *req, resp);
-  core_.Audit("enrollment", "device.enroll", st.ok() ? resp->device_id() : ctx->peer(), st,
-              st.ok() ? "group " + resp->group() : "");
+  v1::AuditEntry entry;
+  entry.set_at_unix_ms(core_.Now());
+  entry.set_actor("enrollment");
+  entry.set_action("device.enroll");
+  entry.set_target(ctx->peer());
+  Status st;
+  bool audited = false;
+  {
+    PendingAudit pending(entry);
+    st = DoEnroll(*ctx, *req, resp);
+    audited = pending.written();
+  }
+  if (!audited) core_.Audit("enrollment", "device.enroll", ctx->peer(), st);
   auto* r = ctx->DefaultReactor();
   r->Finish(ToGrpc(st));
   return r;

@@ -31,15 +31,27 @@ Result<DeviceRecord> AuthenticateDevice(const grpc::ServerContextBase& ctx, Stor
   return dev;
 }
 
-Result<OperatorRecord> AuthenticateOperator(const grpc::ServerContextBase& ctx, Store& store) {
+Result<OperatorRecord> AuthenticateOperator(const grpc::ServerContextBase& ctx, Store& store,
+                                            int64_t now_ms) {
   PREAU_ASSIGN_OR_RETURN(auto cert, PeerCertificate(ctx));
   if (cert.organizational_unit != "operator") {
     return PermissionDenied("certificate of '" + cert.common_name + "' is not an operator certificate");
   }
   auto op = store.GetOperator(cert.common_name);
   if (!op.ok()) return Unauthenticated("unknown operator '" + cert.common_name + "'");
-  if (op->revoked_ms != 0 || op->cert_serial != cert.serial_hex) {
-    return PermissionDenied("the credentials of operator '" + op->name + "' were revoked");
+  if (op->revoked_ms != 0) {
+    return PermissionDenied("the credentials of operator '" + op->name + "' were revoked on " +
+                            FormatLocalTime(op->revoked_ms));
+  }
+  if (op->cert_serial != cert.serial_hex) {
+    return PermissionDenied("this certificate of operator '" + op->name +
+                            "' was replaced by a renewed one: use the new credentials file");
+  }
+  if (cert.not_after_unix * 1000 <= now_ms) {
+    return Unauthenticated("the certificate of operator '" + op->name + "' expired on " +
+                           FormatLocalTime(cert.not_after_unix * 1000) +
+                           ": ask an administrator for new credentials (`preau operators "
+                           "renew " + op->name + " --out FILE`)");
   }
   return op;
 }

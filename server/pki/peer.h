@@ -21,7 +21,10 @@ Result<pki::CertInfo> PeerCertificate(const grpc::ServerContextBase& ctx);
 // The device behind the call: an active device whose current certificate it is.
 Result<DeviceRecord> AuthenticateDevice(const grpc::ServerContextBase& ctx, Store& store);
 
-// The operator behind the call.
-Result<OperatorRecord> AuthenticateOperator(const grpc::ServerContextBase& ctx, Store& store);
+// The operator behind the call, whose certificate is its current one, not revoked, and
+// not expired at `now_ms` (the server's clock; TLS checked the system's). Each refusal
+// says which it is.
+Result<OperatorRecord> AuthenticateOperator(const grpc::ServerContextBase& ctx, Store& store,
+                                            int64_t now_ms);
 
 }  // namespace preau::server

@@ -80,7 +80,7 @@ Result<v1::PolicyStatusResponse> ComplianceLedger::Summarize(const OperatorRecor
   for (const auto& v : versions) {
     if (!req.name().empty() && v.name != req.name()) continue;
     if (!req.group().empty() && !PathWithin(v.group, req.group())) continue;
-    if (!RequireScope(op, v.group).ok()) continue;
+    if (!InScope(op, v.group)) continue;
     v1::PolicyVersionStatus& s = by_revision[v.revision];
     s.set_group(v.group);
     s.set_name(v.name);

@@ -9,8 +9,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Apply(grpc::CallbackServerContext* 
                                                    const v1::ApplyPolicyRequest* req,
                                                    v1::ApplyPolicyResponse* resp) {
   std::string target = req->group() + " (" + req->file() + ")";
-  return RunAdminCall(core_, ctx, "policy.apply", target, [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "apply policies"));
+  return RunAdminCall(core_, ctx, "PolicyService.Apply", target, [&](const OperatorRecord& op) {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     PREAU_ASSIGN_OR_RETURN(*resp, publisher_.Apply(op.name, *req));
@@ -21,8 +20,7 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::Apply(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* PolicyServiceImpl::GetStatus(grpc::CallbackServerContext* ctx,
                                                        const v1::PolicyStatusRequest* req,
                                                        v1::PolicyStatusResponse* resp) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "see policy status"));
+  return RunAdminCall(core_, ctx, "PolicyService.GetStatus", req->group(), [&](const OperatorRecord& op) {
     if (!req->group().empty()) {
       PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
       PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));

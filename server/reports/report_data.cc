@@ -108,7 +108,7 @@ Result<ReportData> GatherReportData(ServerCore& core, UsageStore& usage,
   std::set<std::string> enrolled_serials;
   size_t categories = AppCategories().size();
   for (const auto& rec : devices) {
-    if (!RequireScope(op, rec.group).ok()) continue;
+    if (!InScope(op, rec.group)) continue;
     ReportDevice d;
     d.id = rec.id;
     d.name = rec.name;
@@ -150,7 +150,7 @@ Result<ReportData> GatherReportData(ServerCore& core, UsageStore& usage,
   for (const auto& s : stock) {
     if (enrolled_serials.count(s.serial)) continue;
     if (!group.empty() && !PathWithin(s.group, group)) continue;
-    if (!RequireScope(op, s.group).ok()) continue;
+    if (!InScope(op, s.group)) continue;
     ReportDevice d;
     d.has_agent = false;
     d.id = "stock:" + s.serial;
@@ -284,6 +284,61 @@ ReportTable ComplianceTable(const ReportData& data) {
                       V::Int(static_cast<int64_t>(d.policy_issued)),
                       V::Int(static_cast<int64_t>(d.policy_version)), V::Text(status),
                       V::Bool(status == "appliquée"), V::Text(d.policy_state)});
+  }
+  return t;
+}
+
+ReportTable CountsTable(const ReportData& data, v1::ReportKind kind) {
+  ReportTable t;
+  t.title = "Synthèse par groupe (effectifs seulement)";
+  t.columns = {{"group", "Groupe"}, {"devices", "Appareils"}};
+  switch (kind) {
+    case v1::REPORT_KIND_INVENTORY:
+      t.columns.insert(t.columns.end(), {{"with_agent", "Avec agent"},
+                                         {"active_30d", "Utilisés (30 j)"},
+                                         {"renewal_due", "À renouveler"}});
+      break;
+    case v1::REPORT_KIND_USAGE:
+      t.columns.insert(t.columns.end(), {{"active_days", "Jours d'usage"},
+                                         {"screen_on_minutes", "Écran allumé (min)"},
+                                         {"blocked_requests", "Requêtes bloquées"}});
+      break;
+    default:
+      t.columns.insert(t.columns.end(), {{"applied", "Conformes"},
+                                         {"not_applied", "Non conformes ou en attente"}});
+      break;
+  }
+  struct Sums {
+    int64_t devices = 0, with_agent = 0, active = 0, renewal = 0, days = 0, minutes = 0,
+            blocked = 0, applied = 0;
+  };
+  std::map<std::string, Sums> by_group;
+  for (const auto& d : data.devices) {
+    Sums& s = by_group[d.group];
+    ++s.devices;
+    s.with_agent += d.has_agent;
+    s.active += d.active;
+    s.renewal += !d.renewal_reasons.empty();
+    s.days += d.active_days;
+    s.minutes += d.screen_on_minutes;
+    s.blocked += d.blocked_requests;
+    s.applied += d.has_agent && PolicyStateLabel(d) == "appliquée";
+  }
+  using V = ReportValue;
+  for (const auto& [group, s] : by_group) {
+    std::vector<V> row = {V::Text(group), V::Int(s.devices)};
+    switch (kind) {
+      case v1::REPORT_KIND_INVENTORY:
+        row.insert(row.end(), {V::Int(s.with_agent), V::Int(s.active), V::Int(s.renewal)});
+        break;
+      case v1::REPORT_KIND_USAGE:
+        row.insert(row.end(), {V::Int(s.days), V::Int(s.minutes), V::Int(s.blocked)});
+        break;
+      default:
+        row.insert(row.end(), {V::Int(s.applied), V::Int(s.with_agent - s.applied)});
+        break;
+    }
+    t.rows.push_back(std::move(row));
   }
   return t;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "preau/v1/usage.pb.h"
 #include "server/reports/report_table.h"
 #include "server/reports/usage_store.h"
 #include "server/server_core.h"
@@ -80,6 +81,9 @@ Result<ReportData> GatherReportData(ServerCore& core, UsageStore& usage,
 ReportTable InventoryTable(const ReportData& data);
 ReportTable UsageTable(const ReportData& data);
 ReportTable ComplianceTable(const ReportData& data);
+// For operators who may see counts only (the viewer role): one row per group, sums and
+// counts, never a device id, name, serial or a device's own usage.
+ReportTable CountsTable(const ReportData& data, v1::ReportKind kind);
 
 // French label of a stock state ("en service", "réemployable", "à réformer").
 std::string StockStateLabel(const std::string& state);

@@ -16,7 +16,11 @@ constexpr size_t kMaxImportBytes = 16 * 1024 * 1024;
 Result<v1::ReportDocument> BuildReport(ServerCore& core, UsageStore& usage,
                                        const OperatorRecord& op,
                                        const v1::BuildReportRequest& req) {
-  PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "build reports"));
+  PREAU_RETURN_IF_ERROR(RequirePermission(op, Permission::kCountReports, "build reports"));
+  const bool counts_only = !RoleHas(op.role, Permission::kDeviceReports);
+  if (counts_only && req.format() == v1::REPORT_FORMAT_HTML) {
+    return InvalidArgument("a " + RoleName(op.role) + " gets counts only: use -o table, csv or json");
+  }
   if (!req.group().empty()) {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req.group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req.group()));
@@ -34,6 +38,7 @@ Result<v1::ReportDocument> BuildReport(ServerCore& core, UsageStore& usage,
     case v1::REPORT_KIND_COMPLIANCE: table = ComplianceTable(data); break;
     default: return InvalidArgument("report kind must be inventory, usage or compliance");
   }
+  if (counts_only) table = CountsTable(data, req.kind());
   v1::ReportDocument doc;
   doc.set_rows(static_cast<uint32_t>(table.rows.size()));
   switch (req.format()) {
@@ -60,7 +65,7 @@ Result<v1::ReportDocument> BuildReport(ServerCore& core, UsageStore& usage,
 grpc::ServerUnaryReactor* ReportServiceImpl::Build(grpc::CallbackServerContext* ctx,
                                                    const v1::BuildReportRequest* req,
                                                    v1::ReportDocument* out) {
-  return RunAdminCall(core_, ctx, "", "", [&](const OperatorRecord& op) -> Status {
+  return RunAdminCall(core_, ctx, "ReportService.Build", req->group(), [&](const OperatorRecord& op) -> Status {
     PREAU_ASSIGN_OR_RETURN(*out, BuildReport(core_, usage_, op, *req));
     return Status::Ok();
   });
@@ -69,10 +74,8 @@ grpc::ServerUnaryReactor* ReportServiceImpl::Build(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ReportServiceImpl::ExportDevice(grpc::CallbackServerContext* ctx,
                                                           const v1::ExportDeviceRequest* req,
                                                           v1::DeviceExport* out) {
-  return RunAdminCall(core_, ctx, "device.export", req->id(), [&](const OperatorRecord& op) -> Status {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "export a device's data"));
-    PREAU_ASSIGN_OR_RETURN(auto d, core_.store->GetDevice(req->id()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, d.group));
+  return RunAdminCall(core_, ctx, "ReportService.ExportDevice", req->id(), [&](const OperatorRecord& op) -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
     PREAU_ASSIGN_OR_RETURN(*out->mutable_json(), ExportDeviceJson(core_, usage_, d));
     return Status::Ok();
   });
@@ -81,8 +84,7 @@ grpc::ServerUnaryReactor* ReportServiceImpl::ExportDevice(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ReportServiceImpl::ImportStock(grpc::CallbackServerContext* ctx,
                                                          const v1::ImportStockRequest* req,
                                                          v1::ImportStockResponse* out) {
-  return RunAdminCall(core_, ctx, "stock.import", req->file_name(), [&](const OperatorRecord& op) -> Status {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "import stock-taking"));
+  return RunAdminCall(core_, ctx, "ReportService.ImportStock", req->file_name(), [&](const OperatorRecord& op) -> Status {
     if (req->csv().size() > kMaxImportBytes) return InvalidArgument("the file is larger than 16 MiB");
     PREAU_ASSIGN_OR_RETURN(auto rows, ParseStockCsv(req->csv(), req->file_name()));
     int64_t now = core_.Now();
@@ -106,12 +108,10 @@ grpc::ServerUnaryReactor* ReportServiceImpl::ImportStock(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* ReportServiceImpl::Retention(grpc::CallbackServerContext* ctx,
                                                        const v1::RetentionRequest* req,
                                                        v1::RetentionSettings* out) {
-  std::string action = req->set() ? "usage.retention" : "";
   std::string target = req->set() ? std::to_string(req->usage_months()) + " months, " +
                                         std::to_string(req->retired_days()) + " days after retirement"
                                   : "";
-  return RunAdminCall(core_, ctx, action, target, [&](const OperatorRecord& op) -> Status {
-    PREAU_RETURN_IF_ERROR(RequireRole(op, {v1::ROLE_ADMIN}, "see or change retention"));
+  return RunAdminCall(core_, ctx, "ReportService.Retention", target, [&](const OperatorRecord& op) -> Status {
     PREAU_RETURN_IF_ERROR(RequireScope(op, ""));
     if (req->set()) {
       RetentionPolicy p;

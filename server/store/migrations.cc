@@ -243,6 +243,15 @@ ALTER TABLE devices ADD COLUMN lock_state TEXT NOT NULL DEFAULT '';
 -- own state, never counted as applied.
 ALTER TABLE policy_compliance ADD COLUMN unsupported TEXT NOT NULL DEFAULT '';
 )sql"},
+      {10, R"sql(
+-- Roles (server/admin/permissions.cc): a periscolaire operator's time windows, who created
+-- each operator (separation of duties) and when its certificate ends (renewal); the group
+-- each audit row acted on, so that an operator sees the audit of its own scope only.
+ALTER TABLE operators ADD COLUMN hours TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN cert_expires_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN group_path TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

@@ -76,7 +76,8 @@ std::vector<std::string> SplitLines(const std::string& s) {
   }
   return out;
 }
-constexpr const char* kOperatorColumns = "name, role, scopes, cert_serial, created_ms, revoked_ms";
+constexpr const char* kOperatorColumns =
+    "name, role, scopes, cert_serial, created_ms, revoked_ms, hours, created_by, cert_expires_ms";
 OperatorRecord ReadOperator(const Stmt& s) {
   OperatorRecord op;
   op.name = s.Text(0);
@@ -85,14 +86,48 @@ OperatorRecord ReadOperator(const Stmt& s) {
   op.cert_serial = s.Text(3);
   op.created_ms = s.Int(4);
   op.revoked_ms = s.Int(5);
+  op.hours = s.Text(6);
+  op.created_by = s.Text(7);
+  op.cert_expires_ms = s.Int(8);
   return op;
 }
+
+thread_local PendingAudit* current_audit = nullptr;
 }  // namespace
+
+PendingAudit::PendingAudit(v1::AuditEntry entry)
+    : entry_(std::move(entry)), previous_(current_audit) {
+  current_audit = this;
+}
+
+PendingAudit::~PendingAudit() { current_audit = previous_; }
+
+PendingAudit* PendingAudit::Current() { return current_audit; }
+
+void PendingAudit::NoteGroup(const std::string& group) {
+  if (group_noted_) return;
+  group_noted_ = true;
+  entry_.set_group(group);
+}
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create) {
   auto db = Db::Open(path, create);
   if (!db.ok()) return db.status();
   PREAU_RETURN_IF_ERROR((*db)->Migrate(ServerMigrations()));
+  Db::CommitHooks hooks;
+  hooks.pending = [] { return current_audit && !current_audit->written_; };
+  hooks.before_commit = [](Db& db) {
+    PendingAudit* p = current_audit;
+    p->entry_.set_result("ok");
+    p->in_transaction_ = true;
+    return InsertAudit(db, p->entry_).Context("writing the audit row of the change");
+  };
+  hooks.after = [](bool committed) {
+    PendingAudit* p = current_audit;
+    if (p && p->in_transaction_) p->written_ = committed;
+    if (p) p->in_transaction_ = false;
+  };
+  (*db)->SetCommitHooks(std::move(hooks));
   return std::unique_ptr<Store>(new Store(std::move(db).value()));
 }
 
@@ -277,9 +312,11 @@ Status Store::SetDeviceLockState(const std::string& id, const std::string& state
 Status Store::CreateOperator(const OperatorRecord& op) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      "INSERT INTO operators(name, role, scopes, cert_serial, created_ms) VALUES(?, ?, ?, ?, ?)"));
+      "INSERT INTO operators(name, role, scopes, cert_serial, created_ms, hours, created_by, "
+      "cert_expires_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
   Status st = s.Bind(1, op.name).Bind(2, static_cast<int64_t>(op.role))
                   .Bind(3, JoinLines(op.scopes)).Bind(4, op.cert_serial).Bind(5, op.created_ms)
+                  .Bind(6, op.hours).Bind(7, op.created_by).Bind(8, op.cert_expires_ms)
                   .Run();
   if (st.code() == Code::kAlreadyExists) return AlreadyExists("operator '" + op.name + "' already exists");
   return st;
@@ -308,19 +345,48 @@ Result<std::vector<OperatorRecord>> Store::ListOperators() {
   return out;
 }
 
-Status Store::AppendAudit(const v1::AuditEntry& e) {
+Status Store::RevokeOperator(const std::string& name, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      "INSERT INTO audit(at_ms, actor, action, target, result, detail) VALUES(?, ?, ?, ?, ?, ?)"));
+      "UPDATE operators SET revoked_ms=? WHERE name=? AND revoked_ms=0"));
+  PREAU_RETURN_IF_ERROR(s.Bind(1, now_ms).Bind(2, name).Run());
+  if (db_->Changes() == 0) return FailedPrecondition("operator '" + name + "' is already revoked");
+  return Status::Ok();
+}
+
+Status Store::RenewOperator(const std::string& name, const std::string& cert_serial,
+                            int64_t cert_expires_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE operators SET cert_serial=?, cert_expires_ms=? WHERE name=? AND revoked_ms=0"));
+  PREAU_RETURN_IF_ERROR(s.Bind(1, cert_serial).Bind(2, cert_expires_ms).Bind(3, name).Run());
+  if (db_->Changes() == 0) return FailedPrecondition("operator '" + name + "' is revoked");
+  return Status::Ok();
+}
+
+Status Store::InsertAudit(Db& db, const v1::AuditEntry& e) {
+  PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
+      "INSERT INTO audit(at_ms, actor, action, target, result, detail, group_path) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?)"));
   return s.Bind(1, e.at_unix_ms()).Bind(2, e.actor()).Bind(3, e.action()).Bind(4, e.target())
-      .Bind(5, e.result()).Bind(6, e.detail()).Run();
+      .Bind(5, e.result()).Bind(6, e.detail()).Bind(7, e.group()).Run();
+}
+
+Status Store::AppendAudit(const v1::AuditEntry& e) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  // A row written by itself is not a change that the pending row should ride along with.
+  PendingAudit* pending = current_audit;
+  current_audit = nullptr;
+  Status st = InsertAudit(*db_, e);
+  current_audit = pending;
+  return st;
 }
 
 Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t limit) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      "SELECT seq, at_ms, actor, action, target, result, detail FROM audit WHERE at_ms >= ? "
-      "ORDER BY seq LIMIT ?"));
+      "SELECT seq, at_ms, actor, action, target, result, detail, group_path FROM audit "
+      "WHERE at_ms >= ? ORDER BY seq LIMIT ?"));
   s.Bind(1, since_ms).Bind(2, static_cast<int64_t>(limit == 0 ? 100000 : limit));
   std::vector<v1::AuditEntry> out;
   for (;;) {
@@ -334,6 +400,7 @@ Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t 
     e.set_target(s.Text(4));
     e.set_result(s.Text(5));
     e.set_detail(s.Text(6));
+    e.set_group(s.Text(7));
     out.push_back(std::move(e));
   }
   return out;

@@ -41,6 +41,44 @@ struct OperatorRecord {
   std::string cert_serial;
   int64_t created_ms = 0;
   int64_t revoked_ms = 0;
+  std::string hours;       // periscolaire: its time windows, as given at creation
+  std::string created_by;  // the operator who created it ("" for the first admin)
+  int64_t cert_expires_ms = 0;
+};
+
+// PendingAudit: the audit row of the operator call running on this thread. While one is
+// installed, the first write transaction this thread commits on the Store (its own tables
+// or a domain's, through Locked()) carries the row, with result "ok", in the same
+// transaction: a change is never durable without its audit row. A call that changed
+// nothing (a refusal, a read) writes its row itself afterwards (Store::AppendAudit).
+class PendingAudit {
+ public:
+  explicit PendingAudit(v1::AuditEntry entry);  // installs itself on this thread
+  ~PendingAudit();
+  PendingAudit(const PendingAudit&) = delete;
+  PendingAudit& operator=(const PendingAudit&) = delete;
+
+  // The call running on this thread, or null.
+  static PendingAudit* Current();
+
+  v1::AuditEntry& entry() { return entry_; }
+  // Whether a committed transaction carried the row.
+  bool written() const { return written_; }
+  // The group the call acts on: the first one its scope checks name.
+  void NoteGroup(const std::string& group);
+  // A refusal the caller is not told about (a device outside the scope is answered as
+  // unknown): the audit keeps the real reason.
+  void NoteHiddenRefusal(const std::string& reason) { hidden_refusal_ = reason; }
+  const std::string& hidden_refusal() const { return hidden_refusal_; }
+
+ private:
+  friend class Store;
+  v1::AuditEntry entry_;
+  bool written_ = false;
+  bool in_transaction_ = false;
+  bool group_noted_ = false;
+  std::string hidden_refusal_;
+  PendingAudit* previous_;
 };
 
 struct TokenSpec {
@@ -91,6 +129,10 @@ class Store {
   Status CreateOperator(const OperatorRecord& op);
   Result<OperatorRecord> GetOperator(const std::string& name);
   Result<std::vector<OperatorRecord>> ListOperators();
+  Status RevokeOperator(const std::string& name, int64_t now_ms);
+  // The operator's new certificate: the old one is refused from now on.
+  Status RenewOperator(const std::string& name, const std::string& cert_serial,
+                       int64_t cert_expires_ms);
 
   Status AppendAudit(const v1::AuditEntry& entry);
   Result<std::vector<v1::AuditEntry>> ListAudit(int64_t since_ms, uint32_t limit);
@@ -98,6 +140,7 @@ class Store {
  private:
   explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
   Status CreateGroupLocked(const std::string& path, int64_t now_ms);
+  static Status InsertAudit(Db& db, const v1::AuditEntry& entry);
 
   std::unique_ptr<Db> db_;
 };

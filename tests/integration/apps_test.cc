@@ -97,7 +97,10 @@ class AppsTest : public ::testing::Test {
     server_->CreateGroup(kClassA);
     server_->CreateGroup(kClassB);
     admin_path_ = server_->data_dir() + "/admin.credentials";
-    reviewer_path_ = CreateOperator("m.durand", v1::ROLE_REVIEWER, {});
+    // Appointed by another admin than the one who uploads: nobody approves what they, or
+    // whoever appointed them, uploaded.
+    reviewer_path_ = server_->CreateOperatorAs(CreateOperator("academie", v1::ROLE_ADMIN, {}),
+                                               dir_.path(), "m.durand", v1::ROLE_REVIEWER, {});
     teacher_path_ = CreateOperator("mme.martin", v1::ROLE_TEACHER, {kClassA});
     scoped_admin_path_ = CreateOperator("it.jaures", v1::ROLE_ADMIN, {kClassB});
   }

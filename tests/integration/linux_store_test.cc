@@ -119,7 +119,11 @@ class LinuxStoreTest : public ::testing::Test {
     server_ = std::make_unique<TestServer>(dir_.path());
     server_->CreateGroup(kClass);
     admin_ = server_->data_dir() + "/admin.credentials";
-    reviewer_ = server_->CreateOperator(dir_.path(), "m.durand", v1::ROLE_REVIEWER, {});
+    // The reviewer is appointed by another admin than the uploader: nobody approves what
+    // they, or whoever created them, uploaded (separation of duties).
+    reviewer_ = server_->CreateOperatorAs(
+        server_->CreateOperator(dir_.path(), "academie", v1::ROLE_ADMIN, {}), dir_.path(),
+        "m.durand", v1::ROLE_REVIEWER, {});
     root_ = std::make_unique<DebRoot>(dir_.path());
   }
 

@@ -139,17 +139,27 @@ std::vector<v1::Device> TestServer::Devices(const std::string& group) {
 }
 
 std::string TestServer::CreateOperator(const std::string& dir, const std::string& name,
-                                       v1::Role role, const std::vector<std::string>& scopes) {
+                                       v1::Role role, const std::vector<std::string>& scopes,
+                                       const std::string& hours) {
+  return CreateOperatorAs(data_ + "/admin.credentials", dir, name, role, scopes, hours);
+}
+
+std::string TestServer::CreateOperatorAs(const std::string& creator_credentials,
+                                         const std::string& dir, const std::string& name,
+                                         v1::Role role, const std::vector<std::string>& scopes,
+                                         const std::string& hours) {
+  auto creator = v1::AdminService::NewStub(OperatorChannel(creator_credentials, port_));
   auto key = pki::GenerateKey();
   EXPECT_TRUE(key.ok());
   v1::CreateOperatorRequest req;
   req.set_name(name);
   req.set_role(role);
   for (const auto& s : scopes) req.add_scopes(s);
+  req.set_hours(hours);
   req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
   v1::CreateOperatorResponse resp;
   grpc::ClientContext ctx;
-  auto st = admin_->CreateOperator(&ctx, req, &resp);
+  auto st = creator->CreateOperator(&ctx, req, &resp);
   EXPECT_TRUE(st.ok()) << st.error_message();
   Credentials c;
   c.server = address();

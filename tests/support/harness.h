@@ -68,8 +68,16 @@ class TestServer {
   std::vector<v1::Device> Devices(const std::string& group = "");
   // Creates an operator the way `preau operators create` does (its key stays here, the
   // server sees a CSR) and writes its credentials file into `dir`; returns the file's path.
+  // `hours` for a periscolaire operator.
   std::string CreateOperator(const std::string& dir, const std::string& name, v1::Role role,
-                             const std::vector<std::string>& scopes);
+                             const std::vector<std::string>& scopes,
+                             const std::string& hours = "");
+  // The same, created by the operator of `creator_credentials` instead of the first admin
+  // (e.g. a reviewer appointed by someone other than the admin who uploads).
+  std::string CreateOperatorAs(const std::string& creator_credentials, const std::string& dir,
+                               const std::string& name, v1::Role role,
+                               const std::vector<std::string>& scopes,
+                               const std::string& hours = "");
 
  private:
   void StartOn(const std::string& listen);

@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "common/duration.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
@@ -66,6 +67,18 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionOption
                            match.message());
   }
 
+  // An expired certificate fails the TLS handshake with no word of why: say it here.
+  if (auto cert = pki::ParseCertificate(c->credentials_.cert_pem); cert.ok()) {
+    int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+    if (cert->not_after_unix <= now_s) {
+      return Unauthenticated(c->credentials_path_ + ": the certificate of operator '" +
+                             cert->common_name + "' expired on " +
+                             FormatLocalTime(cert->not_after_unix * 1000) +
+                             ": ask an administrator for new credentials (`preau operators "
+                             "renew " + cert->common_name + " --out FILE`)");
+    }
+  }
   c->server_ = opts.server;
   if (c->server_.empty()) c->server_ = Env("PREAU_SERVER");
   if (c->server_.empty()) c->server_ = c->credentials_.server;

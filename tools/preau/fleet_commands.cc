@@ -10,6 +10,7 @@
 #include "common/credentials.h"
 #include "common/duration.h"
 #include "common/pki.h"
+#include "common/roles.h"
 
 namespace preau::cli {
 
@@ -284,22 +285,6 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
 
 }  // namespace
 
-Result<v1::Role> ParseRoleName(const std::string& name) {
-  if (name == "admin") return v1::ROLE_ADMIN;
-  if (name == "teacher") return v1::ROLE_TEACHER;
-  if (name == "reviewer") return v1::ROLE_REVIEWER;
-  return InvalidArgument("role '" + name + "': expected admin, teacher or reviewer");
-}
-
-std::string RoleDisplayName(v1::Role role) {
-  switch (role) {
-    case v1::ROLE_ADMIN: return "admin";
-    case v1::ROLE_TEACHER: return "teacher";
-    case v1::ROLE_REVIEWER: return "reviewer";
-    default: return "unknown";
-  }
-}
-
 // --- groups -------------------------------------------------------------------------------
 
 Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o) {
@@ -433,6 +418,30 @@ Status DevicesRetire(const CliContext& ctx, const DeviceIdOptions& o) {
   return Status::Ok();
 }
 
+Status DevicesResend(const CliContext& ctx, const DeviceIdOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::ResendPolicyRequest req;
+  req.set_id(o.id);
+  v1::Device d;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().ResendPolicy(c, req, &d);
+  }).Context("resending the policy of device " + o.id));
+  Print(ctx, "Sent " + DeviceLabel(d) + " its policy, filter and apps again\n");
+  return Status::Ok();
+}
+
+Status DevicesRestart(const CliContext& ctx, const DeviceIdOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::RestartAgentRequest req;
+  req.set_id(o.id);
+  v1::Device d;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().RestartAgent(c, req, &d);
+  }).Context("restarting the agent of device " + o.id));
+  Print(ctx, "Closed the connection of " + DeviceLabel(d) + ": its agent reconnects and starts over\n");
+  return Status::Ok();
+}
+
 // --- operators --------------------------------------------------------------------------------
 
 Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o) {
@@ -453,6 +462,7 @@ Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o) {
   req.set_name(o.name);
   req.set_role(role);
   for (const auto& s : o.scopes) req.add_scopes(s);
+  req.set_hours(o.hours);
   req.set_csr_pem(*csr);
   v1::CreateOperatorResponse resp;
   PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
@@ -473,11 +483,37 @@ Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o) {
                            "' was created but its credentials could not be saved (its key is "
                            "lost; create the operator again under another name)");
   }
-  Print(ctx, "Created operator " + o.name + " (" + RoleDisplayName(resp.operator_().role()) +
-                 ", " + ScopesText(resp.operator_().scopes()) + "); credentials for " +
+  std::string hours = resp.operator_().hours().empty() ? "" : ", " + resp.operator_().hours();
+  Print(ctx, "Created operator " + o.name + " (" + RoleName(resp.operator_().role()) +
+                 ", " + ScopesText(resp.operator_().scopes()) + hours + "); credentials for " +
                  creds.server + " in " + o.out + " (secret: it holds the operator's key)\n");
   return Status::Ok();
 }
+
+namespace {
+Table OperatorTable() {
+  using S = Shown;
+  return Table({{"name", "Name"},
+                {"role", "Role"},
+                {"scopes", "Scopes"},
+                {"hours", "Hours"},
+                {"state", "State"},
+                {"expires", "Certificate expires"},
+                {"created", "Created"},
+                {"created_by", "Created by", S::kDataOnly},
+                {"permissions", "Permissions", S::kDataOnly}});
+}
+
+void AddOperatorRow(Table& t, const v1::Operator& op) {
+  std::string hours = op.hours().empty() ? "" : op.hours() + " (" + op.time_zone() + ")";
+  t.AddRow({Cell::Text(op.name()), Cell::Text(RoleName(op.role())),
+            Cell::List(ToVector(op.scopes()), "(all)"), Cell::Text(hours),
+            Cell::Text(op.revoked_unix_ms() ? "revoked " + FormatLocalTime(op.revoked_unix_ms())
+                                            : "active"),
+            Cell::Time(op.certificate_expires_unix_ms()), Cell::Time(op.created_unix_ms()),
+            Cell::Text(op.created_by()), Cell::List(ToVector(op.permissions()), "")});
+}
+}  // namespace
 
 Status OperatorsList(const CliContext& ctx) {
   PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
@@ -485,12 +521,70 @@ Status OperatorsList(const CliContext& ctx) {
   PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
     return client->admin().ListOperators(c, v1::ListOperatorsRequest(), &resp);
   }).Context("listing operators"));
-  Table t({{"name", "Name"}, {"role", "Role"}, {"scopes", "Scopes"}, {"created", "Created"}});
-  for (const auto& op : resp.operators()) {
-    t.AddRow({Cell::Text(op.name()), Cell::Text(RoleDisplayName(op.role())),
-              Cell::List(ToVector(op.scopes()), "(all)"), Cell::Time(op.created_unix_ms())});
-  }
+  Table t = OperatorTable();
+  for (const auto& op : resp.operators()) AddOperatorRow(t, op);
   Print(ctx, t.Render(ctx.format));
+  return Status::Ok();
+}
+
+Status OperatorsShow(const CliContext& ctx, const std::string& name) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::GetOperatorRequest req;
+  req.set_name(name);
+  v1::Operator op;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().GetOperator(c, req, &op);
+  }).Context("showing operator '" + name + "'"));
+  Table t = OperatorTable();
+  AddOperatorRow(t, op);
+  Print(ctx, RenderSingle(t, ctx.format));
+  return Status::Ok();
+}
+
+Status OperatorsRevoke(const CliContext& ctx, const std::string& name) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::RevokeOperatorRequest req;
+  req.set_name(name);
+  v1::Operator op;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().RevokeOperator(c, req, &op);
+  }).Context("revoking operator '" + name + "'"));
+  Print(ctx, "Revoked operator " + name + ": its open calls were ended and its credentials "
+                                          "are refused from now on\n");
+  return Status::Ok();
+}
+
+Status OperatorsRenew(const CliContext& ctx, const OperatorsRenewOptions& o) {
+  if (o.out.empty()) return InvalidArgument("--out FILE is required (the new credentials file)");
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  std::string what = "renewing the credentials of operator '" + o.name + "'";
+  auto file = ReservedFile::Create(o.out);
+  if (!file.ok()) return file.status().Context(what);
+  auto key = pki::GenerateKey();
+  if (!key.ok()) return key.status().Context(what + ": generating its key");
+  auto csr = pki::CreateCsr(key->private_key_pem, o.name);
+  if (!csr.ok()) return csr.status().Context(what + ": creating its certificate request");
+  v1::RenewOperatorRequest req;
+  req.set_name(o.name);
+  req.set_csr_pem(*csr);
+  v1::CreateOperatorResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().RenewOperator(c, req, &resp);
+  }).Context(what));
+  Credentials creds;
+  creds.server = client->credentials().server.empty() ? client->server() : client->credentials().server;
+  creds.name = o.name;
+  creds.ca_pem = resp.ca_pem().empty() ? client->credentials().ca_pem : resp.ca_pem();
+  creds.cert_pem = resp.certificate_pem();
+  creds.key_pem = key->private_key_pem;
+  Status written = (*file)->Commit(SerializeCredentials(creds));
+  if (!written.ok()) {
+    return written.Context("the credentials of '" + o.name + "' were renewed but could not be "
+                           "saved (renew them again)");
+  }
+  Print(ctx, "Renewed the credentials of " + o.name + " in " + o.out + ", valid until " +
+                 FormatLocalTime(resp.operator_().certificate_expires_unix_ms()) +
+                 "; the previous ones are refused from now on\n");
   return Status::Ok();
 }
 
@@ -535,12 +629,18 @@ Status WhoAmI(const CliContext& ctx) {
   Table t({{"name", "Name"},
            {"role", "Role"},
            {"scopes", "Scopes"},
+           {"hours", "Hours"},
+           {"expires", "Certificate expires"},
            {"created", "Created"},
            {"server", "Server"},
-           {"credentials", "Credentials"}});
-  t.AddRow({Cell::Text(op.name()), Cell::Text(RoleDisplayName(op.role())),
-            Cell::List(ToVector(op.scopes()), "(all groups)"), Cell::Time(op.created_unix_ms()),
-            Cell::Text(client->server()), Cell::Text(client->credentials_path())});
+           {"credentials", "Credentials"},
+           {"permissions", "Permissions", Shown::kDataOnly}});
+  std::string hours = op.hours().empty() ? "" : op.hours() + " (" + op.time_zone() + ")";
+  t.AddRow({Cell::Text(op.name()), Cell::Text(RoleName(op.role())),
+            Cell::List(ToVector(op.scopes()), "(all groups)"), Cell::Text(hours),
+            Cell::Time(op.certificate_expires_unix_ms()), Cell::Time(op.created_unix_ms()),
+            Cell::Text(client->server()), Cell::Text(client->credentials_path()),
+            Cell::List(ToVector(op.permissions()), "")});
   Print(ctx, RenderSingle(t, ctx.format));
   return Status::Ok();
 }

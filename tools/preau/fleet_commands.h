@@ -56,12 +56,17 @@ struct DevicesMoveOptions {
 Status DevicesMove(const CliContext& ctx, const DevicesMoveOptions& o);
 // Revokes the device's certificate: it can no longer connect.
 Status DevicesRetire(const CliContext& ctx, const DeviceIdOptions& o);
+// The hotline's two gestures: send a connected device its policy (and filter, catalogue)
+// again; close its connection so that its agent starts over.
+Status DevicesResend(const CliContext& ctx, const DeviceIdOptions& o);
+Status DevicesRestart(const CliContext& ctx, const DeviceIdOptions& o);
 
 // --- operators --------------------------------------------------------------------------------
 struct OperatorsCreateOptions {
   std::string name;
-  std::string role;                 // admin, teacher or reviewer
-  std::vector<std::string> scopes;  // group paths; none: everything (admins only)
+  std::string role;                 // one of RoleNames() (common/roles.h)
+  std::vector<std::string> scopes;  // group paths; none: the whole authority
+  std::string hours;                // periscolaire: "mon,tue,thu,fri 16:30-18:00"
   std::string out;                  // credentials file to create (never overwritten)
   // Address written into the new file; empty: the one in the caller's credentials file
   // (or, if it names none, the address this call used).
@@ -72,6 +77,15 @@ struct OperatorsCreateOptions {
 // behind an operator whose key is lost.
 Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o);
 Status OperatorsList(const CliContext& ctx);
+Status OperatorsShow(const CliContext& ctx, const std::string& name);
+// Revoked at once: the server ends its open calls and refuses its credentials.
+Status OperatorsRevoke(const CliContext& ctx, const std::string& name);
+struct OperatorsRenewOptions {
+  std::string name;
+  std::string out;  // the new credentials file (never overwritten)
+};
+// New credentials (a new key made here, a CSR sent), while the old ones still work.
+Status OperatorsRenew(const CliContext& ctx, const OperatorsRenewOptions& o);
 
 // --- audit ------------------------------------------------------------------------------------
 struct AuditListOptions {
@@ -84,8 +98,5 @@ Status AuditList(const CliContext& ctx, const AuditListOptions& o);
 // The caller's name, role and scopes as the server sees them, and where it connected.
 Status WhoAmI(const CliContext& ctx);
 
-// Role names as typed on the command line.
-Result<v1::Role> ParseRoleName(const std::string& name);
-std::string RoleDisplayName(v1::Role role);
 
 }  // namespace preau::cli

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/duration.h"
+#include "common/roles.h"
 #include "tools/preau/apps_commands.h"
 #include "tools/preau/class_commands.h"
 #include "tools/preau/cli_context.h"
@@ -142,6 +143,20 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     cmd->add_option("ID", o->id, "Device id")->required();
     OnRun(cmd, w, [&ctx, o] { return c::DevicesRetire(ctx, *o); });
   }
+  {
+    auto o = std::make_shared<c::DeviceIdOptions>();
+    auto* cmd = devices->add_subcommand(
+        "resend", "Send a connected device its policy, filter and apps again");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesResend(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::DeviceIdOptions>();
+    auto* cmd = devices->add_subcommand(
+        "restart", "Close a device's connection: its agent reconnects and starts over");
+    cmd->add_option("ID", o->id, "Device id")->required();
+    OnRun(cmd, w, [&ctx, o] { return c::DevicesRestart(ctx, *o); });
+  }
 
   // operators
   auto* operators = app.add_subcommand("operators", "People who use Préau, and their rights");
@@ -151,10 +166,12 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     auto* cmd = operators->add_subcommand(
         "create", "Create an operator and write their credentials file (key made here)");
     cmd->add_option("NAME", o->name, "Operator name (letters, digits, - _ . @)")->required();
-    cmd->add_option("--role", o->role, "admin, teacher or reviewer")
-        ->required()->check(CLI::IsMember({"admin", "teacher", "reviewer"}));
+    cmd->add_option("--role", o->role, preau::RoleNames())->required();
     cmd->add_option("--scope", o->scopes, "Group they may act on (repeat for several)")
         ->check(kGroupPath);
+    cmd->add_option("--hours", o->hours,
+                    "periscolaire: when they may act, e.g. \"mon,tue,thu,fri 16:30-18:00\"")
+        ->type_name("\"DAYS HH:MM-HH:MM\"");
     cmd->add_option("--out", o->out, "Credentials file to create (never overwritten)")
         ->required()->type_name("FILE");
     cmd->add_option("--server-address", o->server_address,
@@ -166,6 +183,29 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     auto* cmd = operators->add_subcommand("list", "List operators");
     AddOutputFlag(cmd, w);
     OnRun(cmd, w, [&ctx] { return c::OperatorsList(ctx); });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = operators->add_subcommand("show", "Show one operator: role, scopes, hours, expiry");
+    cmd->add_option("NAME", *name, "Operator name")->required();
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, name] { return c::OperatorsShow(ctx, *name); });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = operators->add_subcommand(
+        "revoke", "Revoke an operator now: its open calls end, its credentials are refused");
+    cmd->add_option("NAME", *name, "Operator name")->required();
+    OnRun(cmd, w, [&ctx, name] { return c::OperatorsRevoke(ctx, *name); });
+  }
+  {
+    auto o = std::make_shared<c::OperatorsRenewOptions>();
+    auto* cmd = operators->add_subcommand(
+        "renew", "New credentials for an operator (yourself, or one you manage) before the old expire");
+    cmd->add_option("NAME", o->name, "Operator name")->required();
+    cmd->add_option("--out", o->out, "Credentials file to create (never overwritten)")
+        ->required()->type_name("FILE");
+    OnRun(cmd, w, [&ctx, o] { return c::OperatorsRenew(ctx, *o); });
   }
 
   // audit
