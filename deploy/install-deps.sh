@@ -15,8 +15,9 @@ BUILD_PKGS=(
 # Real peers the tests talk to: dig for the DNS filter, nft and ip (network namespaces) for
 # the filter in a device's DNS path, headless Chromium to render the HTML report, flatpak
 # for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
-# build-essential).
-TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak)
+# build-essential), faketime to run the CLI on a wrong clock; clang and its runtimes for
+# the sanitizer and fuzzing step.
+TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak faketime clang libclang-rt-14-dev)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

@@ -3,6 +3,7 @@
 #include "common/grpc_status.h"
 #include "common/pki.h"
 #include "server/admin/authz.h"
+#include "server/fleet/device_service.h"
 #include "server/fleet/enrollment_token.h"
 #include "server/pki/peer.h"
 
@@ -154,6 +155,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContex
     PREAU_ASSIGN_OR_RETURN(auto d, core_.store->GetDevice(req->id()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, d.group));
     *out = DeviceToProto(d, core_.connections.Online(d.id));
+    PREAU_ASSIGN_OR_RETURN(auto clones, core_.store->CountAudit(kCloneAuditAction, d.id));
+    out->set_clone_refusals(static_cast<uint32_t>(clones.count));
+    out->set_last_clone_unix_ms(clones.last_ms);
     return Status::Ok();
   });
 }
