@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
   app.add_option("--filter-guard", guard_fd, "internal: the filter guard process")->group("");
   app.add_option("--session-socket", session_socket,
                  "Socket for preau-session, the desktop side (linux platform)");
+  int renew_days = 60;
+  app.add_option("--renew-before", renew_days,
+                 "Renew the device certificate when it has fewer days left than this")
+      ->check(CLI::Range(1, 800));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
     config->dns_listen = dns_listen;
   }
   if (system_step) return RunSystemStep(*config, opts.state_dir, uninstall, after_stop, guard_fd);
+  opts.renew_before = std::chrono::hours(24 * renew_days);
   if (!ca_file.empty()) {
     auto ca = preau::ReadFile(ca_file);
     if (!ca.ok()) {

@@ -3,6 +3,8 @@
 // message, so one failed call never leaks a stale error into the next one's message.
 #include "common/pki.h"
 
+#include <arpa/inet.h>
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -483,6 +485,25 @@ Result<CertInfo> ParseCertificate(const std::string& cert_pem) {
   PREAU_ASSIGN_OR_RETURN(info.public_key_pem, PublicKeyPem(key));
   PREAU_ASSIGN_OR_RETURN(info.not_before_unix, ToUnix(X509_get0_notBefore(cert.get())));
   PREAU_ASSIGN_OR_RETURN(info.not_after_unix, ToUnix(X509_get0_notAfter(cert.get())));
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = gn->d.dNSName;
+      info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                  static_cast<size_t>(ASN1_STRING_length(dns)));
+    } else if (gn->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = gn->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = {};
+      int len = ASN1_STRING_length(ip);
+      int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+      if (family != 0 && inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text)) {
+        info.ip_addresses.emplace_back(text);
+      }
+    }
+  }
+  GENERAL_NAMES_free(names);
   return info;
 }
 

@@ -74,6 +74,8 @@ struct CertInfo {
   std::string public_key_pem;
   int64_t not_before_unix = 0;
   int64_t not_after_unix = 0;
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses;  // subjectAltName IP entries, as text
 };
 Result<CertInfo> ParseCertificate(const std::string& cert_pem);
 

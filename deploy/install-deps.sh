@@ -17,9 +17,10 @@ BUILD_PKGS=(
 # the filter in a device's DNS path, headless Chromium to render the HTML report, flatpak
 # for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
 # build-essential); a real X desktop for the class lock (Xvfb, openbox, xdotool, xlogo, and
-# ImageMagick + tesseract to read the screen back).
+# ImageMagick + tesseract to read the screen back); faketime to run the CLI on a wrong
+# clock; clang and its runtimes for the sanitizer and fuzzing step.
 TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
-  imagemagick tesseract-ocr tesseract-ocr-eng)
+  imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

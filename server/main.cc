@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include "common/stop_signals.h"
+#include "common/duration.h"
 #include "common/files.h"
+#include "server/pki/server_keys.h"
 #include "server/server.h"
 
 namespace {
@@ -57,6 +59,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--listen", run.listen, "Address to listen on (port 0 picks one)");
   run_cmd->add_option("--port-file", port_file, "Write the chosen port here once listening");
 
+  std::string rotate_dir;
+  std::vector<std::string> rotate_hosts;
+  auto* rotate_cmd = app.add_subcommand(
+      "rotate-cert", "Replace the server's TLS certificate and key (same CA; restart the "
+                     "server to use them)");
+  rotate_cmd->add_option("--data", rotate_dir, "Data folder")->required();
+  rotate_cmd->add_option("--host", rotate_hosts, "Extra host name or address to name");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +77,15 @@ int main(int argc, char** argv) {
     if (!st.ok()) return Fail(st);
     std::printf("Created %s\n  CA for agents:        %s/ca.pem\n  admin credentials:    %s/admin.credentials\n",
                 init.data_dir.c_str(), init.data_dir.c_str(), init.data_dir.c_str());
+    return 0;
+  }
+  if (*rotate_cmd) {
+    auto cert = preau::server::RotateServerCertificate(rotate_dir, rotate_hosts);
+    if (!cert.ok()) return Fail(cert.status());
+    std::printf("New server certificate %s in %s/server.pem, valid until %s; restart the "
+                "server to use it (agents trust the CA and reconnect by themselves)\n",
+                cert->serial_hex.c_str(), rotate_dir.c_str(),
+                preau::FormatLocalTime(cert->not_after_unix * 1000).c_str());
     return 0;
   }
   return RunServer(run, port_file);

@@ -122,6 +122,27 @@ void UsageCollector::CountBlocked(const std::string& category) {
   ++blocked_[today][category];
 }
 
+std::string UsageCollector::ResumeAfterClockJump(const std::string& last, const std::string& today) {
+  // The last report is dated today or later: the clock had run ahead and has been set
+  // back. Waiting for the calendar to pass that date would silence the device for as long
+  // as the clock was wrong, so start again as on a first start (days already stored are
+  // replaced by the same ones); requests counted under the wrong dates happened lately,
+  // so they count for today.
+  std::string resume = AddDays(today, -1 - opts_.backfill_days);
+  std::fprintf(stderr,
+               "preau-agent: usage: the last report is dated %s, after today (%s): the "
+               "clock was ahead and has been set back; reporting resumes after %s\n",
+               last.c_str(), today.c_str(), resume.c_str());
+  (void)ctx_->state().Put(kLastDayKey, resume);
+  std::lock_guard<std::mutex> lock(mu_);
+  last_day_ = resume;
+  for (auto it = blocked_.upper_bound(today); it != blocked_.end();) {
+    for (const auto& [category, n] : it->second) blocked_[today][category] += n;
+    it = blocked_.erase(it);
+  }
+  return resume;
+}
+
 void UsageCollector::Check() {
   if (stopped_) return;
   timer_->cancel();
@@ -143,6 +164,7 @@ void UsageCollector::Check() {
     last = last_day_;
   }
   std::string yesterday = AddDays(today, -1);
+  if (last > yesterday) last = ResumeAfterClockJump(last, today);
   if (last < yesterday) {
     std::string first = AddDays(last, 1);
     std::string oldest = AddDays(today, -opts_.max_days_per_batch);

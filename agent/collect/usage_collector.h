@@ -6,7 +6,9 @@
 // is derived from the last day it covers, so a batch re-sent after a crash is stored once.
 // Each batch says how many reports the outbox dropped past its bound (cumulative), and
 // once the outbox has drained the collector tells the server about drops it has not
-// reported yet.
+// reported yet. A last report dated after yesterday means the clock was set back after
+// running ahead: reporting starts again from today rather than waiting for that date
+// (the server refuses usage dated after its own date).
 //
 // Where usage comes from is a UsageSource: simulated devices draw it from their seed
 // (agent/platform/sim_usage.h); other platforms have no app-usage source yet and report
@@ -68,6 +70,8 @@ class UsageCollector final : public AgentFeature {
  private:
   void Check();
   void Arm();
+  // Called when the last reported day is after yesterday; returns the new last day.
+  std::string ResumeAfterClockJump(const std::string& last, const std::string& today);
   std::string Today() const;
 
   UsageCollectorOptions opts_;

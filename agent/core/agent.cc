@@ -10,6 +10,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "agent/core/enroller.h"
+#include "common/clock_check.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
@@ -43,9 +44,10 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
 
   void Cancel() { ctx_.TryCancel(); }
 
-  void WaitDone() {
+  // Whether the stream ended within `timeout`.
+  bool WaitDone(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done_; });
+    return cv_.wait_for(lock, timeout, [&] { return done_; });
   }
 
   void OnWriteDone(bool ok) override {
@@ -151,7 +153,18 @@ Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> 
       reconnect_timer_(io),
       heartbeat_timer_(io),
       inventory_timer_(io),
+      renew_timer_(io),
       rng_(std::random_device{}()) {
+  channel_ = MakeChannel();
+  stub_ = v1::DeviceService::NewStub(channel_);
+  status_.device_id = identity_.device_id;
+  status_.group = identity_.group;
+  if (auto cert = pki::ParseCertificate(identity_.certificate_pem); cert.ok()) {
+    status_.certificate_not_after_unix = cert->not_after_unix;
+  }
+}
+
+std::shared_ptr<grpc::Channel> Agent::MakeChannel() const {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per simulated device
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
@@ -159,14 +172,101 @@ Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> 
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
-  channel_ =
-      grpc::CreateCustomChannel(opts_.server,
-                                preau::MtlsCredentials(identity_.ca_pem, identity_.certificate_pem,
-                                                       identity_.private_key_pem),
-                                args);
+  return grpc::CreateCustomChannel(
+      opts_.server,
+      preau::MtlsCredentials(identity_.ca_pem, identity_.certificate_pem,
+                             identity_.private_key_pem),
+      args);
+}
+
+void Agent::Repeat(asio::steady_timer& timer, std::chrono::milliseconds every,
+                   std::function<bool()> tick) {
+  timer.expires_after(every);
+  timer.async_wait(asio::bind_executor(
+      strand_, [this, &timer, every, tick = std::move(tick),
+                alive = std::weak_ptr<std::atomic<bool>>(alive_)](boost::system::error_code ec) {
+        // A timer that expired as the agent stopped still delivers its handler: the guard
+        // keeps it off a stopped (or deleted) agent.
+        auto a = alive.lock();
+        if (ec || !a || !*a || stopping_) return;
+        if (tick()) Repeat(timer, every, tick);
+      }));
+}
+
+void Agent::ArmRenewCheck() {
+  Repeat(renew_timer_, opts_.renew_check, [this] {
+    MaybeRenew();
+    return true;
+  });
+}
+
+void Agent::MaybeRenew() {
+  if (renewing_ || stopping_) return;
+  auto cert = pki::ParseCertificate(identity_.certificate_pem);
+  if (!cert.ok()) return;
+  int64_t left_s = cert->not_after_unix - clock_->NowUnixMs() / 1000;
+  if (left_s > std::chrono::duration_cast<std::chrono::seconds>(opts_.renew_before).count()) {
+    return;
+  }
+  auto key = pki::GenerateKey();
+  if (!key.ok()) return SetError(key.status());
+  auto csr = pki::CreateCsr(key->private_key_pem, identity_.device_id);
+  if (!csr.ok()) return SetError(csr.status());
+  renewing_ = true;
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::RenewRequest req;
+    v1::RenewResponse resp;
+    std::string key_pem;
+  };
+  auto call = std::make_shared<Call>();
+  call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  call->req.set_csr_pem(*csr);
+  call->key_pem = key->private_key_pem;
+  std::weak_ptr<std::atomic<bool>> alive = alive_;
+  // The strand is copied: the answer may come after the agent stopped.
+  stub_->async()->Renew(&call->ctx, &call->req, &call->resp,
+                        [this, call, alive, strand = strand_](grpc::Status st) {
+    asio::post(strand, [this, call, alive, st] {
+      auto a = alive.lock();
+      if (!a || !*a) return;
+      renewing_ = false;
+      if (!st.ok()) {
+        // The current certificate still works: the next check tries again.
+        std::fprintf(stderr, "preau-agent: certificate renewal failed: %s\n",
+                     st.error_message().c_str());
+        return;
+      }
+      AdoptRenewal(call->key_pem, call->resp);
+    });
+  });
+}
+
+void Agent::AdoptRenewal(const std::string& key_pem, const v1::RenewResponse& resp) {
+  Identity next = identity_;
+  next.private_key_pem = key_pem;
+  next.certificate_pem = resp.certificate_pem();
+  if (!resp.ca_chain_pem().empty()) next.ca_pem = resp.ca_chain_pem();
+  auto cert = pki::ParseCertificate(next.certificate_pem);
+  Status ok = pki::CheckKeyMatchesCertificate(next.private_key_pem, next.certificate_pem);
+  if (ok.ok() && (!cert.ok() || cert->common_name != identity_.device_id)) {
+    ok = InvalidArgument("the renewed certificate is not this device's");
+  }
+  if (ok.ok()) ok = state_->SaveIdentity(next);
+  if (!ok.ok()) {
+    std::fprintf(stderr, "preau-agent: renewed certificate not kept: %s\n", ok.message().c_str());
+    return;
+  }
+  identity_ = std::move(next);
+  // New connections use the new identity; the stream open now keeps the old channel
+  // (its call holds it) and runs on undisturbed.
+  channel_ = MakeChannel();
   stub_ = v1::DeviceService::NewStub(channel_);
-  status_.device_id = identity_.device_id;
-  status_.group = identity_.group;
+  std::fprintf(stderr, "preau-agent: certificate renewed (serial %s)\n",
+               cert->serial_hex.c_str());
+  std::lock_guard<std::mutex> lock(status_mu_);
+  ++status_.renewals;
+  status_.certificate_not_after_unix = cert->not_after_unix;
 }
 
 Agent::~Agent() {
@@ -181,33 +281,57 @@ void Agent::Start() {
   asio::post(strand_, [this] {
     for (auto& f : features_) f->Start(*this);
     ArmInventoryCheck();
+    ArmRenewCheck();
     Connect();
   });
 }
 
 void Agent::Stop() {
   if (!alive_->load()) return;
-  std::promise<Stream*> cancelled;
-  asio::post(strand_, [&] {
+  // Every wait here has a deadline: a stop that cannot finish says so and returns,
+  // rather than hanging the process that asked. The promises are shared with the posted
+  // handlers, which may still run after a wait gave up.
+  constexpr auto kStopDeadline = std::chrono::seconds(10);
+  auto cancelled = std::make_shared<std::promise<Stream*>>();
+  auto cancelled_f = cancelled->get_future();
+  asio::post(strand_, [this, cancelled] {
     stopping_ = true;
     reconnect_timer_.cancel();
     heartbeat_timer_.cancel();
     inventory_timer_.cancel();
+    renew_timer_.cancel();
     for (auto& f : features_) f->Stop();
     if (stream_) stream_->Cancel();
-    cancelled.set_value(stream_);
+    cancelled->set_value(stream_);
   });
-  if (Stream* s = cancelled.get_future().get()) s->WaitDone();
+  if (cancelled_f.wait_for(kStopDeadline) != std::future_status::ready) {
+    std::fprintf(stderr, "preau-agent: stop: the event loop did not run the stop within 10 s "
+                         "(is it running?); giving up\n");
+    alive_->store(false);
+    return;
+  }
+  if (Stream* s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
+    // gRPC still owns the stream: leaking it is the only safe thing left to do.
+    std::fprintf(stderr, "preau-agent: stop: the stream did not end within 10 s of its "
+                         "cancellation; leaving it\n");
+    alive_->store(false);
+    return;
+  }
   // The stream's own OnDone handler may run before or after this; once alive_ is false it
   // does nothing, and while stopping_ it never deletes the stream itself.
-  std::promise<void> finished;
-  asio::post(strand_, [&] {
+  auto finished = std::make_shared<std::promise<void>>();
+  auto finished_f = finished->get_future();
+  asio::post(strand_, [this, finished] {
     delete stream_;
     stream_ = nullptr;
     alive_->store(false);
-    finished.set_value();
+    finished->set_value();
   });
-  finished.get_future().get();
+  if (finished_f.wait_for(kStopDeadline) != std::future_status::ready) {
+    std::fprintf(stderr, "preau-agent: stop: the event loop stopped before the stream was "
+                         "released\n");
+    alive_->store(false);
+  }
   std::lock_guard<std::mutex> lock(status_mu_);
   status_.connected = false;
 }
@@ -260,14 +384,18 @@ void Agent::ScheduleReconnect() {
     last = status_.last_error;
   }
   // A retired or unknown device will not be let in by retrying fast.
+  // (A copy refused as a clone, ALREADY_EXISTS, backs off as usual: the same refusal
+  // also meets an agent restarting before the server saw its old stream end.)
   if (last.code() == Code::kPermissionDenied || last.code() == Code::kUnauthenticated) delay = max;
   // Full jitter over the upper half, so a fleet that lost its server does not return at once.
   std::uniform_int_distribution<int64_t> jitter(delay / 2, delay);
   ++attempt_;
   reconnect_timer_.expires_after(milliseconds(jitter(rng_)));
-  reconnect_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
-    if (!ec) Connect();
-  }));
+  reconnect_timer_.async_wait(asio::bind_executor(
+      strand_, [this, alive = std::weak_ptr<std::atomic<bool>>(alive_)](boost::system::error_code ec) {
+        auto a = alive.lock();
+        if (!ec && a && *a) Connect();
+      }));
 }
 
 void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
@@ -280,6 +408,16 @@ void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
     std::lock_guard<std::mutex> lock(status_mu_);
     status_.connected = false;
     status_.last_error = s.ok() ? Unavailable("the server closed the stream") : FromGrpc(s);
+    // A handshake refused because of the clock looks like a network fault: say which.
+    if (!s.ok()) {
+      if (auto why = ClockProblem(clock_->NowUnixMs(), identity_.certificate_pem,
+                                  identity_.ca_pem, "this device's certificate")) {
+        status_.last_error = Status(status_.last_error.code(),
+                                    "cannot connect to the server: " + *why + " (" +
+                                        s.error_message() + ")");
+        std::fprintf(stderr, "preau-agent: %s\n", status_.last_error.message().c_str());
+      }
+    }
   }
   // The server's words for a retired device (server/pki/peer.cc).
   if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
@@ -293,6 +431,16 @@ void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
   if (gen != gen_ || stopping_) return;
   if (msg.has_ack()) {
     const std::string& id = msg.ack().id();
+    const std::string& refused = msg.ack().refused();
+    if (!refused.empty()) {
+      // Refused for what it holds: resending cannot help, so it leaves the outbox (below).
+      std::fprintf(stderr, "preau-agent: the server refused %s: %s\n", id.c_str(),
+                   refused.c_str());
+      std::lock_guard<std::mutex> lock(status_mu_);
+      status_.last_refusal = id + ": " + refused;
+      if (id == hello_id_) status_.last_error = FailedPrecondition("hello refused: " + refused);
+    }
+    if (id == hello_id_ && !refused.empty()) return;
     if (id == hello_id_) {
       bool newly_connected = false;
       {
@@ -307,6 +455,7 @@ void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
         QueueInventory(/*force=*/true);
         FlushOutbox();
         ArmHeartbeat();
+        MaybeRenew();
         for (auto& f : features_) f->OnConnected();
       }
       return;
@@ -365,23 +514,20 @@ void Agent::FlushOutbox() {
 }
 
 void Agent::ArmHeartbeat() {
-  heartbeat_timer_.expires_after(opts_.heartbeat);
-  heartbeat_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
-    if (ec || stopping_ || !stream_) return;
+  Repeat(heartbeat_timer_, opts_.heartbeat, [this] {
+    if (!stream_) return false;  // re-armed on the next connection
     v1::AgentMessage m;
     m.mutable_heartbeat()->set_sent_unix_ms(clock_->NowUnixMs());
     stream_->Write(m);
-    ArmHeartbeat();
-  }));
+    return true;
+  });
 }
 
 void Agent::ArmInventoryCheck() {
-  inventory_timer_.expires_after(opts_.inventory_check);
-  inventory_timer_.async_wait(asio::bind_executor(strand_, [this](boost::system::error_code ec) {
-    if (ec || stopping_) return;
+  Repeat(inventory_timer_, opts_.inventory_check, [this] {
     QueueInventory(/*force=*/false);
-    ArmInventoryCheck();
-  }));
+    return true;
+  });
 }
 
 void Agent::CheckInventory() {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -43,6 +44,10 @@ struct AgentOptions {
   std::chrono::milliseconds backoff_min{1'000};
   std::chrono::milliseconds backoff_max{300'000};
   size_t outbox_max = 10'000;  // reports kept while offline; the oldest are dropped past it
+  // The device certificate is renewed (DeviceService.Renew, a new key) once it has less
+  // than this left; checked on every connection and every renew_check.
+  std::chrono::hours renew_before{60 * 24};
+  std::chrono::milliseconds renew_check{6 * 3'600'000};
   const Clock* clock = nullptr;
 };
 
@@ -53,6 +58,9 @@ struct AgentStatus {
   int connections = 0;         // successful connections so far
   Status last_error;           // why the last stream ended / attempt failed
   int64_t outbox_pending = 0;
+  std::string last_refusal;    // "<report id>: <why>" for the last report the server refused
+  int renewals = 0;            // certificates renewed by this process
+  int64_t certificate_not_after_unix = 0;  // the end of the certificate in use
 };
 
 class Agent : private AgentContext {
@@ -65,8 +73,9 @@ class Agent : private AgentContext {
   void AddFeature(std::unique_ptr<AgentFeature> feature);
   // Starts connecting (returns at once).
   void Start();
-  // Closes the stream and cancels timers; blocks until the stream is gone. Call from a
-  // thread other than the io_context's.
+  // Closes the stream and cancels timers; blocks until the stream is gone, at most about
+  // 10 s per step (then it logs what did not finish and returns). Call from a thread
+  // other than the io_context's.
   void Stop();
 
   AgentStatus status() const;
@@ -94,10 +103,20 @@ class Agent : private AgentContext {
   void OnStreamDone(uint64_t gen, const grpc::Status& status);
   void SendHello();
   void FlushOutbox();
+  // Runs `tick` on the strand every `every` while the agent runs and `tick` returns true.
+  void Repeat(boost::asio::steady_timer& timer, std::chrono::milliseconds every,
+              std::function<bool()> tick);
   void ArmHeartbeat();
   void ArmInventoryCheck();
   void QueueInventory(bool force);
   void SetError(const Status& st);
+  // Renews the certificate if it ends within renew_before (one renewal at a time).
+  void MaybeRenew();
+  void ArmRenewCheck();
+  // Keeps the renewed certificate: saved first, then used for every new connection. The
+  // stream open now stays up (it was authenticated once, at its start).
+  void AdoptRenewal(const std::string& key_pem, const v1::RenewResponse& resp);
+  std::shared_ptr<grpc::Channel> MakeChannel() const;
 
   boost::asio::io_context& io_;
   Strand strand_;
@@ -121,6 +140,8 @@ class Agent : private AgentContext {
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer heartbeat_timer_;
   boost::asio::steady_timer inventory_timer_;
+  boost::asio::steady_timer renew_timer_;
+  bool renewing_ = false;
   std::minstd_rand rng_;
   uint64_t next_msg_ = 0;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);

@@ -1,10 +1,85 @@
 #include "common/filter/url_rules.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace preau::filter {
 
-std::optional<UrlParts> SplitUrl(std::string_view url) {
+namespace {
+
+bool IsUnreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3986 section 5.2.4 on a path that starts with '/', empty segments ("//") dropped
+// too. The result ends with '/' when the last segment was empty, "." or "..".
+std::string RemoveDotSegments(std::string_view path) {
+  std::vector<std::string_view> kept;
+  std::string_view seg;
+  size_t pos = 1;  // past the leading '/'
+  while (true) {
+    size_t slash = path.find('/', pos);
+    seg = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    if (seg == "..") {
+      if (!kept.empty()) kept.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      kept.push_back(seg);
+    }
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  std::string out;
+  for (std::string_view s : kept) {
+    out += '/';
+    out += s;
+  }
+  if (out.empty() || seg.empty() || seg == "." || seg == "..") out += '/';
+  return out;
+}
+
+}  // namespace
+
+std::string DecodeUnreserved(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+        HexValue(s[i + 2]) >= 0) {
+      auto c = static_cast<unsigned char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      if (IsUnreserved(c)) {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1])));
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2])));
+      }
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string NormalizeUrlPath(std::string_view rest) {
+  size_t q = rest.find('?');
+  std::string path = DecodeUnreserved(rest.substr(0, q));
+  std::string query = q == std::string_view::npos ? std::string() : DecodeUnreserved(rest.substr(q));
+  if (path.empty() || path.front() != '/') path.insert(path.begin(), '/');
+  std::string out = RemoveDotSegments(path) + query;
+  AsciiLowercase(out);
+  return out;
+}
+
+Result<UrlParts> ParseUrl(std::string_view url) {
   size_t scheme = url.find("://");
   if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
   size_t hash = url.find('#');
@@ -16,14 +91,18 @@ std::optional<UrlParts> SplitUrl(std::string_view url) {
   if (at != std::string_view::npos) authority.remove_prefix(at + 1);
   size_t colon = authority.find(':');
   if (colon != std::string_view::npos) authority = authority.substr(0, colon);
-  Result<std::string> host = NormalizeDomain(authority);
-  if (!host.ok()) return std::nullopt;
+  Result<std::string> host = NormalizeDomain(DecodeUnreserved(authority));
+  if (!host.ok()) return InvalidArgument("host " + host.status().message());
   UrlParts parts;
   parts.host = std::move(*host);
-  parts.path = rest.empty() ? "/" : std::string(rest);
-  if (parts.path.front() == '?') parts.path.insert(parts.path.begin(), '/');
-  AsciiLowercase(parts.path);
+  parts.path = NormalizeUrlPath(rest);
   return parts;
+}
+
+std::optional<UrlParts> SplitUrl(std::string_view url) {
+  Result<UrlParts> parts = ParseUrl(url);
+  if (!parts.ok()) return std::nullopt;
+  return std::move(*parts);
 }
 
 void UrlRules::Add(uint8_t category, const std::string& normalised) {
@@ -47,13 +126,7 @@ void UrlRules::Finish() {
 }
 
 bool UrlRules::PathMatches(const std::string& rule_path, const std::string& path) {
-  if (rule_path.empty() || rule_path == "/") return true;
-  if (path.compare(0, rule_path.size(), rule_path) != 0) return false;
-  if (path.size() == rule_path.size()) return true;
-  char last = rule_path.back();
-  if (last == '/' || last == '?' || last == '&' || last == '=') return true;
-  char next = path[rule_path.size()];
-  return next == '/' || next == '?' || next == '#' || next == '&' || next == ';';
+  return path.compare(0, rule_path.size(), rule_path) == 0;
 }
 
 }  // namespace preau::filter

@@ -3,9 +3,11 @@
 // thousand), so a sorted vector keyed by the host hash is enough.
 //
 // A rule matches a URL when the URL's host is the rule's host or one of its subdomains and
-// the URL's path starts with the rule's path on a boundary: "a.com/games" matches
-// "/games", "/games/x" and "/games?p=1" but not "/gamesfoo". Comparison is in lowercase,
-// as squidGuard (for which UT1 writes these lists) does.
+// the URL's path starts with the rule's path, as a plain string prefix: UT1 documents its
+// `urls` entries so ("a.com/jeux" catches "/jeux", "/jeux/x", "/jeux?p=1" and
+// "/jeux.html"). Comparison is in lowercase, as squidGuard (for which UT1 writes these
+// lists) does. Both sides go through NormalizeUrlPath first, so that the spellings RFC 3986
+// calls equivalent ("/%67ames", "/a/../games", "//games") cannot walk around a rule.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace preau::filter {
 
@@ -24,7 +28,22 @@ struct UrlParts {
 };
 
 // Splits "https://User@WWW.Example.com:8443/A/b?q#frag"; nullopt if there is no usable host.
+// The host and path are normalised as below.
 std::optional<UrlParts> SplitUrl(std::string_view url);
+
+// As SplitUrl, with the reason when there is no usable host ("host " + NormalizeDomain's).
+Result<UrlParts> ParseUrl(std::string_view url);
+
+// RFC 3986 section 6.2.2 normalisation of what follows the host ("/a/b?q", "?q" or ""):
+// percent-encoded unreserved characters decoded ("%67" -> "g"), other escapes in upper
+// case, dot segments removed from the path (section 5.2.4), runs of '/' in the path made
+// one (web servers serve "//a" as "/a"), then everything lowercased. The result starts
+// with '/' ("/" when empty); the query is kept, decoded the same way.
+std::string NormalizeUrlPath(std::string_view rest);
+
+// Decodes the percent-encoded unreserved characters (ALPHA DIGIT - . _ ~) of `s`, leaves
+// every other escape in place with its hex digits in upper case.
+std::string DecodeUnreserved(std::string_view s);
 
 class UrlRules {
  public:

@@ -9,6 +9,7 @@
 
 #include "common/filter/domain_hash.h"
 #include "common/filter/domain_name.h"
+#include "common/filter/url_rules.h"
 
 namespace preau::filter {
 namespace {
@@ -150,13 +151,15 @@ std::string NormalizedAt(const std::string& text, size_t offset) {
 
 }  // namespace
 
-bool Ut1Category::IsWhite() const {
-  return std::find(usage.begin(), usage.end(), "white") != usage.end();
+bool IsWhiteCategory(const std::vector<std::string>& usage, const std::string& default_type) {
+  if (!default_type.empty()) return default_type == "white";
+  auto says = [&](const char* w) { return std::find(usage.begin(), usage.end(), w) != usage.end(); };
+  return says("white") && !says("black");
 }
 
-bool Ut1HashedCategory::IsWhite() const {
-  return std::find(usage.begin(), usage.end(), "white") != usage.end();
-}
+bool Ut1Category::IsWhite() const { return IsWhiteCategory(usage, default_type); }
+
+bool Ut1HashedCategory::IsWhite() const { return IsWhiteCategory(usage, default_type); }
 
 void HashDomainsText(const std::string& text, size_t max_reasons, Ut1HashedCategory& into) {
   // Lines are numbered in 32 bits and duplicates told apart by re-reading the earlier line
@@ -245,13 +248,15 @@ Status ReadUt1Hashed(const std::string& dir, size_t max_reasons,
   try {
     fs::path root(dir);
     if (!fs::is_directory(root)) return NotFound("not a folder: " + dir);
-    if (descriptions != nullptr && fs::exists(root / "global_usage")) {
+    std::map<std::string, Ut1Description> global;
+    if (fs::exists(root / "global_usage")) {
       PREAU_ASSIGN_OR_RETURN(std::string g, ReadWholeFile(root / "global_usage"));
-      *descriptions = ParseGlobalUsage(g);
+      global = ParseGlobalUsage(g);
     }
     for (const fs::path& folder : CategoryFolders(root)) {
       Ut1HashedCategory cat;
       cat.name = folder.filename().string();
+      if (auto it = global.find(cat.name); it != global.end()) cat.default_type = it->second.default_type;
       {
         PREAU_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(folder / "domains"));
         HashDomainsText(text, max_reasons, cat);
@@ -274,6 +279,7 @@ Status ReadUt1Hashed(const std::string& dir, size_t max_reasons,
       }
       PREAU_RETURN_IF_ERROR(fn(cat));
     }
+    if (descriptions != nullptr) *descriptions = std::move(global);
   } catch (const std::exception& e) {
     return Internal(std::string("reading UT1 folder ") + dir + ": " + e.what());
   }
@@ -301,33 +307,20 @@ const Ut1Category* Ut1Data::Find(const std::string& name) const {
 
 Result<std::string> NormalizeUrlRule(std::string_view raw) {
   std::string_view s = Trim(raw);
-  size_t scheme = s.find("://");
-  if (scheme != std::string_view::npos) s.remove_prefix(scheme + 3);
-  size_t hash = s.find('#');
-  if (hash != std::string_view::npos) s = s.substr(0, hash);
-  size_t slash = s.find_first_of("/?");
-  std::string_view host = s.substr(0, slash);
-  std::string_view rest = slash == std::string_view::npos ? std::string_view() : s.substr(slash);
-  size_t colon = host.find(':');  // a port: not part of the host name
-  if (colon != std::string_view::npos) host = host.substr(0, colon);
-  Result<std::string> h = NormalizeDomain(host);
-  if (!h.ok()) {
-    return InvalidArgument("not a URL: '" + std::string(raw.substr(0, 60)) + "' (host " +
-                           h.status().message() + ")");
-  }
-  for (char c : rest) {
+  for (char c : s) {
     if (c == ' ' || c == '\t' || static_cast<unsigned char>(c) < 0x20) {
       return InvalidArgument("not a URL: '" + std::string(raw.substr(0, 60)) +
                              "' (contains a space)");
     }
   }
-  std::string out = *h;
-  if (!rest.empty() && rest != "/") {
-    if (rest.front() == '?') out += '/';
-    out += rest;
+  // Rules and the URLs they are matched against go through the same normalisation.
+  Result<UrlParts> parts = ParseUrl(s);
+  if (!parts.ok()) {
+    return InvalidArgument("not a URL: '" + std::string(raw.substr(0, 60)) + "' (" +
+                           parts.status().message() + ")");
   }
-  AsciiLowercase(out);
-  return out;
+  if (parts->path == "/") return parts->host;
+  return parts->host + parts->path;
 }
 
 void ParseDomainsText(const std::string& text, Ut1Category& into) {
@@ -365,6 +358,10 @@ Result<Ut1Data> ReadUt1(const std::string& dir) {
     if (fs::exists(root / "global_usage")) {
       PREAU_ASSIGN_OR_RETURN(std::string g, ReadWholeFile(root / "global_usage"));
       data.descriptions = ParseGlobalUsage(g);
+    }
+    for (Ut1Category& cat : data.categories) {
+      auto it = data.descriptions.find(cat.name);
+      if (it != data.descriptions.end()) cat.default_type = it->second.default_type;
     }
   } catch (const std::exception& e) {
     return Internal(std::string("reading UT1 folder ") + dir + ": " + e.what());

@@ -29,13 +29,14 @@ struct SkippedLine {
 struct Ut1Category {
   std::string name;                 // folder name: "gambling"
   std::vector<std::string> usage;   // lines of `usage`: {"black"} or {"white", "child"}
+  std::string default_type;         // global_usage's DEFAULT_TYPE for it, "" when none
   std::vector<std::string> domains; // normalised, in file order, without duplicates
   std::vector<std::string> urls;    // normalised "host/path" prefixes
   std::vector<SkippedLine> skipped;
   size_t domain_lines = 0;          // lines read from `domains` (loaded + skipped)
   size_t url_lines = 0;
 
-  // True when `usage` says "white" (an allow-style list such as liste_blanche).
+  // True for an allow-style list such as liste_blanche: see IsWhiteCategory.
   bool IsWhite() const;
 };
 
@@ -54,6 +55,11 @@ struct Ut1Data {
   const Ut1Category* Find(const std::string& name) const;
 };
 
+// Whether UT1 means a category as white (an allow list): global_usage's DEFAULT_TYPE when
+// it has one (`chat`'s `usage` says "black" and "white": it may serve as either, and
+// global_usage says black), else a `usage` that says "white" and not "black".
+bool IsWhiteCategory(const std::vector<std::string>& usage, const std::string& default_type);
+
 // Reads every category folder under `dir` (folders without a `domains` file are ignored).
 Result<Ut1Data> ReadUt1(const std::string& dir);
 
@@ -64,6 +70,7 @@ Result<Ut1Data> ReadUt1(const std::string& dir);
 struct Ut1HashedCategory {
   std::string name;
   std::vector<std::string> usage;
+  std::string default_type;
   std::vector<uint64_t> domain_hashes;  // HashDomain of each loaded domain, sorted, no duplicates
   std::vector<std::string> urls;        // as in Ut1Category
   std::vector<SkippedLine> skipped;     // the first skipped lines: domains, then urls, by line

@@ -4,6 +4,7 @@
 #include "common/pki.h"
 #include "server/admin/authz.h"
 #include "server/admin/hours.h"
+#include "server/fleet/device_service.h"
 #include "server/fleet/enrollment_token.h"
 #include "server/pki/peer.h"
 
@@ -201,6 +202,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContex
   return RunAdminCall(core_, ctx, "AdminService.GetDevice", req->id(), [&](const OperatorRecord& op) {
     PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
     *out = DeviceToProto(d, core_.connections.Online(d.id));
+    PREAU_ASSIGN_OR_RETURN(auto clones, core_.store->CountAudit(kCloneAuditAction, d.id));
+    out->set_clone_refusals(static_cast<uint32_t>(clones.count));
+    out->set_last_clone_unix_ms(clones.last_ms);
     return Status::Ok();
   });
 }

@@ -2,21 +2,43 @@
 
 namespace preau::server {
 
-void Connections::Add(const std::string& device_id, std::shared_ptr<DeviceLink> link) {
+std::string Connections::Add(const std::string& device_id, const std::string& peer,
+                             std::shared_ptr<DeviceLink> link) {
   std::shared_ptr<DeviceLink> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto& slot = links_[device_id];
+    std::string& slot_peer = peers_[device_id];
+    if (slot && slot_peer != peer) return slot_peer.empty() ? "another connection" : slot_peer;
     old = std::move(slot);
     slot = std::move(link);
+    slot_peer = peer;
   }
   if (old) old->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
+  return "";
 }
 
 void Connections::Remove(const std::string& device_id, const DeviceLink* link) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = links_.find(device_id);
-  if (it != links_.end() && it->second.get() == link) links_.erase(it);
+  if (it != links_.end() && it->second.get() == link) {
+    links_.erase(it);
+    peers_.erase(device_id);
+    clones_.erase(device_id);
+  }
+}
+
+bool Connections::ConfirmClone(const std::string& device_id, int64_t now_ms,
+                               int64_t confirm_ms, int64_t interval_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto link = links_.find(device_id);
+  if (link == links_.end()) return false;
+  CloneSuspicion& c = clones_[device_id];
+  if (c.first != link->second.get()) c = {link->second.get(), now_ms, 0};
+  if (now_ms - c.since_ms < confirm_ms) return false;
+  if (c.reported_ms != 0 && now_ms - c.reported_ms < interval_ms) return false;
+  c.reported_ms = now_ms;
+  return true;
 }
 
 std::shared_ptr<DeviceLink> Connections::Find(const std::string& device_id) const {

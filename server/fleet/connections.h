@@ -27,12 +27,23 @@ class DeviceLink {
 
 class Connections {
  public:
-  // Registers the link of a newly connected device, closing an older link of the same
-  // device (a device has one stream at a time).
-  void Add(const std::string& device_id, std::shared_ptr<DeviceLink> link);
+  // Registers the link of a device that comes from `peer` (gRPC's "ipv4:host:port"). An
+  // older link from the same peer (the same connection: the agent's own reconnect) is
+  // replaced and closed; one from another peer stays, and the new one is refused: two
+  // connections of one identity at once are a cloned disk image. Returns the peer of the
+  // link that stays when refused, "" when registered.
+  std::string Add(const std::string& device_id, const std::string& peer,
+                              std::shared_ptr<DeviceLink> link);
   // Forgets `link` if it is still the device's current one.
   void Remove(const std::string& device_id, const DeviceLink* link);
   bool Online(const std::string& device_id) const;
+  // Whether the refusal of a second connection of `device_id` at `now_ms` confirms a
+  // clone. A first refusal does not: an agent that restarts can come back before the
+  // server has seen its old stream end. One that comes again `confirm_ms` later while the
+  // same first stream is still there does; it is then reported at most once every
+  // `interval_ms` (a clone retries for ever).
+  bool ConfirmClone(const std::string& device_id, int64_t now_ms, int64_t confirm_ms,
+                    int64_t interval_ms);
   // False if the device is not connected.
   bool Send(const std::string& device_id, const v1::ServerMessage& msg);
   void Close(const std::string& device_id, const grpc::Status& status);
@@ -45,6 +56,13 @@ class Connections {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<DeviceLink>> links_;
+  std::unordered_map<std::string, std::string> peers_;  // device id -> peer of its link
+  struct CloneSuspicion {
+    const DeviceLink* first = nullptr;  // the link that stayed
+    int64_t since_ms = 0;               // first refusal while it stayed
+    int64_t reported_ms = 0;
+  };
+  std::unordered_map<std::string, CloneSuspicion> clones_;
 };
 
 }  // namespace preau::server

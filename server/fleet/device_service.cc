@@ -20,6 +20,25 @@ constexpr int kDeviceCertDays = 825;
 // last_seen is written at most this often from heartbeats: a write per heartbeat per
 // device would cost more than it tells.
 constexpr int64_t kTouchIntervalMs = 30'000;
+constexpr int64_t kCloneAuditIntervalMs = 60'000;
+// A second connection refused again this long after the first refusal, while the first
+// connection is still the same, is a clone and not an agent restarting faster than the
+// server saw its old stream end.
+constexpr int64_t kCloneConfirmMs = 2'000;
+
+// Audits a confirmed clone (see Connections::ConfirmClone).
+void FlagClone(ServerCore& core, const std::string& device_id, const std::string& peer,
+               const std::string& first_peer) {
+  if (!core.connections.ConfirmClone(device_id, core.Now(), kCloneConfirmMs,
+                                     kCloneAuditIntervalMs)) {
+    return;
+  }
+  std::fprintf(stderr, "preau-server: device %s: second connection from %s refused as a clone "
+               "(connected from %s)\n", device_id.c_str(), peer.c_str(), first_peer.c_str());
+  core.Audit("device " + device_id, kCloneAuditAction, device_id,
+             FailedPrecondition("refused: already connected"),
+             "second connection from " + peer + " while connected from " + first_peer);
+}
 
 // One device's Connect stream. Owns itself: gRPC calls OnDone last, and it deletes itself
 // there. Other threads reach it only through its Link, which OnDone detaches.
@@ -34,7 +53,17 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     device_id_ = dev->id;
     link_ = std::make_shared<Link>(this);
-    core_.connections.Add(device_id_, link_);
+    std::string first = core_.connections.Add(device_id_, ctx->peer(), link_);
+    if (!first.empty()) {
+      // The same identity from a second connection: a cloned disk image. The first stays.
+      link_.reset();
+      finished_ = true;
+      FlagClone(core_, device_id_, ctx->peer(), first);
+      Finish(grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          "device " + device_id_ + " is already connected from another "
+                          "place; this copy is refused as a clone (reported to the admins)"));
+      return;
+    }
     (void)core_.store->TouchDevice(device_id_, core_.Now());
     last_touch_ms_ = core_.Now();
     StartRead(&in_);
@@ -46,13 +75,18 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       return;
     }
     Handle(in_, [link = link_, device = device_id_, id = in_.id()](const Status& st) {
-      if (st.ok() && !id.empty()) {
-        v1::ServerMessage ack;
-        ack.mutable_ack()->set_id(id);
-        link->Send(ack);  // a no-op once the stream is gone: the agent will resend
-      } else if (!st.ok()) {
+      if (!st.ok()) {
         std::fprintf(stderr, "preau-server: device %s: message %s not stored: %s\n",
                      device.c_str(), id.c_str(), st.message().c_str());
+      }
+      // Refused for what it holds: say so, or the agent would resend it forever and hold
+      // its outbox behind it. Other failures (a full disk) get no ack: it will come again.
+      bool refused = st.code() == Code::kInvalidArgument;
+      if ((st.ok() || refused) && !id.empty()) {
+        v1::ServerMessage ack;
+        ack.mutable_ack()->set_id(id);
+        if (refused) ack.mutable_ack()->set_refused(st.message());
+        link->Send(ack);  // a no-op once the stream is gone: the agent will resend
       }
     });
     std::lock_guard<std::mutex> lock(mu_);
@@ -245,6 +279,27 @@ class ArtifactWriter final : public grpc::ServerWriteReactor<v1::FetchChunk> {
   v1::FetchChunk msg_;
 };
 
+// A device's CSR, bounded and with its self-signature checked (enrolment and renewal).
+Result<pki::CsrInfo> CheckCsr(const std::string& csr_pem) {
+  if (csr_pem.size() > kMaxCsrBytes) return InvalidArgument("CSR is larger than 16 KiB");
+  auto csr = pki::VerifyCsr(csr_pem);
+  if (!csr.ok()) return InvalidArgument("CSR refused: " + csr.status().message());
+  return csr;
+}
+
+// A device certificate for `device_id`'s key, from the device CA.
+Result<pki::IssuedCertificate> IssueDeviceCertificate(const ServerCore& core,
+                                                      const std::string& public_key_pem,
+                                                      const std::string& device_id) {
+  pki::IssueRequest issue;
+  issue.public_key_pem = public_key_pem;
+  issue.common_name = device_id;
+  issue.organizational_unit = "device";
+  issue.usage = pki::CertUsage::kClient;
+  issue.valid_days = kDeviceCertDays;
+  return pki::IssueCertificate(core.keys.ca_cert_pem, core.keys.ca_key_pem, issue);
+}
+
 bool IsHexSha256(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -262,11 +317,9 @@ std::string ArtifactPath(const std::string& data_dir, const std::string& sha256)
 Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
                                    const v1::EnrollRequest& req, v1::EnrollResponse* resp) {
   PREAU_RETURN_IF_ERROR(CheckEnrollmentTokenFormat(req.token()));
-  if (req.csr_pem().size() > kMaxCsrBytes) return InvalidArgument("CSR is larger than 16 KiB");
   if (req.requested_name().size() > kMaxNameBytes) return InvalidArgument("device name is longer than 128 bytes");
-  auto csr = pki::VerifyCsr(req.csr_pem());
-  if (!csr.ok()) return InvalidArgument("CSR refused: " + csr.status().message());
-  PREAU_ASSIGN_OR_RETURN(auto fingerprint, pki::KeyFingerprint(csr->public_key_pem));
+  PREAU_ASSIGN_OR_RETURN(auto csr, CheckCsr(req.csr_pem()));
+  PREAU_ASSIGN_OR_RETURN(auto fingerprint, pki::KeyFingerprint(csr.public_key_pem));
 
   DeviceRecord d;
   d.id = "d-" + pki::RandomHex(6);
@@ -276,14 +329,7 @@ Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
   d.inventory = req.inventory().SerializeAsString();
   d.agent_version = req.inventory().agent_version();
 
-  pki::IssueRequest issue;
-  issue.public_key_pem = csr->public_key_pem;
-  issue.common_name = d.id;
-  issue.organizational_unit = "device";
-  issue.usage = pki::CertUsage::kClient;
-  issue.valid_days = kDeviceCertDays;
-  PREAU_ASSIGN_OR_RETURN(auto cert, pki::IssueCertificate(core_.keys.ca_cert_pem,
-                                                          core_.keys.ca_key_pem, issue));
+  PREAU_ASSIGN_OR_RETURN(auto cert, IssueDeviceCertificate(core_, csr.public_key_pem, d.id));
   d.cert_serial = cert.serial_hex;
   // The certificate counts only once the device row is durable: a failure here leaves no
   // device behind and the token's use unspent. The audit row commits with the device.
@@ -314,6 +360,34 @@ grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext*
     audited = pending.written();
   }
   if (!audited) core_.Audit("enrollment", "device.enroll", ctx->peer(), st);
+  auto* r = ctx->DefaultReactor();
+  r->Finish(ToGrpc(st));
+  return r;
+}
+
+Status DeviceServiceImpl::DoRenew(const grpc::CallbackServerContext& ctx,
+                                  const v1::RenewRequest& req, v1::RenewResponse* resp,
+                                  std::string* device_id) {
+  PREAU_ASSIGN_OR_RETURN(auto dev, AuthenticateDevice(ctx, *core_.store));
+  *device_id = dev.id;
+  PREAU_ASSIGN_OR_RETURN(auto csr, CheckCsr(req.csr_pem()));
+  PREAU_ASSIGN_OR_RETURN(auto fingerprint, pki::KeyFingerprint(csr.public_key_pem));
+  PREAU_ASSIGN_OR_RETURN(auto cert, IssueDeviceCertificate(core_, csr.public_key_pem, dev.id));
+  // Pending until the device connects with it: if this answer is lost, the current
+  // certificate still works and the device simply renews again.
+  PREAU_RETURN_IF_ERROR(core_.store->SetPendingCertificate(dev.id, cert.serial_hex, fingerprint));
+  resp->set_certificate_pem(cert.certificate_pem);
+  resp->set_ca_chain_pem(core_.keys.ca_cert_pem);
+  return Status::Ok();
+}
+
+grpc::ServerUnaryReactor* DeviceServiceImpl::Renew(grpc::CallbackServerContext* ctx,
+                                                   const v1::RenewRequest* req,
+                                                   v1::RenewResponse* resp) {
+  std::string device_id;
+  Status st = DoRenew(*ctx, *req, resp, &device_id);
+  core_.Audit(device_id.empty() ? "peer " + ctx->peer() : "device " + device_id,
+              "device.renew", device_id.empty() ? ctx->peer() : device_id, st);
   auto* r = ctx->DefaultReactor();
   r->Finish(ToGrpc(st));
   return r;

@@ -9,6 +9,9 @@
 
 namespace preau::server {
 
+// The audit action of a refused second connection of one identity (a cloned disk image).
+inline constexpr const char* kCloneAuditAction = "device.clone";
+
 class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
  public:
   explicit DeviceServiceImpl(ServerCore& core) : core_(core) {}
@@ -20,10 +23,15 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerWriteReactor<v1::FetchChunk>* Fetch(grpc::CallbackServerContext* ctx,
                                                   const v1::FetchRequest* req) override;
+  grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* ctx,
+                                  const v1::RenewRequest* req,
+                                  v1::RenewResponse* resp) override;
 
  private:
   Status DoEnroll(const grpc::CallbackServerContext& ctx, const v1::EnrollRequest& req,
                   v1::EnrollResponse* resp);
+  Status DoRenew(const grpc::CallbackServerContext& ctx, const v1::RenewRequest& req,
+                 v1::RenewResponse* resp, std::string* device_id);
   ServerCore& core_;
 };
 

@@ -26,6 +26,11 @@ Result<DeviceRecord> AuthenticateDevice(const grpc::ServerContextBase& ctx, Stor
                             FormatLocalTime(dev->retired_ms) + "; it can no longer connect");
   }
   if (dev->cert_serial != cert.serial_hex) {
+    // A renewed certificate takes over the first time the device uses it.
+    if (store.PromotePendingCertificate(dev->id, cert.serial_hex).ok()) {
+      dev->cert_serial = cert.serial_hex;
+      return dev;
+    }
     return PermissionDenied("certificate " + cert.serial_hex + " is no longer valid for device " + dev->id);
   }
   return dev;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pki.h"
 #include "common/status.h"
 
 namespace preau::server {
@@ -26,5 +27,15 @@ struct ServerKeys {
 Result<ServerKeys> CreateServerKeys(const std::string& dir, const std::string& authority_name,
                                     const std::vector<std::string>& hosts);
 Result<ServerKeys> LoadServerKeys(const std::string& dir);
+
+// Server certificates last this long; rotate them before (RotateServerCertificate).
+inline constexpr int kServerCertDays = 825;
+
+// Replaces the server's TLS key and certificate in `dir` with new ones from the same CA,
+// naming what the old certificate named plus `hosts`. Agents trust the CA, not the
+// certificate, so they connect to the restarted server as before. Returns the new
+// certificate's details.
+Result<pki::CertInfo> RotateServerCertificate(const std::string& dir,
+                                              const std::vector<std::string>& hosts);
 
 }  // namespace preau::server

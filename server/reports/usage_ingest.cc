@@ -21,7 +21,8 @@ Status CheckName(const std::string& name, const std::string& what, const std::st
 }
 }  // namespace
 
-Status ValidateUsageBatch(const v1::UsageBatch& batch) {
+Status ValidateUsageBatch(const v1::UsageBatch& batch, int64_t now_ms) {
+  const std::string latest = CivilDate::FromUnixMs(now_ms + kMaxLocalAheadOfUtcMs).ToString();
   if (batch.days_size() > kMaxDaysPerBatch) {
     return InvalidArgument("usage batch holds " + std::to_string(batch.days_size()) +
                            " days; at most 400 per batch");
@@ -29,6 +30,11 @@ Status ValidateUsageBatch(const v1::UsageBatch& batch) {
   for (const auto& d : batch.days()) {
     if (!CivilDate::Parse(d.day())) {
       return InvalidArgument("usage day '" + d.day() + "' is not a date (YYYY-MM-DD)");
+    }
+    if (d.day() > latest) {
+      return InvalidArgument("usage of " + d.day() + " is dated after the server's date (" +
+                             CivilDate::FromUnixMs(now_ms).ToString() +
+                             " UTC): the device's clock is ahead; set it right");
     }
     if (d.screen_on_minutes() > kMinutesPerDay) {
       return InvalidArgument("usage of " + d.day() + ": screen_on_minutes over 1440");
@@ -67,7 +73,7 @@ void UsageIngest::OnMessageAsync(const std::string& device_id, const v1::AgentMe
     done(InvalidArgument("a usage batch needs an id of 1 to 128 bytes"));
     return;
   }
-  if (Status st = ValidateUsageBatch(msg.usage()); !st.ok()) {
+  if (Status st = ValidateUsageBatch(msg.usage(), core_.Now()); !st.ok()) {
     done(st);
     return;
   }

@@ -26,8 +26,14 @@ inline constexpr int kMaxCategoriesPerDay = 200;
 inline constexpr size_t kMaxNameBytes = 200;
 inline constexpr uint32_t kMinutesPerDay = 24 * 60;
 
-// Checks one batch; InvalidArgument names the day and field at fault.
-Status ValidateUsageBatch(const v1::UsageBatch& batch);
+// A device's local date runs at most this far ahead of UTC (UTC+14, Kiribati): a day
+// that has not begun there by the server's clock is a day the device cannot have lived.
+inline constexpr int64_t kMaxLocalAheadOfUtcMs = 14 * 3'600'000;
+
+// Checks one batch received at `now_ms` (the server's clock); InvalidArgument names the
+// day and field at fault. Usage dated after the server's date is refused: a device whose
+// clock ran ahead must not fill days that have not happened yet.
+Status ValidateUsageBatch(const v1::UsageBatch& batch, int64_t now_ms);
 
 class UsageIngest final : public DeviceFeature {
  public:

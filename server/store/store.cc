@@ -406,4 +406,50 @@ Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t 
   return out;
 }
 
+Result<Store::AuditCount> Store::CountAudit(const std::string& action,
+                                            const std::string& target) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "SELECT COUNT(*), COALESCE(MAX(at_ms), 0) FROM audit WHERE action = ? AND target = ?"));
+  s.Bind(1, action).Bind(2, target);
+  PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+  AuditCount out;
+  if (row) {
+    out.count = s.Int(0);
+    out.last_ms = s.Int(1);
+  }
+  return out;
+}
+
+namespace {
+std::string PendingCertificateKey(const std::string& device_id) {
+  return "cert.pending." + device_id;
+}
+}  // namespace
+
+Status Store::SetPendingCertificate(const std::string& device_id, const std::string& serial,
+                                    const std::string& key_fingerprint) {
+  return SetMeta(PendingCertificateKey(device_id), serial + " " + key_fingerprint);
+}
+
+Status Store::PromotePendingCertificate(const std::string& device_id, const std::string& serial) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  return db_->Transaction([&]() -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto get, db_->Prepare("SELECT value FROM meta WHERE key=?"));
+    get.Bind(1, PendingCertificateKey(device_id));
+    PREAU_ASSIGN_OR_RETURN(bool row, get.Step());
+    std::string value = row ? get.Text(0) : "";
+    size_t space = value.find(' ');
+    if (space == std::string::npos || value.substr(0, space) != serial) {
+      return NotFound("no pending certificate " + serial + " for device " + device_id);
+    }
+    PREAU_ASSIGN_OR_RETURN(auto update, db_->Prepare(
+        "UPDATE devices SET cert_serial=?, key_fingerprint=? WHERE id=?"));
+    PREAU_RETURN_IF_ERROR(update.Bind(1, serial).Bind(2, value.substr(space + 1))
+                              .Bind(3, device_id).Run());
+    PREAU_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM meta WHERE key=?"));
+    return del.Bind(1, PendingCertificateKey(device_id)).Run();
+  });
+}
+
 }  // namespace preau::server

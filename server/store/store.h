@@ -136,6 +136,20 @@ class Store {
 
   Status AppendAudit(const v1::AuditEntry& entry);
   Result<std::vector<v1::AuditEntry>> ListAudit(int64_t since_ms, uint32_t limit);
+  // Certificate renewal (DeviceService.Renew). A renewed certificate is pending until the
+  // device first authenticates with it; then it replaces the current one (serial and key
+  // fingerprint) and the previous certificate stops working.
+  Status SetPendingCertificate(const std::string& device_id, const std::string& serial,
+                               const std::string& key_fingerprint);
+  // Ok (and promoted) if `serial` is the device's pending certificate; NotFound if not.
+  Status PromotePendingCertificate(const std::string& device_id, const std::string& serial);
+
+  // How many audit entries of `action` name `target`, and when the last was (0: none).
+  struct AuditCount {
+    int64_t count = 0;
+    int64_t last_ms = 0;
+  };
+  Result<AuditCount> CountAudit(const std::string& action, const std::string& target);
 
  private:
   explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}

@@ -5,12 +5,18 @@
 #
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
+# With BUILD_DIR set (deploy/sanitize.sh), that folder, already configured with
+# PREAU_FUZZ=ON, is used instead.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECONDS_EACH=${1:-120}
-B=$ROOT/build-fuzz
-cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPREAU_FUZZ=ON \
-  -DPREAU_BUILD_TESTS=OFF -DPREAU_BUILD_BENCH=OFF -DPREAU_AGENT_STATIC=OFF > /dev/null
+if [ -n "${BUILD_DIR:-}" ]; then
+  B=$(cd "$ROOT" && cd "$BUILD_DIR" && pwd)
+else
+  B=$ROOT/build-fuzz
+  cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPREAU_FUZZ=ON \
+    -DPREAU_BUILD_TESTS=OFF -DPREAU_BUILD_BENCH=OFF -DPREAU_AGENT_STATIC=OFF > /dev/null
+fi
 TARGETS=$(cd "$ROOT/tests/fuzz" && ls *_fuzz.cc | sed 's/\.cc$//')
 ninja -C "$B" $TARGETS
 status=0

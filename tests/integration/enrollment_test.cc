@@ -288,3 +288,194 @@ TEST_F(EnrollmentTest, InitRefusesAnExistingDataFolder) {
 
 }  // namespace
 }  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+// Issue 17, item 9: two agents with one identity (a cloned disk image). The second
+// connection is refused and flagged as a clone (audit, `devices show`); the first stays.
+TEST_F(EnrollmentTest, ASecondConnectionOfOneIdentityIsRefusedAsACloneAndTheFirstStays) {
+  std::string token = server_->CreateToken(kClass, 1);
+  auto first = StartAgent("original", token);
+  ASSERT_TRUE(first && first->WaitConnected());
+  const std::string id = first->agent().device_id();
+  first.reset();  // the disk is imaged while the device is off
+  std::filesystem::copy(dir_ / "original", dir_ / "clone",
+                        std::filesystem::copy_options::recursive);
+  first = StartAgent("original", "");
+  ASSERT_TRUE(first && first->WaitConnected());
+
+  auto clone = StartAgent("clone", "");
+  ASSERT_TRUE(clone);
+  EXPECT_EQ(clone->agent().device_id(), id);
+  ASSERT_TRUE(WaitUntil([&] { return clone->status().last_error.code() == Code::kAlreadyExists; }))
+      << clone->status().last_error.message();
+  EXPECT_NE(clone->status().last_error.message().find("clone"), std::string::npos)
+      << clone->status().last_error.message();
+  EXPECT_FALSE(clone->status().connected);
+  EXPECT_EQ(clone->status().connections, 0);
+  // The first was never replaced: still its first connection, and online.
+  EXPECT_TRUE(first->status().connected);
+  EXPECT_EQ(first->status().connections, 1);
+  EXPECT_TRUE(server_->Devices()[0].online());
+
+  // Flagged once the refusal repeats with the first still connected (a restart racing its
+  // own old stream is refused once, not flagged): in the audit and in `devices show`.
+  auto clone_refusals = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::GetDeviceRequest req;
+    req.set_id(id);
+    v1::Device d;
+    return server_->admin().GetDevice(&ctx, req, &d).ok() ? d.clone_refusals() : 0u;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return clone_refusals() == 1; }, 20s));
+  EXPECT_TRUE(first->status().connected);
+  EXPECT_EQ(first->status().connections, 1);
+  CommandResult show = RunBinary("preau", {"devices", "show", id, "-o", "json", "--credentials",
+                                           server_->data_dir() + "/admin.credentials",
+                                           "--server", server_->address()});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("\"clone_refusals\": 1"), std::string::npos) << show.out;
+  CommandResult audit = RunBinary("preau", {"audit", "list", "-o", "csv", "--credentials",
+                                            server_->data_dir() + "/admin.credentials",
+                                            "--server", server_->address()});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_NE(audit.out.find("device.clone"), std::string::npos) << audit.out;
+
+  // Once the clone is gone and the original reconnects, nothing is refused.
+  clone.reset();
+  first.reset();
+  first = StartAgent("original", "");
+  ASSERT_TRUE(first && first->WaitConnected());
+}
+
+}  // namespace
+}  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+agent::Identity IdentityIn(const std::string& state_dir) {
+  auto state = agent::StateStore::Open(state_dir);
+  EXPECT_TRUE(state.ok()) << state.status().message();
+  if (!state.ok()) return {};
+  auto id = (*state)->LoadIdentity();
+  EXPECT_TRUE(id.ok() && id->has_value());
+  return id.ok() && id->has_value() ? **id : agent::Identity{};
+}
+
+std::string SerialOf(const std::string& cert_pem) {
+  auto info = pki::ParseCertificate(cert_pem);
+  EXPECT_TRUE(info.ok()) << info.status().message();
+  return info.ok() ? info->serial_hex : "";
+}
+
+// Issue 17, item 10: a device certificate near its end is renewed in place (a new key, over
+// the device's own mTLS identity) without dropping the stream; the new certificate takes
+// over at the next connection and the old one stops working.
+TEST_F(EnrollmentTest, ACertificateNearItsEndIsRenewedInPlaceWithoutDroppingTheStream) {
+  std::string token = server_->CreateToken(kClass, 1);
+  { auto a = StartAgent("tablet", token); ASSERT_TRUE(a && a->WaitConnected()); }
+  const agent::Identity before = IdentityIn(dir_ / "tablet");
+
+  // A window longer than the certificate's 825 days: it is due at once.
+  TestAgentOptions options;
+  options.tune = [](agent::AgentOptions& o) { o.renew_before = std::chrono::hours(24 * 900); };
+  auto a = TestAgent::Start(*server_, dir_ / "tablet", "", std::move(options));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE((*a)->WaitConnected());
+  ASSERT_TRUE(WaitUntil([&] { return (*a)->status().renewals == 1; }))
+      << (*a)->status().last_error.message();
+  // Still the first stream, and it still carries reports.
+  EXPECT_EQ((*a)->status().connections, 1);
+  EXPECT_TRUE((*a)->status().connected);
+  (*a)->agent().CheckInventory();
+  EXPECT_TRUE(WaitUntil([&] { return (*a)->status().outbox_pending == 0; }));
+  a->reset();
+
+  const agent::Identity after = IdentityIn(dir_ / "tablet");
+  EXPECT_EQ(after.device_id, before.device_id);
+  EXPECT_NE(after.private_key_pem, before.private_key_pem) << "a renewal makes a new key";
+  ASSERT_NE(SerialOf(after.certificate_pem), SerialOf(before.certificate_pem));
+
+  // The next connection uses the new certificate, which takes over on the server.
+  auto b = StartAgent("tablet", "");
+  ASSERT_TRUE(b && b->WaitConnected());
+  ASSERT_TRUE(WaitUntil([&] {
+    return server_->Devices()[0].certificate_serial() == SerialOf(after.certificate_pem);
+  }));
+  b.reset();
+  // The old certificate no longer opens a stream.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto old_stub = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
+      server_->address(),
+      MtlsCredentials(before.ca_pem, before.certificate_pem, before.private_key_pem), args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::RenewRequest req;
+  req.set_csr_pem(FreshCsr());
+  v1::RenewResponse resp;
+  EXPECT_EQ(old_stub->Renew(&ctx, req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// Issue 17, item 10: the server certificate is rotated with `preau-server rotate-cert`;
+// agents trust the CA, so they reconnect to the restarted server by themselves.
+TEST_F(EnrollmentTest, ARotatedServerCertificateIsTrustedByConnectedAgents) {
+  auto a = StartAgent("tablet", server_->CreateToken(kClass, 1));
+  ASSERT_TRUE(a && a->WaitConnected());
+  auto old_cert = ReadFile(server_->data_dir() + "/server.pem");
+  ASSERT_TRUE(old_cert.ok());
+  server_->Stop();
+  CommandResult r = RunBinary("preau-server", {"rotate-cert", "--data", server_->data_dir(),
+                                               "--host", "mdm.ville.example"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("restart the server"), std::string::npos) << r.out;
+  auto new_cert = ReadFile(server_->data_dir() + "/server.pem");
+  ASSERT_TRUE(new_cert.ok());
+  auto info = pki::ParseCertificate(*new_cert);
+  ASSERT_TRUE(info.ok());
+  EXPECT_NE(info->serial_hex, SerialOf(*old_cert));
+  // The names of the old certificate are kept, the new one added.
+  for (const char* name : {"localhost", "mdm.ville.example"}) {
+    EXPECT_NE(std::find(info->dns_names.begin(), info->dns_names.end(), name),
+              info->dns_names.end()) << name;
+  }
+  EXPECT_NE(std::find(info->ip_addresses.begin(), info->ip_addresses.end(), "127.0.0.1"),
+            info->ip_addresses.end());
+  int before = a->status().connections;
+  server_->Restart();
+  ASSERT_TRUE(WaitUntil([&] { return a->status().connections > before && a->status().connected; },
+                        20s)) << a->status().last_error.message();
+}
+
+}  // namespace
+}  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+// Issue 17, item 3: the CLI on a machine whose clock is years ahead. TLS really refuses
+// the server's certificate (libfaketime moves the CLI's clock, OpenSSL's included); the
+// error names the clock, not "cannot reach the server".
+TEST_F(EnrollmentTest, TheCliOnAWrongClockSaysTheClockIsTheCause) {
+  const std::string faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  ASSERT_TRUE(std::filesystem::exists(faketime)) << "install faketime (deploy/install-deps.sh --test)";
+  const std::vector<std::string> args = {"groups", "list", "--credentials",
+                                         server_->data_dir() + "/admin.credentials",
+                                         "--server", server_->address()};
+  CommandResult ok = RunBinary("preau", args);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  CommandResult r = RunBinary("preau", args,
+                              {"LD_PRELOAD=" + faketime, "FAKETIME=@2035-06-01 08:00:00",
+                               // libfaketime goes first; under ASan, say that is fine.
+                               "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("clock says 2035-06-01"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ended"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("cannot reach"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace preau::testing

@@ -467,3 +467,64 @@ TEST_F(UsageTest, RetentionIsConfigurableAndAudited) {
 
 }  // namespace
 }  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+// Issue 17, item 3: a device clock set forward once (to 2029, say) must not silence its
+// usage until then. The server refuses usage dated after its own date, saying why; the
+// agent drops what was refused, and once its clock is set back it reports again.
+TEST_F(UsageTest, AClockSetForwardIsRefusedAndReportingResumesOnceItIsSetBack) {
+  ManualClock device_clock(LocalNoonToday());
+  ManualAgent a(*server_, dir_ / "clock-tablet", server_->CreateToken(kClass), &device_clock,
+                100, 21);
+  const std::string device_id = a.agent().device_id();
+  ASSERT_TRUE(WaitUntil([&] { return a.agent().status().connected; }));
+  const std::string server_today = server::CivilDate::FromUnixMs(clock_.NowUnixMs()).ToString();
+
+  device_clock.Advance(3 * 365 * kDayMs);
+  const std::string future_yesterday = agent::AddDays(agent::LocalDay(device_clock.NowUnixMs()), -1);
+  ASSERT_TRUE(WaitUntil([&] { return a.collector().LastReportedDay() == future_yesterday; }));
+  ASSERT_TRUE(WaitUntil([&] { return !a.agent().status().last_refusal.empty(); }, 20s))
+      << "the server never said it refused the batch";
+  EXPECT_NE(a.agent().status().last_refusal.find("dated after the server's date"),
+            std::string::npos)
+      << a.agent().status().last_refusal;
+  // Refused for good: it leaves the outbox instead of blocking it.
+  ASSERT_TRUE(WaitUntil([&] { return a.agent().status().outbox_pending == 0; }));
+  for (const auto& day : DaysOf(*server_, device_id)) {
+    EXPECT_LE(day, server_today) << "usage dated in the future was stored";
+  }
+
+  // The clock is set right again; the next day ends and is reported.
+  device_clock.Set(LocalNoonToday());
+  const std::string today = agent::LocalDay(device_clock.NowUnixMs());
+  ASSERT_TRUE(WaitUntil([&] { return a.collector().LastReportedDay() < today; }))
+      << "the agent still waits for " << a.collector().LastReportedDay();
+  device_clock.Advance(kDayMs);
+  clock_.Advance(kDayMs);
+  ASSERT_TRUE(WaitUntil([&] { return a.collector().LastReportedDay() == today; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto days = DaysOf(*server_, device_id);
+    return std::find(days.begin(), days.end(), today) != days.end();
+  }, 20s)) << "the day after the clock was set back never reached the server";
+}
+
+// Issue 17, item 3: a connection that fails while the device's clock lies outside its
+// certificates' validity says that the clock is the likely cause.
+TEST_F(UsageTest, AFailedConnectionWithAWrongClockSaysSo) {
+  ManualClock device_clock(clock_.NowUnixMs());
+  ManualAgent a(*server_, dir_ / "late-tablet", server_->CreateToken(kClass), &device_clock,
+                100, 22);
+  ASSERT_TRUE(WaitUntil([&] { return a.agent().status().connected; }));
+  device_clock.Advance(3000 * kDayMs);  // past the 825 days of its certificate
+  server_->Stop();
+  ASSERT_TRUE(WaitUntil([&] {
+    return a.agent().status().last_error.message().find("clock") != std::string::npos;
+  }, 20s)) << a.agent().status().last_error.message();
+  std::string why = a.agent().status().last_error.message();
+  EXPECT_NE(why.find("after this device's certificate ended"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace preau::testing

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <grpcpp/create_channel.h>
@@ -107,8 +109,18 @@ std::string TestServer::ca_pem() const {
   return ca.ok() ? *ca : "";
 }
 
+namespace {
+// Every harness call has a deadline: a server that stops answering fails the test, it
+// does not hang it.
+constexpr auto kCallDeadline = std::chrono::seconds(30);
+void SetDeadline(grpc::ClientContext& ctx) {
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+}
+}  // namespace
+
 void TestServer::CreateGroup(const std::string& path) {
   grpc::ClientContext ctx;
+  SetDeadline(ctx);
   v1::CreateGroupRequest req;
   req.set_path(path);
   v1::Group g;
@@ -118,6 +130,7 @@ void TestServer::CreateGroup(const std::string& path) {
 
 std::string TestServer::CreateToken(const std::string& group, uint32_t uses, int64_t ttl_s) {
   grpc::ClientContext ctx;
+  SetDeadline(ctx);
   v1::CreateTokenRequest req;
   req.set_group(group);
   req.set_uses(uses);
@@ -130,6 +143,7 @@ std::string TestServer::CreateToken(const std::string& group, uint32_t uses, int
 
 std::vector<v1::Device> TestServer::Devices(const std::string& group) {
   grpc::ClientContext ctx;
+  SetDeadline(ctx);
   v1::ListDevicesRequest req;
   req.set_group(group);
   v1::ListDevicesResponse resp;
@@ -159,6 +173,7 @@ std::string TestServer::CreateOperatorAs(const std::string& creator_credentials,
   req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, name));
   v1::CreateOperatorResponse resp;
   grpc::ClientContext ctx;
+  SetDeadline(ctx);
   auto st = creator->CreateOperator(&ctx, req, &resp);
   EXPECT_TRUE(st.ok()) << st.error_message();
   Credentials c;
@@ -224,10 +239,11 @@ Result<std::unique_ptr<TestAgent>> TestAgent::Start(const TestServer& server,
 
 TestAgent::~TestAgent() {
   if (agent_) agent_->Stop();
-  agent_.reset();
+  // Stop the loop before destroying the agent (see sim::Fleet::Stop).
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  agent_.reset();
 }
 
 bool TestAgent::WaitConnected(std::chrono::milliseconds timeout) {
@@ -247,6 +263,9 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overri
   out.insert(out.end(), overrides.begin(), overrides.end());
   return out;
 }
+namespace {
+constexpr std::chrono::seconds kBinaryDeadline{90};
+}  // namespace
 
 CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
                         const std::vector<std::string>& env) {
@@ -277,13 +296,26 @@ CommandResult RunTool(const std::string& path, const std::vector<std::string>& a
     return r;
   }
   posix_spawn_file_actions_destroy(&fa);
+  // A binary that does not exit within the deadline is killed: the test fails, it does
+  // not hang.
   int status = 0;
-  waitpid(pid, &status, 0);
+  auto deadline = std::chrono::steady_clock::now() + kBinaryDeadline;
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling step, not a sync
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    r.err = path + " did not exit within " + std::to_string(kBinaryDeadline.count()) +
+            " s and was killed\n";
+  }
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   auto o = ReadFile(out_path);
   auto e = ReadFile(err_path);
   r.out = o.ok() ? *o : "";
-  r.err = e.ok() ? *e : "";
+  r.err += e.ok() ? *e : "";
   return r;
 }
 

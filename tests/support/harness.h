@@ -131,7 +131,9 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-// Runs one of the project's binaries (name relative to the build folder) with `args`.
+// Runs one of the project's binaries (name relative to the build folder) with `args`;
+// `env` ("NAME=value") adds to the environment and replaces what it names. A binary still
+// running after 90 s is killed (the result says so).
 CommandResult RunBinary(const std::string& name, const std::vector<std::string>& args,
                         const std::vector<std::string>& env = {});
 // This process's environment with `overrides` ("NAME=value") replacing or adding entries.

@@ -3,6 +3,8 @@
 
 #include "common/filter/domain_hash.h"
 #include "common/filter/matcher.h"
+#include "common/filter/url_rules.h"
+#include "common/filter/ut1_reader.h"
 
 namespace preau::filter {
 namespace {
@@ -87,7 +89,7 @@ TEST_F(MatcherTest, Ipv4LiteralMatchesOnlyItself) {
   EXPECT_TRUE(matcher_.DecideUrl("http://192.0.2.7/x", p).blocked);
 }
 
-TEST_F(MatcherTest, UrlPrefixRulesOnPathBoundaries) {
+TEST_F(MatcherTest, UrlPrefixRulesAreStringPrefixes) {
   CompiledProfile p = Profile({{"games"}, {}, {}});
   Decision d = matcher_.DecideUrl("https://www.Portal.example/Games/tetris", p);
   EXPECT_TRUE(d.blocked);
@@ -96,7 +98,8 @@ TEST_F(MatcherTest, UrlPrefixRulesOnPathBoundaries) {
   EXPECT_EQ(d.matched_entry, "portal.example/games");
   EXPECT_TRUE(matcher_.DecideUrl("portal.example/games", p).blocked);
   EXPECT_TRUE(matcher_.DecideUrl("http://portal.example/games?x=1", p).blocked);
-  EXPECT_FALSE(matcher_.DecideUrl("http://portal.example/gamesfoo", p).blocked);
+  // UT1 entries are string prefixes (issue 17, item 12): "/games" also catches "/gamesfoo".
+  EXPECT_TRUE(matcher_.DecideUrl("http://portal.example/gamesfoo", p).blocked);
   EXPECT_FALSE(matcher_.DecideUrl("http://portal.example/news", p).blocked);
   EXPECT_TRUE(matcher_.DecideUrl("http://user@portal.example:8080/arcade/pacman", p).blocked);
   // Domain rules apply to URLs too.
@@ -151,6 +154,66 @@ TEST(DomainSet, FindsEveryEntryAmongMany) {
   EXPECT_LE(set.MemoryBytes(), 100000u * 13);
   DomainSet empty = DomainSet::Build({});
   EXPECT_FALSE(empty.Contains(HashDomain("a.b")));
+}
+
+}  // namespace
+}  // namespace preau::filter
+
+namespace preau::filter {
+namespace {
+
+// Issue 17, item 12: a URL rule cannot be walked around by spellings RFC 3986 calls
+// equivalent, and entries match as UT1 documents them (string prefixes).
+TEST(UrlRules, NormalisedSpellingsCannotWalkAroundARule) {
+  std::vector<std::string> names = {"games"};
+  UrlRules urls;
+  Result<std::string> rule = NormalizeUrlRule("http://Site.Example/jeux");
+  ASSERT_TRUE(rule.ok()) << rule.status().message();
+  urls.Add(0, *rule);
+  urls.Add(0, *NormalizeUrlRule("other.example/%67ames/Arcade"));  // an escaped rule too
+  urls.Finish();
+  Matcher m(names, DomainSet::Build({}), std::move(urls));
+  Result<CompiledProfile> p = CompiledProfile::Compile({{"games"}, {}, {}}, names);
+  ASSERT_TRUE(p.ok());
+  for (const char* url : {
+           "http://site.example/jeux",
+           "http://site.example/jeux.html",         // a string prefix, as UT1 documents
+           "http://site.example//jeux",             // doubled slash
+           "http://site.example/a//../jeux/x",      // doubled slash and dot segments
+           "http://site.example/%6Aeux",            // percent-encoded unreserved letter
+           "http://site.example/%6a%65%75%78?p=1",  // lowercase escapes, with a query
+           "http://site.example/./jeux",            // dot segment
+           "http://site.example/x/../jeux",         // dot-dot segment
+           "http://site.example/%2E%2E/jeux",       // escaped dot-dot
+           "HTTP://SITE.EXAMPLE/JEUX",              // case of scheme, host and path
+           "http://%73ite.example/jeux",            // escaped letter in the host
+           "http://www.site.example:8080/jeux#top",
+           "http://other.example/games/arcade/pacman",
+           "http://other.example//games/./arcade",
+       }) {
+    EXPECT_TRUE(m.DecideUrl(url, *p).blocked) << url;
+  }
+  EXPECT_FALSE(m.DecideUrl("http://site.example/", *p).blocked);
+  EXPECT_FALSE(m.DecideUrl("http://site.example/je", *p).blocked);
+  EXPECT_FALSE(m.DecideUrl("http://site.example/maths/jeux", *p).blocked);
+  EXPECT_FALSE(m.DecideUrl("http://site.example/jeux/../maths", *p).blocked);
+  EXPECT_FALSE(m.DecideUrl("http://other.example/games", *p).blocked);
+  // A reserved character stays escaped: "%2F" is not a path separator.
+  EXPECT_FALSE(m.DecideUrl("http://other.example/games%2Farcade", *p).blocked);
+}
+
+TEST(UrlRules, NormalizeUrlPathFollowsRfc3986) {
+  EXPECT_EQ(NormalizeUrlPath(""), "/");
+  EXPECT_EQ(NormalizeUrlPath("?q=1"), "/?q=1");
+  EXPECT_EQ(NormalizeUrlPath("/a/b/c/./../../g"), "/a/g");  // RFC 3986 5.2.4's example
+  EXPECT_EQ(NormalizeUrlPath("/mid/content=5/../6"), "/mid/6");
+  EXPECT_EQ(NormalizeUrlPath("/../../x"), "/x");
+  EXPECT_EQ(NormalizeUrlPath("//a///b/"), "/a/b/");
+  EXPECT_EQ(NormalizeUrlPath("/a/.."), "/");
+  EXPECT_EQ(NormalizeUrlPath("/a/b/.."), "/a/");
+  EXPECT_EQ(NormalizeUrlPath("/%7Euser/%41%2f"), "/~user/a%2f");
+  EXPECT_EQ(NormalizeUrlPath("/a?b=/../c"), "/a?b=/../c");  // the query is no path
+  EXPECT_EQ(NormalizeUrlPath("/%zz%4"), "/%zz%4");
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Reads the real UT1 extract and synthetic files with every known quirk.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+
+#include <sys/stat.h>
 #include <map>
 #include <string>
 
@@ -189,6 +192,58 @@ TEST(Ut1Reader, HashedReadOfAMissingFolderIsAClearError) {
   });
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("/nonexistent/ut1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace preau::filter
+
+namespace preau::filter {
+namespace {
+
+// Issue 17, item 12: a category whose `usage` says both "black" and "white" (UT1's `chat`)
+// is what global_usage's DEFAULT_TYPE says; without one, "black" wins.
+TEST(Ut1Reader, GlobalUsageDecidesBlackOrWhite) {
+  char tmpl[] = "/tmp/preau-ut1-usage-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  auto write = [&](const std::string& rel, const std::string& text) {
+    FILE* f = std::fopen((root + "/" + rel).c_str(), "w");
+    ASSERT_NE(f, nullptr) << rel;
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  for (const char* c : {"chat", "liste_blanche", "mixed"}) {
+    ASSERT_EQ(mkdir((root + "/" + c).c_str(), 0700), 0);
+    write(std::string(c) + "/domains", std::string(c) + ".example\n");
+  }
+  write("chat/usage", "black\nwhite\n");
+  write("liste_blanche/usage", "white\n");
+  write("mixed/usage", "white\nblack\n");
+  write("global_usage", "NAME: chat\nDEFAULT_TYPE: black\nNAME EN: Chat\n\n"
+                        "NAME: liste_blanche\nDEFAULT_TYPE: white\n");
+  Result<Ut1Data> data = ReadUt1(root);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  EXPECT_FALSE(data->Find("chat")->IsWhite());
+  EXPECT_TRUE(data->Find("liste_blanche")->IsWhite());
+  EXPECT_FALSE(data->Find("mixed")->IsWhite());
+  std::map<std::string, bool> hashed;
+  Status st = ReadUt1Hashed(root, 5, [&](Ut1HashedCategory& cat) -> Status {
+    hashed[cat.name] = cat.IsWhite();
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(hashed, (std::map<std::string, bool>{
+                        {"chat", false}, {"liste_blanche", true}, {"mixed", false}}));
+  std::filesystem::remove_all(root);
+}
+
+TEST(Ut1Reader, UrlRulesAreNormalisedAsTheUrlsTheyMatch) {
+  Ut1Category cat;
+  ParseUrlsText("Site.example//%6Aeux/./a/../\nsite.example/x/%2e%2e/jeux/\n", cat);
+  std::vector<std::string> want = {"site.example/jeux/"};
+  EXPECT_EQ(cat.urls, want);  // the second line is the same rule: a duplicate
+  ASSERT_EQ(cat.skipped.size(), 1u);
+  EXPECT_NE(cat.skipped[0].reason.find("duplicate of line 1"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "common/duration.h"
+#include "common/clock.h"
+#include "common/clock_check.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
@@ -118,6 +120,12 @@ Status AdminClient::Explain(const grpc::Status& status) const {
   using G = grpc::StatusCode;
   switch (status.error_code()) {
     case G::UNAVAILABLE: {
+      // A handshake refused because of this machine's clock is no network fault.
+      if (auto why = ClockProblem(Clock::System().NowUnixMs(), credentials_.cert_pem,
+                                  credentials_.ca_pem, "the certificate in " + credentials_path_)) {
+        return Status(st.code(), "cannot connect to the server at " + server_ + ": " + *why +
+                                     " (" + msg + ")");
+      }
       std::string hint;
       if (msg.find("certificate verify failed") != std::string::npos) {
         hint = " (is " + credentials_path_ + " made for this server? its CA does not match)";

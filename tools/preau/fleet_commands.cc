@@ -89,6 +89,8 @@ Table DeviceTable() {
       {"enrolled", "Enrolled", S::kDataOnly},
       {"retired", "Retired", S::kDataOnly},
       {"certificate_serial", "Certificate serial", S::kDataOnly},
+      {"clone_refusals", "Clones refused", S::kDataOnly},
+      {"last_clone", "Last clone", S::kDataOnly},
   });
 }
 
@@ -158,6 +160,9 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Time(d.enrolled_unix_ms()),
       Cell::Bool(d.retired()),
       Cell::Text(d.certificate_serial()),
+      // A second connection of this identity was refused: a copied disk image.
+      Cell::Uint(d.clone_refusals()),
+      d.last_clone_unix_ms() != 0 ? Cell::Time(d.last_clone_unix_ms()) : Cell::Null(),
   };
 }
 

@@ -91,11 +91,13 @@ void Fleet::Stop() {
   for (auto& a : agents_) {
     if (a) a->Stop();
   }
-  agents_.clear();
+  // The loop stops before the agents are destroyed: a timer that expired just as an agent
+  // stopped still has its handler on the way, and it must never run on a deleted agent.
   work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  agents_.clear();
 }
 
 Fleet::~Fleet() { Stop(); }
