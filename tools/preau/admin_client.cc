@@ -74,9 +74,13 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionOption
     int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
     if (cert->not_after_unix <= now_s) {
-      return Unauthenticated(c->credentials_path_ + ": the certificate of operator '" +
-                             cert->common_name + "' expired on " +
-                             FormatLocalTime(cert->not_after_unix * 1000) +
+      // A clock set years ahead looks the same as an expired certificate: name the clock
+      // first, so that nobody renews credentials that are fine.
+      auto clock = ClockProblem(now_s * 1000, c->credentials_.cert_pem, c->credentials_.ca_pem,
+                                "the certificate in " + c->credentials_path_);
+      return Unauthenticated(c->credentials_path_ + ": " + (clock ? *clock + ". If the clock is right, " : "") +
+                             "the certificate of operator '" + cert->common_name +
+                             "' expired on " + FormatLocalTime(cert->not_after_unix * 1000) +
                              ": ask an administrator for new credentials (`preau operators "
                              "renew " + cert->common_name + " --out FILE`)");
     }
