@@ -167,9 +167,10 @@ TEST(ConnectionFloodTest, AFloodPastTheFileLimitNeitherHangsNorStopsTheServer) {
   auto start = SteadyClock::now();
   auto during = call();
   auto took = SteadyClock::now() - start;
-  std::printf("flood: operator call while flooded: exit %d in %lld ms\n", during.exit_code,
+  std::printf("flood: operator call while flooded: exit %d in %lld ms %s\n", during.exit_code,
               static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+              during.err.c_str());
   if (during.exit_code != 0) {
     EXPECT_LT(took, 10s) << during.err;
     EXPECT_NE(during.err.find("cannot reach the server"), std::string::npos) << during.err;
