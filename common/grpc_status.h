@@ -2,11 +2,28 @@
 // (PERMISSION_DENIED stays PERMISSION_DENIED) and its message across the wire.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
 #include <grpcpp/support/status.h>
 
 #include "common/status.h"
 
 namespace preau {
+
+// What a server sends for an error that is not the caller's doing (kInternal, kDataLoss):
+// such messages name SQL statements, files and folders of the server, which are for its
+// log, not for every client. The log line and the reply share a reference.
+inline std::string HideInternalError(const std::string& message) {
+  static std::atomic<uint64_t> counter{0};
+  uint64_t ref = ++counter;
+  std::fprintf(stderr, "preau-server: internal error E%llu: %s\n",
+               static_cast<unsigned long long>(ref), message.c_str());
+  return "internal error on the server (its log has the details under E" +
+         std::to_string(ref) + ")";
+}
 
 inline grpc::Status ToGrpc(const Status& s) {
   using G = grpc::StatusCode;
@@ -24,6 +41,9 @@ inline grpc::Status ToGrpc(const Status& s) {
     case Code::kDeadlineExceeded: code = G::DEADLINE_EXCEEDED; break;
     case Code::kDataLoss: code = G::DATA_LOSS; break;
     case Code::kInternal: code = G::INTERNAL; break;
+  }
+  if (code == G::INTERNAL || code == G::DATA_LOSS) {
+    return grpc::Status(code, HideInternalError(s.message()));
   }
   return grpc::Status(code, s.message());
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace preau {
 
 class Json {
@@ -55,9 +57,5 @@ class Json {
 
 // `s` as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD.
 std::string JsonQuote(const std::string& s);
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid (overlong
-// forms, surrogates and code points above U+10FFFF included).
-size_t Utf8SequenceLength(const std::string& s, size_t i);
 
 }  // namespace preau

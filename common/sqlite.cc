@@ -2,22 +2,26 @@
 
 #include <sqlite3.h>
 
+#include "common/utf8.h"
+
 namespace preau {
 
 namespace {
+// Only kInternal and kDataLoss carry the statement and the file (a server keeps those for
+// its log, see ToGrpc); the codes a caller may see name the problem in plain words.
 Status SqliteStatus(sqlite3* db, int rc, const std::string& what) {
   std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_FULL:
-      return ResourceExhausted(msg + " (disk full)");
+      return ResourceExhausted("the database's disk is full");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return DataLoss(msg);
     case SQLITE_CONSTRAINT:
-      return AlreadyExists(msg);
+      return AlreadyExists("that record already exists (or is still referred to)");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Unavailable(msg);
+      return Unavailable("the database is busy: try again");
     default:
       return Internal(msg);
   }
@@ -72,7 +76,10 @@ Status Stmt::RunRaw() {
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 std::string Stmt::Text(int col) const {
   auto* p = sqlite3_column_text(stmt_, col);
-  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col))
+  // A row written by an older version, or by hand, may hold bytes that are not UTF-8; read
+  // them as valid text so that one bad row cannot make a whole listing unreadable.
+  return p ? ValidUtf8(std::string(reinterpret_cast<const char*>(p),
+                                   sqlite3_column_bytes(stmt_, col)))
            : std::string();
 }
 std::string Stmt::Blob(int col) const {

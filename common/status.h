@@ -11,6 +11,8 @@
 #include <utility>
 #include <variant>
 
+#include "common/utf8.h"
+
 namespace preau {
 
 enum class Code {
@@ -31,7 +33,9 @@ enum class Code {
 class Status {
  public:
   Status() = default;
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  // Messages often echo what a user typed or a file held: they are made valid UTF-8 here,
+  // because they travel on in gRPC statuses, protobuf fields and the audit.
+  Status(Code code, std::string message) : code_(code), message_(ValidUtf8(std::move(message))) {}
 
   static Status Ok() { return {}; }
   bool ok() const { return code_ == Code::kOk; }

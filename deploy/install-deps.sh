@@ -12,6 +12,7 @@ BUILD_PKGS=(
   libcli11-dev libyaml-cpp-dev
   libx11-dev
   openssl
+  publicsuffix  # read by the server: `class allow` refuses a public suffix (co.uk)
 )
 # Real peers the tests talk to: dig for the DNS filter, nft and ip (network namespaces) for
 # the filter in a device's DNS path, headless Chromium to render the HTML report, flatpak

@@ -1,5 +1,6 @@
 // preau-server: `init` creates a data folder, `run` serves it (see CLI.md).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <thread>
@@ -19,13 +20,35 @@ int Fail(const preau::Status& st) {
   return 1;
 }
 
+// Each connection costs a descriptor: take the whole file limit the system allows (the
+// soft limit is often 1024 while the hard one is far higher), and say what it is.
+void RaiseFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+  }
+  if (rl.rlim_cur != before) {
+    std::fprintf(stderr, "preau-server: file limit raised from %llu to %llu\n",
+                 static_cast<unsigned long long>(before),
+                 static_cast<unsigned long long>(rl.rlim_cur));
+  } else {
+    std::fprintf(stderr, "preau-server: file limit %llu (already the most allowed)\n",
+                 static_cast<unsigned long long>(rl.rlim_cur));
+  }
+}
+
 int RunServer(const preau::server::RunOptions& opts, const std::string& port_file) {
   // Block the stop signals in every thread; one waits for them below.
   sigset_t set = preau::BlockStopSignals();
+  RaiseFileLimit();
 
   auto server = preau::server::Server::Start(opts);
   if (!server.ok()) return Fail(server.status());
-  std::fprintf(stderr, "preau-server: listening on port %d\n", (*server)->port());
+  std::fprintf(stderr, "preau-server: listening on port %d (at most %zu connections at once)\n",
+               (*server)->port(), (*server)->connection_stats().cap);
   if (!port_file.empty()) {
     auto st = preau::WriteFileAtomic(port_file, std::to_string((*server)->port()) + "\n");
     if (!st.ok()) return Fail(st);
@@ -58,6 +81,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--data", run.data_dir, "Data folder")->required();
   run_cmd->add_option("--listen", run.listen, "Address to listen on (port 0 picks one)");
   run_cmd->add_option("--port-file", port_file, "Write the chosen port here once listening");
+  run_cmd->add_option("--max-connections", run.max_connections,
+                      "Connections served at once (default 10000, lowered to fit the file limit)");
+  run_cmd->add_option("--handshake-timeout-ms", run.handshake_timeout_ms,
+                      "Close a connection that has not finished its TLS handshake by then");
+  run_cmd->add_option("--idle-timeout-ms", run.idle_timeout_ms,
+                      "Close a connection with no call in flight for this long");
 
   std::string rotate_dir;
   std::vector<std::string> rotate_hosts;

@@ -96,9 +96,17 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   ssl.pem_root_certs = core.keys.ca_cert_pem;
   ssl.pem_key_cert_pairs.push_back({core.keys.server_key_pem, core.keys.server_cert_pem});
 
+  // The server accepts connections itself (see AcceptLoop) and hands them to gRPC, which
+  // does the TLS handshake: gRPC 1.51's own listener stops for good after one EMFILE.
+  PREAU_ASSIGN_OR_RETURN(s->accept_, AcceptLoop::Listen(opts.listen));
+  s->port_ = s->accept_->port();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(opts.listen, grpc::SslServerCredentials(ssl), &s->port_);
+  s->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+      grpc::SslServerCredentials(ssl));
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, opts.handshake_timeout_ms);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, opts.idle_timeout_ms);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Agents ping every minute to keep NATs open and notice dead links; allow it.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
@@ -114,12 +122,14 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   s->services_.push_back(std::move(admin));
   s->grpc_ = builder.BuildAndStart();
   if (!s->grpc_ || s->port_ == 0) return Unavailable("could not listen on " + opts.listen);
+  s->accept_->Start(s->acceptor_.get(), opts.max_connections);
   return s;
 }
 
 void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  accept_->Stop();
   core_->connections.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }

@@ -10,6 +10,7 @@
 #include <grpcpp/server.h>
 
 #include "common/status.h"
+#include "server/net/accept_loop.h"
 #include "server/server_core.h"
 
 namespace preau::server {
@@ -30,6 +31,14 @@ struct RunOptions {
   std::string data_dir;
   std::string listen = "127.0.0.1:0";
   const Clock* clock = nullptr;  // tests inject a ManualClock
+  // Connections served at once (lowered to fit the file limit); more are closed at accept.
+  size_t max_connections = 10000;
+  // A connection that has not finished its TLS handshake and HTTP/2 preface by then is
+  // closed: what an idle or slow unauthenticated client can hold.
+  int handshake_timeout_ms = 10000;
+  // A connection with no call in flight for this long is closed (devices keep a stream
+  // open, so this only ends clients that connected and stopped talking).
+  int idle_timeout_ms = 60000;
 };
 
 class Server {
@@ -39,6 +48,7 @@ class Server {
   static Result<std::unique_ptr<Server>> Start(const RunOptions& opts);
   int port() const { return port_; }
   ServerCore& core() { return *core_; }
+  AcceptLoop::Stats connection_stats() const { return accept_->stats(); }
   // Stops accepting, closes device streams, finishes what is in flight.
   void Shutdown();
   void Wait();
@@ -48,6 +58,8 @@ class Server {
   std::unique_ptr<ServerCore> core_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::vector<std::shared_ptr<void>> components_;  // domain components kept alive
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
+  std::unique_ptr<AcceptLoop> accept_;  // stopped before grpc_ shuts down
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -113,7 +113,8 @@ bool PolicyPlugin::OnServerMessage(const v1::ServerMessage& msg) {
     report = engine_->Enforce(teacher_->Current());
   }
   if (!report.accepted()) {
-    std::fprintf(stderr, "preau-agent: policy bundle refused: %s\n", report.refusal().c_str());
+    // Every refusal names itself ("policy bundle refused: ...", "policy bundle not kept: ...").
+    std::fprintf(stderr, "preau-agent: %s\n", report.refusal().c_str());
   }
   Report(report, /*periodic=*/false);
   return true;

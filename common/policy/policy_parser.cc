@@ -11,6 +11,15 @@
 #include "common/policy/schedule.h"
 
 namespace preau::policy {
+
+bool ValidAppId(const std::string& s) {
+  if (s.empty() || s.size() > 255 || !isalnum(static_cast<unsigned char>(s[0]))) return false;
+  if (s.find("..") != std::string::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 namespace {
 
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -70,13 +79,6 @@ std::string Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
   if (b == std::string_view::npos) return "";
   return std::string(s.substr(b, e - b + 1));
-}
-
-bool ValidAppId(const std::string& s) {
-  if (s.empty() || !isalnum(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
 }
 
 bool ValidDomain(const std::string& s) {
@@ -573,6 +575,31 @@ std::vector<PolicyError> LocateIssues(const std::vector<ValidationIssue>& issues
   return out;
 }
 
+namespace {
+// See ParseOptions::for_apply.
+std::vector<PolicyError> AppliableErrors(size_t source_bytes, const ParsedPolicy& p) {
+  std::vector<PolicyError> out;
+  if (source_bytes > kMaxPolicySourceBytes) {
+    out.push_back({p.file, 0, "", "the file is larger than 256 KiB, the most a group accepts"});
+  }
+  const std::string& name = p.spec.name();
+  int line = p.lines.LineOf("name");
+  if (name.empty()) {
+    out.push_back({p.file, line, "name", "a policy applied to a group needs a name (add "
+                                         "`name: ...` at the top)"});
+  } else if (name.size() > 64) {
+    out.push_back({p.file, line, "name", "longer than 64 characters"});
+  } else if (!std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+             })) {
+    out.push_back({p.file, line, "name", "'" + name + "': use letters, digits, '-', '_' and "
+                                         "'.' only"});
+  }
+  return out;
+}
+}  // namespace
+
 ParseResult ParsePolicy(std::string_view yaml, const std::string& file,
                         const ParseOptions& options) {
   ParseResult result;
@@ -603,6 +630,9 @@ ParseResult ParsePolicy(std::string_view yaml, const std::string& file,
     bool repeat = std::any_of(result.errors.begin(), result.errors.end(),
                               [&](const PolicyError& o) { return related(o.key, e.key); });
     if (!repeat) result.errors.push_back(std::move(e));
+  }
+  if (options.for_apply) {
+    for (auto& e : AppliableErrors(yaml.size(), parsed)) result.errors.push_back(std::move(e));
   }
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const PolicyError& a, const PolicyError& b) { return a.line < b.line; });

@@ -8,6 +8,7 @@
 // them are returned at once so that one `preau policy check` shows the whole list.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,10 +20,17 @@
 
 namespace preau::policy {
 
+// The largest policy file a group accepts.
+inline constexpr size_t kMaxPolicySourceBytes = 256 * 1024;
+
 struct ParseOptions {
   // kFragment for one level of a chain (a class that overrides two keys); kEffective for a
   // policy meant to stand alone on a device.
   Completeness completeness = Completeness::kFragment;
+  // Also what applying the file to a group requires: a name of 1 to 64 letters, digits,
+  // '-', '_' or '.', and at most kMaxPolicySourceBytes. `policy check` and the server's
+  // apply both ask for it, so that check passes exactly what apply accepts.
+  bool for_apply = false;
 };
 
 struct ParsedPolicy {
@@ -36,6 +44,11 @@ struct ParseResult {
   std::vector<PolicyError> errors;     // sorted by line
   bool ok() const { return errors.empty(); }
 };
+
+// An app id as policies and class commands name apps ("fr.lumni.app", "org.mozilla.firefox"):
+// letters, digits, '.', '_' and '-', starting with a letter or digit, no "..", so that it
+// can never be read as a path.
+bool ValidAppId(const std::string& s);
 
 // `file` names the source in errors ("eni.yaml"); the text is not read from it.
 ParseResult ParsePolicy(std::string_view yaml, const std::string& file,

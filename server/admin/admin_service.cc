@@ -134,6 +134,31 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerCont
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::RenameGroup(grpc::CallbackServerContext* ctx,
+                                                        const v1::RenameGroupRequest* req,
+                                                        v1::Group* out) {
+  return RunAdminCall(core_, ctx, "AdminService.RenameGroup", req->path() + " -> " + req->new_path(),
+                      [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->new_path()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->new_path()));
+    PREAU_RETURN_IF_ERROR(core_.store->RenameGroup(req->path(), req->new_path(), core_.Now()));
+    out->set_path(req->new_path());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteGroup(grpc::CallbackServerContext* ctx,
+                                                        const v1::DeleteGroupRequest* req,
+                                                        v1::DeleteGroupResponse*) {
+  return RunAdminCall(core_, ctx, "AdminService.DeleteGroup", req->path(), [&](const OperatorRecord& op) {
+    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
+    PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
+    return core_.store->DeleteGroup(req->path());
+  });
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* ctx,
                                                        const v1::ListGroupsRequest*,
                                                        v1::ListGroupsResponse* out) {

@@ -23,6 +23,11 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* ListGroups(grpc::CallbackServerContext*,
                                        const v1::ListGroupsRequest*,
                                        v1::ListGroupsResponse*) override;
+  grpc::ServerUnaryReactor* RenameGroup(grpc::CallbackServerContext*,
+                                        const v1::RenameGroupRequest*, v1::Group*) override;
+  grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext*,
+                                        const v1::DeleteGroupRequest*,
+                                        v1::DeleteGroupResponse*) override;
   grpc::ServerUnaryReactor* CreateToken(grpc::CallbackServerContext*,
                                         const v1::CreateTokenRequest*,
                                         v1::CreateTokenResponse*) override;

@@ -89,6 +89,8 @@ const std::vector<RpcRule>& RpcRules() {
   static const std::vector<RpcRule> kRules = {
       {"AdminService.WhoAmI", P::kWhoAmI, "whoami", false, "whoami"},
       {"AdminService.CreateGroup", P::kManageGroups, "group.create", true, "groups create"},
+      {"AdminService.RenameGroup", P::kManageGroups, "group.rename", true, "groups rename"},
+      {"AdminService.DeleteGroup", P::kManageGroups, "group.delete", true, "groups delete"},
       {"AdminService.ListGroups", P::kSeeGroups, "group.list", false, "groups list"},
       {"AdminService.CreateToken", P::kEnrollDevices, "token.create", true, "token create"},
       {"AdminService.ListDevices", P::kSeeDevices, "device.list", false, "devices list"},
@@ -116,6 +118,7 @@ const std::vector<RpcRule>& RpcRules() {
       {"CatalogService.List", P::kSeeApps, "app.list", false, "apps list"},
       {"CatalogService.DeviceStatus", P::kSeeAppStatus, "app.status", false, "apps status"},
       {"FilterService.Import", P::kImportFilters, "filter.import", true, "filter import"},
+      {"FilterService.Rollback", P::kImportFilters, "filter.rollback", true, "filter rollback"},
       {"FilterService.List", P::kSeeFilters, "filter.list", false, "filter list"},
       {"FilterService.Test", P::kTestFilters, "filter.test", false, "filter test"},
       // Counts for everyone allowed; a row per device needs device-reports too.

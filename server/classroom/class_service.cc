@@ -4,8 +4,11 @@
 #include <mutex>
 #include <vector>
 
+#include "common/filter/public_suffix.h"
 #include "common/grpc_status.h"
 #include "common/pki.h"
+#include "common/policy/policy_parser.h"
+#include "common/utf8.h"
 #include "server/admin/authz.h"
 #include "server/admin/operator_call.h"
 #include "server/pki/peer.h"
@@ -40,21 +43,20 @@ Status CheckUrl(const std::string& url, const std::string& flag) {
   return Status::Ok();
 }
 
-// Text shown on the pupils' screens: short, and printable (a control character could
-// forge lines on a screen or in a log).
-Status CheckScreenText(const std::string& text, const std::string& flag) {
-  if (text.size() > kMaxMessageBytes) {
-    return InvalidArgument(flag + " is longer than " + std::to_string(kMaxMessageBytes) +
-                           " bytes (" + std::to_string(text.size()) + ")");
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = text[i];
-    if (c < 0x20 || c == 0x7f) {
-      char code[8];
-      std::snprintf(code, sizeof code, "0x%02x", c);
-      return InvalidArgument(flag + " contains a control character (" + code + " at byte " +
-                             std::to_string(i) + "): only printable text is shown on screens");
+// Text shown on a device's screen (a lock message): no control character but a line
+// break, so that nothing typed can act as a terminal or console escape sequence.
+Status CheckDisplayText(const std::string& text, const std::string& flag) {
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = Utf8SequenceLength(text, i);
+    bool c1 = len == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
+    if ((len == 1 && ((c < 0x20 && c != '\n') || c == 0x7F)) || c1) {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", len == 1 ? c : static_cast<unsigned char>(text[i + 1]));
+      return InvalidArgument(flag + ": control character " + code + " at byte " +
+                             std::to_string(i) + " is not allowed (no terminal escapes)");
     }
+    i += len == 0 ? 1 : len;
   }
   return Status::Ok();
 }
@@ -230,7 +232,11 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
   const bool timed = req.for_seconds() > 0;
   switch (req.kind()) {
     case v1::COMMAND_LOCK:
-      PREAU_RETURN_IF_ERROR(CheckScreenText(req.message(), "--message"));
+      if (req.message().size() > kMaxMessageBytes) {
+        return InvalidArgument("--message is longer than 500 bytes (" +
+                               std::to_string(req.message().size()) + ")");
+      }
+      PREAU_RETURN_IF_ERROR(CheckDisplayText(req.message(), "--message"));
       c.set_message(req.message());
       break;
     case v1::COMMAND_UNLOCK:
@@ -241,8 +247,10 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
         return InvalidArgument("focus needs exactly one of --app and --url");
       }
       if (!req.url().empty()) PREAU_RETURN_IF_ERROR(CheckUrl(req.url(), "--url"));
-      if (req.app().size() > kMaxAppBytes || req.app().find(' ') != std::string::npos) {
-        return InvalidArgument("--app '" + req.app() + "': expected an app id such as fr.lumni.app");
+      if (!req.app().empty() &&
+          (req.app().size() > kMaxAppBytes || !policy::ValidAppId(req.app()))) {
+        return InvalidArgument("--app '" + req.app() + "': expected an app id such as "
+                               "fr.lumni.app (letters, digits, '.', '_', '-')");
       }
       c.set_app(req.app());
       c.set_url(req.url());
@@ -256,6 +264,10 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
       if (!IsDomainName(req.site())) {
         return InvalidArgument("--site '" + req.site() +
                                "': expected a domain name such as fr.wikipedia.org");
+      }
+      if (filter::PublicSuffixList::System().IsPublicSuffix(req.site())) {
+        return InvalidArgument("--site '" + req.site() + "' is a public suffix: allowing it "
+                               "would allow every site under it; name the site itself");
       }
       if (!timed) return InvalidArgument("allow needs --for (how long the site stays allowed)");
       c.set_site(req.site());
@@ -283,6 +295,11 @@ grpc::ServerUnaryReactor* ClassServiceImpl::Run(grpc::CallbackServerContext* ctx
 }
 
 void ClassDeliveries::OnHello(const std::string& device_id, const v1::Hello& hello) {
+  Status learned = commands_.LearnHeldSeq(device_id, hello.last_command_seq(), core_.Now());
+  if (!learned.ok()) {
+    std::fprintf(stderr, "preau-server: device %s: recording its command count: %s\n",
+                 device_id.c_str(), learned.message().c_str());
+  }
   auto pending = commands_.Pending(device_id, hello.last_command_seq(), core_.Now());
   if (!pending.ok()) {
     std::fprintf(stderr, "preau-server: device %s: pending class commands: %s\n",

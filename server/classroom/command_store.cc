@@ -1,5 +1,7 @@
 #include "server/classroom/command_store.h"
 
+#include <cstdio>
+
 namespace preau::server {
 
 Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& command,
@@ -36,6 +38,32 @@ Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& comma
     (void)purged;
   }
   return out;
+}
+
+Status CommandStore::LearnHeldSeq(const std::string& device_id, uint64_t held_seq,
+                                  int64_t now_ms) {
+  if (held_seq == 0) return Status::Ok();
+  return store_.Locked([&](Db& db) {
+    return db.Transaction([&]() -> Status {
+      PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM "
+                                                "class_commands WHERE device_id = ?"));
+      q.Bind(1, device_id);
+      PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row && static_cast<uint64_t>(q.Int(0)) >= held_seq) return Status::Ok();
+      std::fprintf(stderr,
+                   "preau-server: device %s has handled class commands up to %llu, above what "
+                   "this server stored (was the database restored?): numbering from there\n",
+                   device_id.c_str(), static_cast<unsigned long long>(held_seq));
+      PREAU_ASSIGN_OR_RETURN(
+          auto ins, db.Prepare("INSERT INTO class_commands (device_id, seq, command_id, body, "
+                               "expires_ms, created_ms, ack_result, ack_detail, acked_ms) "
+                               "VALUES (?, ?, 'restored-seq', ?, 0, ?, ?, ?, ?)"));
+      ins.Bind(1, device_id).Bind(2, static_cast<int64_t>(held_seq)).BindBlob(3, "");
+      ins.Bind(4, now_ms).Bind(5, static_cast<int64_t>(v1::ACK_DONE));
+      ins.Bind(6, "the device's own count, learned after a restore").Bind(7, now_ms);
+      return ins.Run();
+    });
+  });
 }
 
 Result<int64_t> CommandStore::Purge(int64_t cutoff_ms) {

@@ -35,6 +35,12 @@ class CommandStore {
   // expired at `now_ms`, in seq order.
   Result<std::vector<v1::Command>> Pending(const std::string& device_id, uint64_t after_seq,
                                            int64_t now_ms);
+  // The device said (in its hello) that it has handled commands up to `held_seq`. When that
+  // is above every seq stored for it, the server's database was restored from an older
+  // backup: a row (command id "restored-seq", expired, answered) records `held_seq` so that
+  // the device's next command is numbered above it instead of being ignored as already
+  // handled.
+  Status LearnHeldSeq(const std::string& device_id, uint64_t held_seq, int64_t now_ms);
   // Records the device's answer to a command (idempotent: a repeated ack changes nothing).
   Status RecordAck(const std::string& device_id, const v1::CommandAck& ack, int64_t now_ms);
   // Deletes the rows expired before `cutoff_ms`, but never a device's latest; returns how

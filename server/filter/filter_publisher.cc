@@ -1,5 +1,7 @@
 #include "server/filter/filter_publisher.h"
 
+#include <algorithm>
+
 #include <malloc.h>
 
 #include <cstdio>
@@ -42,6 +44,36 @@ void Summarize(const filter::Ut1HashedCategory& cat, size_t max_reasons,
   into.set_domains(into.domains() + cat.domain_hashes.size());
   into.set_urls(into.urls() + cat.urls.size());
   into.set_skipped(into.skipped() + cat.skipped_count);
+}
+
+// Why an import must not replace `current` without --force: it holds no domain at all, or
+// a category that had at least kMinDomainsWatched domains loses more than half of them (or
+// disappears). A truncated download or the wrong folder looks like that, and would turn
+// filtering off on every device. Empty when the import looks sane.
+constexpr uint64_t kMinDomainsWatched = 20;
+std::string ImportLooksWrong(const v1::FilterVersion& next,
+                             const std::optional<FilterImportRecord>& current) {
+  if (next.domains() == 0 && next.urls() == 0) {
+    return "the folder holds no valid domain or URL: devices would filter nothing";
+  }
+  if (!current) return "";
+  std::map<std::string, uint64_t> now;
+  for (const auto& c : next.categories()) now[c.name()] = c.domains();
+  std::vector<std::string> losses;
+  for (const auto& c : current->summary.categories()) {
+    if (c.domains() < kMinDomainsWatched) continue;
+    auto it = now.find(c.name());
+    uint64_t after = it == now.end() ? 0 : it->second;
+    if (after * 2 >= c.domains()) continue;
+    losses.push_back(c.name() + " " + std::to_string(c.domains()) + " -> " +
+                     (it == now.end() ? std::string("missing") : std::to_string(after)));
+  }
+  if (losses.empty()) return "";
+  std::string out = "compared with the current version " + std::to_string(current->version) +
+                    ", categories would lose most of their domains (";
+  for (size_t i = 0; i < losses.size() && i < 5; ++i) out += (i ? ", " : "") + losses[i];
+  if (losses.size() > 5) out += ", and " + std::to_string(losses.size() - 5) + " more";
+  return out + ")";
 }
 
 // Gives the memory a large build freed back to the system: the server idles for days
@@ -123,7 +155,7 @@ Result<std::unique_ptr<ImportClaim>> FilterPublisher::ClaimImport() {
 }
 
 void FilterPublisher::ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir,
-                                  std::string source, std::string operator_name,
+                                  std::string source, std::string operator_name, bool force,
                                   std::function<void(Result<v1::FilterVersion>)> done,
                                   std::function<Status(const std::function<Status()>&)> in_call) {
   std::lock_guard<std::mutex> lock(import_mu_);
@@ -131,10 +163,10 @@ void FilterPublisher::ImportAsync(std::unique_ptr<ImportClaim> claim, std::strin
   if (import_thread_.joinable()) import_thread_.join();
   import_thread_ = std::thread([this, claim = std::move(claim), dir = std::move(dir),
                                 source = std::move(source), op = std::move(operator_name),
-                                done = std::move(done), in_call = std::move(in_call)]() mutable {
+                                force, done = std::move(done), in_call = std::move(in_call)]() mutable {
     Result<v1::FilterVersion> version = Internal("the import did not run");
     auto work = [&]() -> Status {
-      version = ImportFolder(dir, source, op);
+      version = ImportFolder(dir, source, op, force);
       return version.status();
     };
     (void)(in_call ? in_call(work) : work());
@@ -145,7 +177,8 @@ void FilterPublisher::ImportAsync(std::unique_ptr<ImportClaim> claim, std::strin
 
 Result<v1::FilterVersion> FilterPublisher::ImportFolder(const std::string& dir,
                                                         const std::string& source,
-                                                        const std::string& operator_name) {
+                                                        const std::string& operator_name,
+                                                        bool force) {
   // Read one category at a time, keeping only hashes (8 bytes a domain): the whole
   // published set is 5.8 million names.
   v1::FilterVersion summary;
@@ -180,6 +213,15 @@ Result<v1::FilterVersion> FilterPublisher::ImportFolder(const std::string& dir,
                            "file): is it the UT1 folder?");
   }
   for (auto& c : *summary.mutable_categories()) c.set_description(Describe(descriptions, c.name()));
+  if (!force) {
+    PREAU_ASSIGN_OR_RETURN(auto current, records_.CurrentImport());
+    std::string wrong = ImportLooksWrong(summary, current);
+    if (!wrong.empty()) {
+      return FailedPrecondition("import refused: " + wrong +
+                                "; nothing changed. Check the folder, or import it anyway "
+                                "with --force");
+    }
+  }
   size_t total = 0;
   for (const auto& h : hashes) total += h.size();
   all.entries.reserve(total);
@@ -197,38 +239,86 @@ Result<v1::FilterVersion> FilterPublisher::ImportFolder(const std::string& dir,
     auto parsed = filter::Snapshot::Parse(bytes);
     std::string().swap(bytes);
     FilterImportRecord rec;
-    rec.source = source;
     rec.sha256 = stored.first;
     rec.size = stored.second;
     rec.summary = std::move(summary);
-    rec.summary.set_source(source);
-    rec.summary.set_imported_by(operator_name);
-    rec.summary.set_imported_unix_ms(core_.Now());
-    rec.summary.set_sha256(rec.sha256);
-    rec.summary.set_size(rec.size);
-    rec.imported_by = operator_name;
-    rec.imported_ms = core_.Now();
-    PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.AddImport(rec));
-    summary = std::move(rec.summary);
-    summary.set_version(version);
-    summary.set_current(true);
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    if (parsed.ok()) {
-      full_ = *parsed;
-      full_version_ = version;
-    } else {
-      full_.reset();
-      full_version_ = 0;
-    }
+    PREAU_ASSIGN_OR_RETURN(summary, AddCurrent(std::move(rec), source, operator_name,
+                                               parsed.ok() ? *parsed : nullptr));
   }
+  Published(summary.version());
+  return summary;
+}
+
+Result<v1::FilterVersion> FilterPublisher::AddCurrent(
+    FilterImportRecord rec, const std::string& source, const std::string& operator_name,
+    std::shared_ptr<const filter::Snapshot> parsed) {
+  rec.source = source;
+  rec.summary.set_source(source);
+  rec.summary.set_imported_by(operator_name);
+  rec.summary.set_imported_unix_ms(core_.Now());
+  rec.summary.set_sha256(rec.sha256);
+  rec.summary.set_size(rec.size);
+  rec.imported_by = operator_name;
+  rec.imported_ms = core_.Now();
+  PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.AddImport(rec));
+  v1::FilterVersion summary = std::move(rec.summary);
+  summary.set_version(version);
+  summary.set_current(true);
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  full_ = std::move(parsed);
+  full_version_ = full_ ? version : 0;
+  return summary;
+}
+
+void FilterPublisher::Published(uint64_t version) {
   ReleaseFreedMemory();
   QueueAllOnline();
   auto purged = Purge();
   if (!purged.ok()) {
-    std::fprintf(stderr, "preau-server: filter purge after import %llu: %s\n",
-                 static_cast<unsigned long long>(summary.version()),
-                 purged.status().message().c_str());
+    std::fprintf(stderr, "preau-server: filter purge after version %llu: %s\n",
+                 static_cast<unsigned long long>(version), purged.status().message().c_str());
   }
+}
+
+Result<v1::FilterVersion> FilterPublisher::Rollback(uint64_t version,
+                                                    const std::string& operator_name) {
+  v1::FilterVersion summary;
+  {
+    std::lock_guard<std::mutex> build(build_mu_);
+    PREAU_ASSIGN_OR_RETURN(auto imports, records_.Imports());  // newest first
+    auto it = std::find_if(imports.begin(), imports.end(),
+                           [&](const FilterImportRecord& r) { return r.version == version; });
+    if (it == imports.end()) {
+      return NotFound("no filter version " + std::to_string(version) +
+                      " (`preau filter list` shows the versions)");
+    }
+    if (it == imports.begin()) {
+      return FailedPrecondition("version " + std::to_string(version) + " is already current");
+    }
+    if (it - imports.begin() >= static_cast<std::ptrdiff_t>(kKeptImports)) {
+      return FailedPrecondition("the lists of version " + std::to_string(version) +
+                                " are no longer kept (the server keeps the last " +
+                                std::to_string(kKeptImports) +
+                                " versions): import that folder again");
+    }
+    // The old full set becomes current again under a new, higher version: devices only
+    // ever move forward, and get it as they would any import.
+    auto loaded = filter::Snapshot::LoadFile(ArtifactPath(core_.data_dir, it->sha256));
+    if (!loaded.ok()) {
+      return FailedPrecondition("the lists of version " + std::to_string(version) +
+                                " cannot be read back: import that folder again");
+    }
+    FilterImportRecord rec;
+    rec.sha256 = it->sha256;
+    rec.size = it->size;
+    rec.summary = it->summary;
+    PREAU_ASSIGN_OR_RETURN(summary,
+                           AddCurrent(std::move(rec),
+                                      "rollback to version " + std::to_string(version) + " (" +
+                                          it->source + ")",
+                                      operator_name, *loaded));
+  }
+  Published(summary.version());
   return summary;
 }
 
@@ -254,8 +344,16 @@ Result<FilterPurge> FilterPublisher::Purge() {
   // Rows first, files after: whoever reads a row from now on finds no file to miss.
   PREAU_ASSIGN_OR_RETURN(std::vector<std::string> shas, records_.RemoveSnapshots(gone));
   out.snapshots = gone.size();
-  for (size_t i = 1; i < imports.size(); ++i) shas.push_back(imports[i].sha256);
+  // The last kKeptImports full sets stay, for `filter rollback`; a rollback's row names
+  // the same full set as the version it went back to.
   PREAU_ASSIGN_OR_RETURN(std::set<std::string> in_use, records_.ArtifactsInUse());
+  for (size_t i = 0; i < imports.size(); ++i) {
+    if (i < kKeptImports) {
+      in_use.insert(imports[i].sha256);
+    } else {
+      shas.push_back(imports[i].sha256);
+    }
+  }
   std::set<std::string> unique(shas.begin(), shas.end());
   for (const auto& sha : unique) {
     if (in_use.count(sha) || sha.empty()) continue;
@@ -297,6 +395,10 @@ Result<FilterSnapshotRecord> FilterPublisher::EnsureSnapshot(const ResolvedFilte
   if (existing) return *existing;
 
   PREAU_ASSIGN_OR_RETURN(uint64_t version, records_.NextSnapshotVersion());
+  // Never below the clock (in ms): a server whose database was restored from a backup
+  // must not hand out again a number that a device holds for other content (it would be
+  // taken as "up to date"); versions made after the restore are above any made before.
+  version = std::max<uint64_t>(version, static_cast<uint64_t>(std::max<int64_t>(core_.Now(), 0)));
   using Stored = std::pair<std::string, uint64_t>;
   Result<Stored> stored = [&]() -> Result<Stored> {  // the bytes are freed before the trim
     PREAU_ASSIGN_OR_RETURN(std::string bytes, filter::CutSnapshot(full, profile, version));

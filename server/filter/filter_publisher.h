@@ -20,7 +20,8 @@
 // Once an import is current, what no device can use any more is purged (rows, then
 // artifact files): snapshots of imports older than the previous one, unless a device that
 // said hello since the server started holds one (it stays a delta base), the deltas from
-// or to a purged snapshot, and the full sets of imports that are not current. Import rows
+// or to a purged snapshot, and the full sets of all but the last kKeptImports imports
+// (those stay for `preau filter rollback`). Import rows
 // stay as history. A Fetch that already opened a purged file finishes reading it; one that
 // starts after is refused (the device is sent the current snapshot anyway). What each
 // device holds is recorded in the store, so a server restart keeps an offline device's base.
@@ -94,15 +95,22 @@ class FilterPublisher {
   // current (atomically: the import's row is written after its artifact is durable),
   // queues every connected device and purges what no device can use. Returns the new
   // version with its per-category summary. Blocking (seconds on the whole UT1 set).
+  // Unless `force`, refuses (FailedPrecondition, nothing stored) an import that holds no
+  // valid domain, or in which a category loses most of its domains.
   Result<v1::FilterVersion> ImportFolder(const std::string& dir, const std::string& source,
-                                         const std::string& operator_name);
+                                         const std::string& operator_name, bool force = false);
   // ImportFolder on the import thread; `done` runs there, after the claim is released.
   // `in_call`, when given, runs the import's work on the import thread (the operator's
   // call puts its audit row in the import's transaction that way).
   void ImportAsync(std::unique_ptr<ImportClaim> claim, std::string dir, std::string source,
-                   std::string operator_name,
+                   std::string operator_name, bool force,
                    std::function<void(Result<v1::FilterVersion>)> done,
                    std::function<Status(const std::function<Status()>&)> in_call = nullptr);
+  // Makes the lists of an earlier import (one of the last kKeptImports) current again, as
+  // a new version. Blocking; the caller holds the import claim.
+  Result<v1::FilterVersion> Rollback(uint64_t version, const std::string& operator_name);
+  // Full sets kept for rollback: the current import's and the ones before it.
+  static constexpr size_t kKeptImports = 3;
 
   // Removes the snapshots, deltas and full sets no device can use any more (see above).
   Result<FilterPurge> Purge();
@@ -135,6 +143,12 @@ class FilterPublisher {
     uint64_t bundle_version = 0;  // the policy bundle its profile was read from
   };
 
+  // Stores `rec` as the new current import and caches its full set; under build_mu_.
+  Result<v1::FilterVersion> AddCurrent(FilterImportRecord rec, const std::string& source,
+                                       const std::string& operator_name,
+                                       std::shared_ptr<const filter::Snapshot> parsed);
+  // After a new current version: devices are queued and what none can use is purged.
+  void Published(uint64_t version);
   void Run();
   // Records the versions devices hold that changed since the last call, in one
   // transaction (after a re-import every device changes; a write each would be slow).

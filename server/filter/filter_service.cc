@@ -112,8 +112,9 @@ class FilterServiceImpl::ImportReactor final
     if (req_.has_start()) {
       if (started_) return InvalidArgument("the import's start message may come only once");
       started_ = true;
-      source_ = req_.start().source().substr(0, 200);
+      source_ = ValidUtf8(req_.start().source().substr(0, 200));
       call_.set_target(source_);
+      force_ = req_.start().force();
       return Status::Ok();
     }
     if (!started_) return InvalidArgument("an import must begin with its start message");
@@ -157,7 +158,7 @@ class FilterServiceImpl::ImportReactor final
     // The rest runs on the import thread. A revocation from now on ends the client's call
     // (cancelled) but not the import it handed over while it had the right to.
     service_.publisher_.ImportAsync(
-        std::move(claim_), dir_, source_, operator_,
+        std::move(claim_), dir_, source_, operator_, force_,
         [this](Result<v1::FilterVersion> version) { Imported(std::move(version)); },
         [this](const std::function<Status()>& work) {
           // The audit row commits with the import's new version.
@@ -200,6 +201,7 @@ class FilterServiceImpl::ImportReactor final
   std::set<std::string> seen_;
   uint64_t total_ = 0;
   bool started_ = false;
+  bool force_ = false;
   bool cancelled_ = false;
 };
 
@@ -211,7 +213,7 @@ grpc::ServerReadReactor<v1::ImportFilterRequest>* FilterServiceImpl::Import(
 grpc::ServerUnaryReactor* FilterServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                   const v1::ListFiltersRequest*,
                                                   v1::ListFiltersResponse* resp) {
-  return RunAdminCall(core_, ctx, "FilterService.List", "", [&](const OperatorRecord&) -> Status {
+  return RunAdminCall(core_, ctx, "FilterService.List", "", [&](const OperatorRecord& op) -> Status {
     PREAU_ASSIGN_OR_RETURN(auto imports, records_.Imports());
     bool first = true;
     for (auto& r : imports) {
@@ -219,11 +221,27 @@ grpc::ServerUnaryReactor* FilterServiceImpl::List(grpc::CallbackServerContext* c
       v.set_version(r.version);
       v.set_current(first);
       if (!first) v.clear_categories();
+      // Skipped lines are the imported files' own text: for the admins who import them,
+      // not for every operator who may list what is loaded.
+      if (op.role != v1::ROLE_ADMIN) {
+        for (auto& c : *v.mutable_categories()) c.clear_skipped_reasons();
+      }
       first = false;
       *resp->add_versions() = std::move(v);
     }
     PREAU_ASSIGN_OR_RETURN(uint64_t n, records_.SnapshotCount());
     resp->set_snapshots(n);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* FilterServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
+                                                      const v1::RollbackFilterRequest* req,
+                                                      v1::ImportFilterResponse* resp) {
+  return RunAdminCall(core_, ctx, "FilterService.Rollback", "version " + std::to_string(req->version()),
+                      [&](const OperatorRecord& op) -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto claim, publisher_.ClaimImport());
+    PREAU_ASSIGN_OR_RETURN(*resp->mutable_version(), publisher_.Rollback(req->version(), op.name));
     return Status::Ok();
   });
 }

@@ -37,6 +37,9 @@ class FilterServiceImpl final : public v1::FilterService::CallbackService {
   grpc::ServerUnaryReactor* Test(grpc::CallbackServerContext* ctx,
                                  const v1::TestFilterRequest* req,
                                  v1::TestFilterResponse* resp) override;
+  grpc::ServerUnaryReactor* Rollback(grpc::CallbackServerContext* ctx,
+                                     const v1::RollbackFilterRequest* req,
+                                     v1::ImportFilterResponse* resp) override;
 
  private:
   class ImportReactor;

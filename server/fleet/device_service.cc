@@ -317,6 +317,10 @@ std::string ArtifactPath(const std::string& data_dir, const std::string& sha256)
 Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
                                    const v1::EnrollRequest& req, v1::EnrollResponse* resp) {
   PREAU_RETURN_IF_ERROR(CheckEnrollmentTokenFormat(req.token()));
+  // The token first: nothing is parsed or signed for a caller without a usable one.
+  PREAU_RETURN_IF_ERROR(
+      core_.store->CheckEnrollmentToken(HashEnrollmentToken(req.token()), core_.Now()));
+  if (req.csr_pem().size() > kMaxCsrBytes) return InvalidArgument("CSR is larger than 16 KiB");
   if (req.requested_name().size() > kMaxNameBytes) return InvalidArgument("device name is longer than 128 bytes");
   PREAU_ASSIGN_OR_RETURN(auto csr, CheckCsr(req.csr_pem()));
   PREAU_ASSIGN_OR_RETURN(auto fingerprint, pki::KeyFingerprint(csr.public_key_pem));
@@ -356,7 +360,14 @@ grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext*
   bool audited = false;
   {
     PendingAudit pending(entry);
-    st = DoEnroll(*ctx, *req, resp);
+    const std::string host = PeerHost(ctx->peer());
+    if (int64_t wait_ms = enroll_failures_.WaitFor(host, core_.Now()); wait_ms > 0) {
+      st = ResourceExhausted("too many failed enrolments from this address: try again in " +
+                             std::to_string((wait_ms + 999) / 1000) + " s");
+    } else {
+      st = DoEnroll(*ctx, *req, resp);
+      if (!st.ok()) enroll_failures_.Failed(host, core_.Now());
+    }
     audited = pending.written();
   }
   if (!audited) core_.Audit("enrollment", "device.enroll", ctx->peer(), st);

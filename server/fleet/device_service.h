@@ -5,6 +5,7 @@
 #pragma once
 
 #include "preau/v1/device.grpc.pb.h"
+#include "server/fleet/failure_limiter.h"
 #include "server/server_core.h"
 
 namespace preau::server {
@@ -33,6 +34,8 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
   Status DoRenew(const grpc::CallbackServerContext& ctx, const v1::RenewRequest& req,
                  v1::RenewResponse* resp, std::string* device_id);
   ServerCore& core_;
+  // Failed enrolments per address: 10 a minute, then refused until the minute is over.
+  FailureLimiter enroll_failures_{10, 60'000};
 };
 
 // Where the artifact with this SHA-256 lives in the server's content-addressed store.

@@ -103,6 +103,21 @@ Result<ServerKeys> LoadServerKeys(const std::string& dir) {
                             .Context(dir + "/ca.key does not match ca.pem"));
   PREAU_RETURN_IF_ERROR(pki::CheckKeyMatchesCertificate(k.server_key_pem, k.server_cert_pem)
                             .Context(dir + "/server.key does not match server.pem"));
+  // A policy key that is not the half of policy.pub would sign bundles every agent refuses
+  // (they pinned policy.pub at enrolment): refuse to start instead.
+  PREAU_ASSIGN_OR_RETURN(std::string policy_public, pki::PublicKeyOf(k.policy_key_pem));
+  PREAU_ASSIGN_OR_RETURN(std::string derived_id, pki::KeyFingerprint(policy_public));
+  if (derived_id != k.policy_key_id) {
+    return FailedPrecondition(dir + "/policy.key does not match policy.pub (key " +
+                              derived_id.substr(0, 16) + "…, pinned by agents " +
+                              k.policy_key_id.substr(0, 16) +
+                              "…): restore the matching pair from the backup");
+  }
+  // The server certificate must come from this CA, or no agent accepts the server.
+  PREAU_ASSIGN_OR_RETURN(auto server_cert, pki::ParseCertificate(k.server_cert_pem));
+  PREAU_RETURN_IF_ERROR(
+      pki::VerifyCertificate(k.server_cert_pem, k.ca_cert_pem, server_cert.not_before_unix + 1)
+          .Context(dir + "/server.pem was not issued by ca.pem"));
   return k;
 }
 

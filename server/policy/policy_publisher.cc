@@ -14,7 +14,6 @@ namespace preau::server {
 
 namespace {
 
-constexpr size_t kMaxSourceBytes = 256 * 1024;
 constexpr size_t kMaxFileNameBytes = 200;
 constexpr size_t kMaxReportedConflicts = 5;
 constexpr size_t kSendBatch = 50;
@@ -76,23 +75,6 @@ const char* LevelName(const std::string& group) {
   size_t depth = static_cast<size_t>(std::count(group.begin(), group.end(), '/'));
   static const char* kNames[] = {"authority", "school", "class", "subgroup"};
   return kNames[std::min<size_t>(depth, 3)];
-}
-
-Status CheckName(const std::string& name, const std::string& file) {
-  if (name.empty()) {
-    return InvalidArgument(file + ": name: a policy applied to a group needs a name (add "
-                           "`name: ...` at the top)");
-  }
-  if (name.size() > 64) return InvalidArgument(file + ": name: longer than 64 characters");
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) {
-      return InvalidArgument(file + ": name: '" + name +
-                             "': use letters, digits, '-', '_' and '.' only");
-    }
-  }
-  return Status::Ok();
 }
 
 // Only the file's own name goes into messages and the store.
@@ -162,7 +144,7 @@ class PolicyPublisher::Resolver {
 Result<PolicyPublisher::Job> PolicyPublisher::Plan(const std::string& device_id,
                                                    const Chain& chain,
                                                    const std::optional<IssuedBundle>& previous,
-                                                   Resolver& resolver) {
+                                                   Resolver& resolver, uint64_t held) {
   const Resolution& r = resolver.Resolve(chain);
   if (!r.errors.empty()) {
     return FailedPrecondition("the policies " + Describe(chain) + " conflict once combined:\n" +
@@ -170,7 +152,8 @@ Result<PolicyPublisher::Job> PolicyPublisher::Plan(const std::string& device_id,
   }
   std::vector<int64_t> revisions = Revisions(chain);
   uint64_t version = static_cast<uint64_t>(*std::max_element(revisions.begin(), revisions.end()));
-  if (previous && previous->version >= version) version = previous->version + 1;
+  uint64_t floor = std::max<uint64_t>(previous ? previous->version : 0, held);
+  if (floor >= version) version = floor + 1;
   Job job;
   job.resolution = &r;
   job.out.device_id = device_id;
@@ -220,17 +203,19 @@ Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operat
   if (!core_.store->GroupExists(req.group())) {
     return NotFound("unknown group '" + req.group() + "' (create it with `preau groups create`)");
   }
-  if (req.source().size() > kMaxSourceBytes) {
+  if (req.source().size() > policy::kMaxPolicySourceBytes) {
     return InvalidArgument("the policy file is larger than 256 KiB");
   }
   const std::string file = CleanFileName(req.file());
-  // Never trust the CLI: the server parses and checks the file itself.
-  policy::ParseResult parsed = policy::ParsePolicy(req.source(), file);
+  // Never trust the CLI: the server parses and checks the file itself, as `policy check`
+  // does (for_apply).
+  policy::ParseOptions opts;
+  opts.for_apply = true;
+  policy::ParseResult parsed = policy::ParsePolicy(req.source(), file, opts);
   if (!parsed.ok()) {
     return InvalidArgument("policy refused:\n" + policy::FormatErrors(parsed.errors));
   }
   const std::string name = parsed.policy->spec.name();
-  PREAU_RETURN_IF_ERROR(CheckName(name, file));
 
   std::lock_guard<std::mutex> lock(mu_);
   PREAU_ASSIGN_OR_RETURN(auto devices, core_.store->ListDevices(req.group(), false));
@@ -370,7 +355,8 @@ Result<v1::ApplyPolicyResponse> PolicyPublisher::Apply(const std::string& operat
     std::optional<IssuedBundle> prev;
     if (prev_it != previous.end()) prev = prev_it->second;
     if (prev && prev->chain == revs) continue;
-    auto job = Plan(devices[i].id, chain, prev, resolver);
+    // What the device last reported holding is a floor too (see OnHello).
+    auto job = Plan(devices[i].id, chain, prev, resolver, devices[i].policy_version);
     if (!job.ok()) {
       // Only a chain this apply does not touch can fail here (the others were checked);
       // that device keeps what it has.
@@ -397,12 +383,17 @@ void PolicyPublisher::OnHello(const std::string& device_id, uint64_t held_versio
     if (chain.empty()) return Status::Ok();
     PREAU_ASSIGN_OR_RETURN(auto previous, records_.Bundle(device_id));
     IssuedBundle current;
-    if (previous && previous->chain == Revisions(chain)) {
+    // A device holding a version above the last one this server issued it: the server's
+    // database was restored from a backup older than that bundle. Issue the server's
+    // policy again, numbered above what the device holds, or the device would refuse
+    // every later bundle as "not newer".
+    bool behind_device = held_version > (previous ? previous->version : 0);
+    if (previous && previous->chain == Revisions(chain) && !behind_device) {
       current = *previous;
     } else {
       // The device's chain changed since its last bundle (it moved, or it was offline).
       Resolver resolver(/*with_lines=*/false);
-      PREAU_ASSIGN_OR_RETURN(Job job, Plan(device_id, chain, previous, resolver));
+      PREAU_ASSIGN_OR_RETURN(Job job, Plan(device_id, chain, previous, resolver, held_version));
       PREAU_RETURN_IF_ERROR(Sign(job));
       current = std::move(job.out);
       PREAU_RETURN_IF_ERROR(records_.SaveBundles({current}));

@@ -64,10 +64,13 @@ class PolicyPublisher {
     IssuedBundle out;
     const Resolution* resolution = nullptr;  // owned by the Resolver
   };
-  // Decides the next bundle for `device_id` from `chain` (not empty).
+  // Decides the next bundle for `device_id` from `chain` (not empty): its version is above
+  // both the last one issued and `held` (what the device said it holds, which is higher
+  // than anything this server issued when its database was restored from a backup).
   Result<Job> Plan(const std::string& device_id,
                    const std::vector<const PolicyVersionRecord*>& chain,
-                   const std::optional<IssuedBundle>& previous, Resolver& resolver);
+                   const std::optional<IssuedBundle>& previous, Resolver& resolver,
+                   uint64_t held = 0);
   // Signs with the policy key into job.out.signed_bundle; SignAll does a batch on several
   // threads.
   Status Sign(Job& job) const;

@@ -16,24 +16,37 @@ bool PathWithin(const std::string& path, const std::string& ancestor) {
 
 Status ValidateGroupPath(const std::string& path) {
   if (path.empty()) return InvalidArgument("group path is empty");
-  int segments = 1;
-  bool seg_empty = true;
-  for (char c : path) {
-    if (c == '/') {
-      if (seg_empty) break;
-      ++segments;
-      seg_empty = true;
-      continue;
-    }
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.';
-    if (!ok) {
-      return InvalidArgument("group path '" + path + "': character '" + std::string(1, c) +
-                             "' not allowed (use a-z, 0-9, '-', '_', '.', and '/' between levels)");
-    }
-    seg_empty = false;
+  if (path.size() > kMaxGroupPathBytes) {
+    return InvalidArgument("group path is longer than " + std::to_string(kMaxGroupPathBytes) +
+                           " bytes");
   }
-  if (seg_empty) return InvalidArgument("group path '" + path + "' has an empty level");
+  int segments = 0;
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    size_t end = path.find('/', begin);
+    if (end == std::string::npos) end = path.size();
+    std::string level = path.substr(begin, end - begin);
+    if (level.empty()) return InvalidArgument("group path '" + path + "' has an empty level");
+    if (level == "." || level == "..") {
+      return InvalidArgument("group path '" + path + "': '" + level + "' is not a group name");
+    }
+    if (level.size() > kMaxGroupLevelBytes) {
+      return InvalidArgument("group path '" + path.substr(0, 80) + "…': a level is longer than " +
+                             std::to_string(kMaxGroupLevelBytes) + " characters");
+    }
+    for (size_t i = 0; i < level.size(); ++i) {
+      char c = level[i];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                c == '.';
+      if (!ok) {
+        return InvalidArgument("group path '" + path + "': character '" + Utf8CharAt(level, i) +
+                               "' not allowed (use a-z, 0-9, '-', '_', '.', and '/' between "
+                               "levels)");
+      }
+    }
+    ++segments;
+    begin = end + 1;
+  }
   if (segments > 4) {
     return InvalidArgument("group path '" + path + "' is deeper than authority/school/class/sub-group");
   }
@@ -167,6 +180,133 @@ Status Store::CreateGroup(const std::string& path, int64_t now_ms) {
   return db_->Transaction([&] { return CreateGroupLocked(path, now_ms); });
 }
 
+namespace {
+// The tables whose column names a group, beside groups(path) and operators' scopes.
+constexpr std::pair<const char*, const char*> kGroupColumns[] = {
+    {"tokens", "group_path"},          {"devices", "group_path"},
+    {"policy_versions", "group_path"}, {"app_assignments", "group_path"},
+    {"stock_devices", "group_path"},
+};
+// SQL that holds for `column` = ?1 or below it (?1 || '/' prefix; no LIKE: '_' is a
+// wildcard there and a legal character in group names).
+std::string AtOrBelow(const std::string& column) {
+  return "(" + column + " = ?1 OR substr(" + column + ", 1, length(?1) + 1) = ?1 || '/')";
+}
+}  // namespace
+
+Status Store::RenameGroup(const std::string& path, const std::string& new_path,
+                          int64_t now_ms) {
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(path));
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(new_path));
+  if (PathWithin(new_path, path)) {
+    return InvalidArgument("cannot rename '" + path + "' to '" + new_path +
+                           "': a group cannot move under itself");
+  }
+  std::lock_guard<std::mutex> lock(db_->mu());
+  return db_->Transaction([&]() -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT path FROM groups WHERE " +
+                                                AtOrBelow("path") + " ORDER BY path"));
+    q.Bind(1, path);
+    std::vector<std::string> moving;
+    for (;;) {
+      PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      moving.push_back(q.Text(0));
+    }
+    if (moving.empty()) return NotFound("no group '" + path + "'");
+    for (const auto& old : moving) {
+      std::string renamed = new_path + old.substr(path.size());
+      Status st = ValidateGroupPath(renamed);
+      if (!st.ok()) return st.Context("renaming '" + old + "'");
+      PREAU_ASSIGN_OR_RETURN(auto e, db_->Prepare("SELECT 1 FROM groups WHERE path=?"));
+      e.Bind(1, renamed);
+      PREAU_ASSIGN_OR_RETURN(bool taken, e.Step());
+      if (taken) return AlreadyExists("group '" + renamed + "' already exists");
+    }
+    // The rows that name the old paths change in the same transaction; the references are
+    // checked at its end.
+    PREAU_RETURN_IF_ERROR(db_->Exec("PRAGMA defer_foreign_keys = ON"));
+    auto rewrite = [&](const std::string& table, const std::string& column) -> Status {
+      PREAU_ASSIGN_OR_RETURN(
+          auto u, db_->Prepare("UPDATE " + table + " SET " + column + " = ?2 || substr(" +
+                               column + ", length(?1) + 1) WHERE " + AtOrBelow(column)));
+      return u.Bind(1, path).Bind(2, new_path).Run();
+    };
+    PREAU_RETURN_IF_ERROR(rewrite("groups", "path"));
+    for (const auto& [table, column] : kGroupColumns) {
+      PREAU_RETURN_IF_ERROR(rewrite(table, column));
+    }
+    PREAU_ASSIGN_OR_RETURN(auto ops, db_->Prepare("SELECT name, scopes FROM operators"));
+    std::vector<std::pair<std::string, std::string>> rescoped;
+    for (;;) {
+      PREAU_ASSIGN_OR_RETURN(bool row, ops.Step());
+      if (!row) break;
+      std::vector<std::string> scopes = SplitLines(ops.Text(1));
+      bool changed = false;
+      for (auto& sc : scopes) {
+        if (PathWithin(sc, path)) {
+          sc = new_path + sc.substr(path.size());
+          changed = true;
+        }
+      }
+      if (changed) rescoped.emplace_back(ops.Text(0), JoinLines(scopes));
+    }
+    for (const auto& [name, scopes] : rescoped) {
+      PREAU_ASSIGN_OR_RETURN(auto u, db_->Prepare("UPDATE operators SET scopes=? WHERE name=?"));
+      PREAU_RETURN_IF_ERROR(u.Bind(1, scopes).Bind(2, name).Run());
+    }
+    // The new path's parents exist, as for a created group.
+    return CreateGroupLocked(new_path, now_ms);
+  });
+}
+
+Status Store::DeleteGroup(const std::string& path) {
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(path));
+  std::lock_guard<std::mutex> lock(db_->mu());
+  return db_->Transaction([&]() -> Status {
+    auto count = [&](const std::string& sql) -> Result<int64_t> {
+      PREAU_ASSIGN_OR_RETURN(auto q, db_->Prepare(sql));
+      q.Bind(1, path);
+      PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
+      return row ? q.Int(0) : 0;
+    };
+    PREAU_ASSIGN_OR_RETURN(int64_t exists, count("SELECT COUNT(*) FROM groups WHERE path=?1"));
+    if (exists == 0) return NotFound("no group '" + path + "'");
+    const std::pair<const char*, std::string> blockers[] = {
+        {"groups below it", "SELECT COUNT(*) FROM groups WHERE substr(path, 1, length(?1) + 1) "
+                            "= ?1 || '/'"},
+        {"devices (retired ones included: they keep their history)",
+         "SELECT COUNT(*) FROM devices WHERE group_path=?1"},
+        {"policies", "SELECT COUNT(*) FROM policy_versions WHERE group_path=?1"},
+        {"app assignments", "SELECT COUNT(*) FROM app_assignments WHERE group_path=?1"},
+        {"devices in the stock", "SELECT COUNT(*) FROM stock_devices WHERE group_path=?1"},
+    };
+    for (const auto& [what, sql] : blockers) {
+      PREAU_ASSIGN_OR_RETURN(int64_t n, count(sql));
+      if (n > 0) {
+        return FailedPrecondition("group '" + path + "' is not empty: " + std::to_string(n) +
+                                  " " + what + " (move or remove them first)");
+      }
+    }
+    PREAU_ASSIGN_OR_RETURN(auto ops, db_->Prepare("SELECT name, scopes FROM operators WHERE "
+                                                  "revoked_ms = 0"));
+    for (;;) {
+      PREAU_ASSIGN_OR_RETURN(bool row, ops.Step());
+      if (!row) break;
+      for (const auto& sc : SplitLines(ops.Text(1))) {
+        if (sc == path) {
+          return FailedPrecondition("group '" + path + "' is the scope of operator '" +
+                                    ops.Text(0) + "'");
+        }
+      }
+    }
+    PREAU_ASSIGN_OR_RETURN(auto t, db_->Prepare("DELETE FROM tokens WHERE group_path=?"));
+    PREAU_RETURN_IF_ERROR(t.Bind(1, path).Run());
+    PREAU_ASSIGN_OR_RETURN(auto g, db_->Prepare("DELETE FROM groups WHERE path=?"));
+    return g.Bind(1, path).Run();
+  });
+}
+
 bool Store::GroupExists(const std::string& path) {
   std::lock_guard<std::mutex> lock(db_->mu());
   auto s = db_->Prepare("SELECT 1 FROM groups WHERE path=?");
@@ -199,19 +339,31 @@ Status Store::CreateToken(const TokenSpec& t, int64_t now_ms) {
       .Bind(5, t.created_by).Bind(6, now_ms).Run();
 }
 
+namespace {
+// The group a usable token enrols into; the caller holds the store's mutex.
+Result<std::string> UsableTokenGroup(Db& db, const std::string& token_hash, int64_t now_ms) {
+  PREAU_ASSIGN_OR_RETURN(auto t, db.Prepare(
+      "SELECT group_path, uses_left, expires_ms FROM tokens WHERE token_hash=?"));
+  t.Bind(1, token_hash);
+  PREAU_ASSIGN_OR_RETURN(bool row, t.Step());
+  if (!row) return Unauthenticated("enrollment token not recognised");
+  if (t.Int(2) <= now_ms) return Unauthenticated("enrollment token has expired");
+  if (t.Int(1) <= 0) return Unauthenticated("enrollment token has no uses left");
+  return t.Text(0);
+}
+}  // namespace
+
+Status Store::CheckEnrollmentToken(const std::string& token_hash, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  return UsableTokenGroup(*db_, token_hash, now_ms).status();
+}
+
 Result<std::string> Store::EnrollDevice(const std::string& token_hash, DeviceRecord d,
                                         int64_t now_ms) {
   std::lock_guard<std::mutex> lock(db_->mu());
   std::string group;
   Status st = db_->Transaction([&]() -> Status {
-    PREAU_ASSIGN_OR_RETURN(auto t, db_->Prepare(
-        "SELECT group_path, uses_left, expires_ms FROM tokens WHERE token_hash=?"));
-    t.Bind(1, token_hash);
-    PREAU_ASSIGN_OR_RETURN(bool row, t.Step());
-    if (!row) return Unauthenticated("enrollment token not recognised");
-    group = t.Text(0);
-    if (t.Int(2) <= now_ms) return Unauthenticated("enrollment token has expired");
-    if (t.Int(1) <= 0) return Unauthenticated("enrollment token has no uses left");
+    PREAU_ASSIGN_OR_RETURN(group, UsableTokenGroup(*db_, token_hash, now_ms));
     PREAU_ASSIGN_OR_RETURN(auto k, db_->Prepare(
         "SELECT id, retired_ms FROM devices WHERE key_fingerprint=?"));
     k.Bind(1, d.key_fingerprint);
@@ -368,8 +520,9 @@ Status Store::InsertAudit(Db& db, const v1::AuditEntry& e) {
   PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
       "INSERT INTO audit(at_ms, actor, action, target, result, detail, group_path) "
       "VALUES(?, ?, ?, ?, ?, ?, ?)"));
-  return s.Bind(1, e.at_unix_ms()).Bind(2, e.actor()).Bind(3, e.action()).Bind(4, e.target())
-      .Bind(5, e.result()).Bind(6, e.detail()).Bind(7, e.group()).Run();
+  return s.Bind(1, e.at_unix_ms()).Bind(2, ValidUtf8(e.actor())).Bind(3, ValidUtf8(e.action()))
+      .Bind(4, ValidUtf8(e.target())).Bind(5, ValidUtf8(e.result()))
+      .Bind(6, ValidUtf8(e.detail())).Bind(7, ValidUtf8(e.group())).Run();
 }
 
 Status Store::AppendAudit(const v1::AuditEntry& e) {

@@ -106,10 +106,19 @@ class Store {
   // Creates the group and any missing parent ("ville/ecole" for "ville/ecole/cm2-a").
   Status CreateGroup(const std::string& path, int64_t now_ms);
   bool GroupExists(const std::string& path);
+  // Renames `path` and every group below it, with every row that names them (devices,
+  // tokens, policies, app assignments, stock, operators' scopes), in one transaction.
+  Status RenameGroup(const std::string& path, const std::string& new_path, int64_t now_ms);
+  // Deletes `path` if nothing depends on it (no group below, no device, policy, app
+  // assignment, stock device or operator scope); its tokens go with it.
+  Status DeleteGroup(const std::string& path);
   // Groups with the number of (non-retired) devices in each.
   Result<std::vector<std::pair<std::string, uint32_t>>> ListGroups();
 
   Status CreateToken(const TokenSpec& token, int64_t now_ms);
+  // Ok if the token is known, not expired and has uses left (enrolment checks it before
+  // it spends any work on the request; EnrollDevice checks again, atomically).
+  Status CheckEnrollmentToken(const std::string& token_hash, int64_t now_ms);
   // Atomically: checks the token (known, not expired, uses left), checks the key was
   // never revoked, consumes one use and inserts the device. Returns the device's group.
   Result<std::string> EnrollDevice(const std::string& token_hash, DeviceRecord device,
@@ -161,7 +170,9 @@ class Store {
 
 // "a/b/c" lies under "a/b" (and under itself), not under "a/bc".
 bool PathWithin(const std::string& path, const std::string& ancestor);
-// Checks a group path: 1 to 4 segments of [a-z0-9._-], no empty segment.
+inline constexpr size_t kMaxGroupLevelBytes = 64;
+inline constexpr size_t kMaxGroupPathBytes = 4 * kMaxGroupLevelBytes + 3;
+// Checks a group path: 1 to 4 levels of 1 to 64 [a-z0-9._-], none of them "." or "..".
 Status ValidateGroupPath(const std::string& path);
 
 }  // namespace preau::server

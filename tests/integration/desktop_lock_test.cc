@@ -306,7 +306,7 @@ TEST_F(DesktopLockTest, BadLockMessagesAreRefusedAndAudited) {
   ASSERT_TRUE(d);
   auto r = Class({"lock", kClass, "--message", std::string("Regardez\x1b[2Jle tableau")});
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_NE(r.err.find("--message contains a control character (0x1b at byte 8)"),
+  EXPECT_NE(r.err.find("--message: control character U+001B at byte 8"),
             std::string::npos) << r.err;
   r = Class({"lock", kClass, "--message", std::string(501, 'a')});
   EXPECT_EQ(r.exit_code, 1) << r.out;

@@ -274,7 +274,7 @@ TEST_F(FilterTest, ImportReportsWhatEachCategoryLoadedAndSkipped) {
                               "casino.example\n# a comment\nnot a domain\ncasino.example\n")
                   .ok());
   ASSERT_TRUE(WriteFileAtomic(mini + "/casinos/usage", "black\n").ok());
-  r = Cli({"filter", "import", mini});
+  r = Cli({"filter", "import", mini, "--force"});  // every UT1 category but one goes
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("casinos: 3 lines skipped"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("line 4: duplicate of line 1"), std::string::npos) << r.out;
@@ -435,16 +435,19 @@ TEST_F(FilterTest, ThreeImportsPurgeTheFirstAndDevicesStillGetTheirSnapshot) {
   }
   EXPECT_EQ(f.deltas_applied(), 2u);
 
-  // Nothing of the first import is left on disk; its history is.
+  // The first import's snapshot is gone from disk; its history stays, and so does its full
+  // set, as the last three imports' do (`filter rollback`).
   std::set<std::string> now = Artifacts();
-  for (const auto& sha : first) EXPECT_EQ(now.count(sha), 0u) << sha;
   v1::ListFiltersResponse list = List();
   ASSERT_EQ(list.versions_size(), 3);
+  for (const auto& sha : first) {
+    EXPECT_EQ(now.count(sha), sha == list.versions(2).sha256() ? 1u : 0u) << sha;
+  }
   EXPECT_EQ(list.versions(0).version(), 3u);
   EXPECT_EQ(list.versions(2).version(), 1u);
   EXPECT_EQ(list.snapshots(), 2u);  // one profile, imports 2 and 3
   EXPECT_TRUE(now.count(list.versions(0).sha256()));
-  EXPECT_FALSE(now.count(list.versions(1).sha256()));  // not current: its full set went
+  EXPECT_TRUE(now.count(list.versions(1).sha256()));  // not current, kept for rollback
 
   // The current version works: the tablet filters with it, a new tablet gets it whole,
   // `filter test` answers from it.
@@ -503,7 +506,7 @@ TEST_F(FilterTest, ASnapshotADeviceStillHoldsStaysItsDeltaBase) {
   };
   std::string changed = ChangedUt1();
   import(changed);
-  EXPECT_FALSE(Artifacts().count(full1));  // no longer current
+  EXPECT_TRUE(Artifacts().count(full1));  // no longer current, kept for `filter rollback`
   import(kUt1);
   // Import 1 is two versions old, but the away tablet's last word was s1: kept.
   EXPECT_TRUE(Artifacts().count(snapshot1));

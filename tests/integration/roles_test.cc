@@ -132,6 +132,21 @@ std::vector<Case> AllCases() {
                  v1::Group out;
                  return s.admin->CreateGroup(Ctx().get(), r, &out);
                }});
+  c.push_back({"AdminService.RenameGroup", S::kGroup,
+               [](Stubs& s, const Target& t, const std::string& tag) {
+                 v1::RenameGroupRequest r;  // a group that does not exist: nothing moves
+                 r.set_path(t.group + "/rn-" + tag);
+                 r.set_new_path(t.group + "/rn2-" + tag);
+                 v1::Group out;
+                 return s.admin->RenameGroup(Ctx().get(), r, &out);
+               }});
+  c.push_back({"AdminService.DeleteGroup", S::kGroup,
+               [](Stubs& s, const Target& t, const std::string& tag) {
+                 v1::DeleteGroupRequest r;  // a group that does not exist: nothing is lost
+                 r.set_path(t.group + "/del-" + tag);
+                 v1::DeleteGroupResponse out;
+                 return s.admin->DeleteGroup(Ctx().get(), r, &out);
+               }});
   c.push_back({"AdminService.ListGroups", S::kNone, [](Stubs& s, const Target&, const std::string&) {
                  v1::ListGroupsResponse out;
                  return s.admin->ListGroups(Ctx().get(), {}, &out);
@@ -328,6 +343,13 @@ std::vector<Case> AllCases() {
                  if (w->Write(start)) (void)w->Write(chunk);
                  w->WritesDone();
                  return w->Finish();
+               }});
+  c.push_back({"FilterService.Rollback", S::kNone,
+               [](Stubs& s, const Target&, const std::string&) {
+                 v1::RollbackFilterRequest r;  // a version never imported
+                 r.set_version(987654321);
+                 v1::ImportFilterResponse out;
+                 return s.filter->Rollback(Ctx().get(), r, &out);
                }});
   c.push_back({"FilterService.List", S::kNone, [](Stubs& s, const Target&, const std::string&) {
                  v1::ListFiltersResponse out;

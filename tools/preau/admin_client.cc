@@ -133,6 +133,10 @@ Status AdminClient::Explain(const grpc::Status& status) const {
       std::string hint;
       if (msg.find("certificate verify failed") != std::string::npos) {
         hint = " (is " + credentials_path_ + " made for this server? its CA does not match)";
+      } else if (msg.find("Socket closed") != std::string::npos ||
+                 msg.find("Connection reset") != std::string::npos) {
+        hint = " (the server closed the connection before any exchange: it may be serving "
+               "as many connections as it allows; try again in a moment)";
       }
       return Status(st.code(), "cannot reach the server at " + server_ + ": " + msg + hint);
     }

@@ -1,10 +1,15 @@
 #include "tools/preau/filter_commands.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <utility>
 #include <vector>
 
 #include "preau/v1/filter.grpc.pb.h"
@@ -19,34 +24,131 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
+// One file of the folder, open: it is opened once, without following links (a link
+// inside the folder could point anywhere, /etc/shadow included), and read from that
+// descriptor, so what is checked is what is sent.
 struct ImportFile {
   std::string category;  // "" for global_usage
   std::string file;
-  fs::path path;
+  std::string shown;     // "gambling/domains", for messages
+  int fd = -1;
+  uint64_t size = 0;
+  ImportFile() = default;
+  ImportFile(ImportFile&& o) noexcept
+      : category(std::move(o.category)), file(std::move(o.file)), shown(std::move(o.shown)),
+        fd(std::exchange(o.fd, -1)), size(o.size) {}
+  ImportFile(const ImportFile&) = delete;
+  ~ImportFile() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
-// The files of a UT1 folder that the server reads, in a stable order.
-Result<std::vector<ImportFile>> FilesOf(const std::string& dir) {
-  std::vector<ImportFile> out;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return InvalidArgument(dir + " is not a folder");
-  std::vector<fs::path> cats;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "domains")) cats.push_back(e.path());
+// A descriptor that closes itself.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
   }
-  if (ec) return InvalidArgument("cannot read " + dir + ": " + ec.message());
+};
+
+enum class Opened { kOk, kMissing, kLink, kNotThatKind };
+
+// Opens `name` under `dir_fd` without following a link; `directory` selects what it must be.
+Opened OpenBeneath(int dir_fd, const std::string& name, bool directory, int* out) {
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : O_NOCTTY);
+  int fd = ::openat(dir_fd, name.c_str(), flags);
+  if (fd < 0) {
+    if (errno == ENOENT) return Opened::kMissing;
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      return Opened::kLink;
+    }
+    return Opened::kNotThatKind;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+    ::close(fd);
+    return Opened::kNotThatKind;
+  }
+  *out = fd;
+  return Opened::kOk;
+}
+
+// The files of a UT1 folder that the server reads, in a stable order, open. The folder named
+// on the command line may itself be a link (the operator chose it); nothing inside it is
+// followed: a linked category or file is left out and named in `notes`.
+Result<std::vector<ImportFile>> FilesOf(const std::string& dir, std::vector<std::string>* notes) {
+  Fd top(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (top.fd < 0) {
+    return InvalidArgument(dir + " is not a folder" +
+                           (errno == ENOTDIR || errno == ENOENT ? std::string()
+                                                                : ": " + std::string(std::strerror(errno))));
+  }
+  std::vector<std::string> cats;
+  {
+    int list_fd = ::dup(top.fd);
+    DIR* d = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
+    if (d == nullptr) {
+      if (list_fd >= 0) ::close(list_fd);
+      return InvalidArgument("cannot read " + dir + ": " + std::strerror(errno));
+    }
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") cats.push_back(name);
+    }
+    ::closedir(d);
+  }
   std::sort(cats.begin(), cats.end());
+  std::vector<ImportFile> out;
   for (const auto& c : cats) {
+    int cat_fd = -1;
+    Opened o = OpenBeneath(top.fd, c, /*directory=*/true, &cat_fd);
+    if (o == Opened::kLink) {
+      notes->push_back(c + " is a link: not followed");
+      continue;
+    }
+    if (o != Opened::kOk) continue;  // a plain file at the top (global_usage, a README)
+    Fd cat(cat_fd);
+    std::vector<ImportFile> files;
     for (const char* f : {"domains", "urls", "usage"}) {
-      if (fs::is_regular_file(c / f)) out.push_back({c.filename().string(), f, c / f});
+      int fd = -1;
+      Opened fo = OpenBeneath(cat.fd, f, /*directory=*/false, &fd);
+      if (fo == Opened::kLink) notes->push_back(c + "/" + f + " is a link: not followed");
+      if (fo == Opened::kNotThatKind) notes->push_back(c + "/" + f + " is not a regular file: left out");
+      if (fo != Opened::kOk) continue;
+      ImportFile file;
+      file.category = c;
+      file.file = f;
+      file.shown = c + "/" + f;
+      file.fd = fd;
+      struct stat st {};
+      ::fstat(fd, &st);
+      file.size = static_cast<uint64_t>(st.st_size);
+      files.push_back(std::move(file));
+    }
+    // A category is a folder with a `domains` file.
+    if (!files.empty() && files.front().file == "domains") {
+      for (auto& f : files) out.push_back(std::move(f));
     }
   }
   if (out.empty()) {
     return InvalidArgument(dir + " holds no category folder with a `domains` file: give the "
                            "UT1 folder (e.g. blacklists/)");
   }
-  if (fs::is_regular_file(fs::path(dir) / "global_usage")) {
-    out.push_back({"", "global_usage", fs::path(dir) / "global_usage"});
+  int fd = -1;
+  Opened go = OpenBeneath(top.fd, "global_usage", /*directory=*/false, &fd);
+  if (go == Opened::kLink) notes->push_back("global_usage is a link: not followed");
+  if (go == Opened::kOk) {
+    ImportFile file;
+    file.file = "global_usage";
+    file.shown = "global_usage";
+    file.fd = fd;
+    struct stat st {};
+    ::fstat(fd, &st);
+    file.size = static_cast<uint64_t>(st.st_size);
+    out.push_back(std::move(file));
   }
   return out;
 }
@@ -95,9 +197,11 @@ std::string SkippedText(const v1::FilterVersion& v) {
 }  // namespace
 
 Status FilterImport(const CliContext& ctx, const FilterImportOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto files, FilesOf(o.dir));
+  std::vector<std::string> notes;
+  PREAU_ASSIGN_OR_RETURN(auto files, FilesOf(o.dir, &notes));
+  for (const auto& n : notes) *ctx.err << "preau: " << Printable(n) << "\n";
   uint64_t total = 0;
-  for (const auto& f : files) total += fs::file_size(f.path);
+  for (const auto& f : files) total += f.size;
   PREAU_ASSIGN_OR_RETURN(auto client, AdminClient::Connect(ctx.connection));
   v1::FilterService::Stub stub(client->channel());
   grpc::ClientContext call;
@@ -110,29 +214,36 @@ Status FilterImport(const CliContext& ctx, const FilterImportOptions& o) {
   std::string source = fs::path(o.dir).lexically_normal().filename().string();
   if (source.empty() || source == ".") source = fs::absolute(o.dir).lexically_normal().parent_path().filename().string();
   start.mutable_start()->set_source(source);
+  start.mutable_start()->set_force(o.force);
   bool open = writer->Write(start);
   Status local;
   for (const auto& f : files) {
     if (!open) break;
-    std::ifstream in(f.path, std::ios::binary);
-    if (!in) {
-      local = InvalidArgument("cannot read " + f.path.string() + ": " + std::strerror(errno));
-      call.TryCancel();
-      break;
-    }
     v1::ImportFilterRequest req;
     auto* c = req.mutable_chunk();
     c->set_category(f.category);
     c->set_file(f.file);
     std::string* buf = c->mutable_data();
+    uint64_t sent = 0;
     while (open) {
       buf->resize(kChunk);
-      in.read(buf->data(), static_cast<std::streamsize>(buf->size()));
-      buf->resize(static_cast<size_t>(in.gcount()));
-      bool last = !in || in.peek() == std::char_traits<char>::eof();
+      ssize_t n = ::read(f.fd, buf->data(), buf->size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        local = InvalidArgument("cannot read " + f.shown + ": " + std::strerror(errno));
+        break;
+      }
+      buf->resize(static_cast<size_t>(n));
+      sent += static_cast<uint64_t>(n);
+      // The size was taken when the file was opened: a file still growing is cut there.
+      bool last = n == 0 || sent >= f.size;
       c->set_last(last);
       open = writer->Write(req);
       if (last) break;
+    }
+    if (!local.ok()) {
+      call.TryCancel();
+      break;
     }
   }
   if (open) writer->WritesDone();
@@ -153,6 +264,29 @@ Status FilterImport(const CliContext& ctx, const FilterImportOptions& o) {
                  std::to_string(v.domains()) + " domains and " + std::to_string(v.urls()) +
                  " URLs in " + std::to_string(v.categories_size()) + " categories, " +
                  std::to_string(v.skipped()) + " lines skipped. Devices get it as they connect.\n");
+  return Status::Ok();
+}
+
+Status FilterRollback(const CliContext& ctx, uint64_t version) {
+  PREAU_ASSIGN_OR_RETURN(auto client, AdminClient::Connect(ctx.connection));
+  v1::FilterService::Stub stub(client->channel());
+  v1::RollbackFilterRequest req;
+  req.set_version(version);
+  v1::ImportFilterResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* call) {
+    return stub.Rollback(call, req, &resp);
+  }).Context("rolling back to version " + std::to_string(version)));
+  const v1::FilterVersion& v = resp.version();
+  Table t = CategoryTable();
+  for (const auto& c : v.categories()) t.AddRow(CategoryRow(c));
+  if (ctx.format != OutputFormat::kTable) {
+    Print(ctx, t.Render(ctx.format));
+    return Status::Ok();
+  }
+  Print(ctx, "Version " + std::to_string(v.version()) + " is current: " + Printable(v.source()) +
+                 ", " + std::to_string(v.domains()) + " domains and " +
+                 std::to_string(v.urls()) + " URLs in " + std::to_string(v.categories_size()) +
+                 " categories. Devices get it as they connect.\n");
   return Status::Ok();
 }
 

@@ -15,12 +15,16 @@ namespace preau::cli {
 
 struct FilterImportOptions {
   std::string dir;  // the UT1 folder: one sub-folder per category, global_usage at the top
+  bool force = false;  // import even an empty set, or one where categories lose most domains
 };
 // Prints, per category, the entries loaded and the lines skipped with their reasons.
 Status FilterImport(const CliContext& ctx, const FilterImportOptions& o);
 
 // Imported versions (newest first) and the current version's categories with counts.
 Status FilterList(const CliContext& ctx);
+
+// Makes the lists of an earlier version current again (as a new version).
+Status FilterRollback(const CliContext& ctx, uint64_t version);
 
 struct FilterTestOptions {
   std::string target;  // a domain or a URL

@@ -304,6 +304,31 @@ Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o) {
   return Status::Ok();
 }
 
+Status GroupsRename(const CliContext& ctx, const GroupsRenameOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::RenameGroupRequest req;
+  req.set_path(o.path);
+  req.set_new_path(o.new_path);
+  v1::Group group;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().RenameGroup(c, req, &group);
+  }).Context("renaming group '" + o.path + "'"));
+  Print(ctx, "Renamed group " + o.path + " to " + group.path() + "\n");
+  return Status::Ok();
+}
+
+Status GroupsDelete(const CliContext& ctx, const GroupsCreateOptions& o) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  v1::DeleteGroupRequest req;
+  req.set_path(o.path);
+  v1::DeleteGroupResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return client->admin().DeleteGroup(c, req, &resp);
+  }).Context("deleting group '" + o.path + "'"));
+  Print(ctx, "Deleted group " + o.path + "\n");
+  return Status::Ok();
+}
+
 Status GroupsList(const CliContext& ctx) {
   PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::ListGroupsResponse resp;

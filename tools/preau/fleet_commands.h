@@ -24,6 +24,12 @@ struct GroupsCreateOptions {
 };
 Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o);
 Status GroupsList(const CliContext& ctx);
+struct GroupsRenameOptions {
+  std::string path;
+  std::string new_path;
+};
+Status GroupsRename(const CliContext& ctx, const GroupsRenameOptions& o);
+Status GroupsDelete(const CliContext& ctx, const GroupsCreateOptions& o);  // o.path
 
 // --- enrolment tokens -----------------------------------------------------------------------
 struct TokenCreateOptions {

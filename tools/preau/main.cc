@@ -64,6 +64,10 @@ const CLI::Validator kDuration(
 const CLI::Validator kGroupPath(
     [](std::string& value) -> std::string {
       if (value.empty()) return "a group path cannot be empty";
+      if (value.size() > 259) {
+        return "a group path is at most 259 bytes (4 levels of 64), not " +
+               std::to_string(value.size());
+      }
       if (value.front() == '/' || value.back() == '/') {
         return "group path '" + value + "': write it as authority/school/class, no leading or "
                "trailing '/'";
@@ -78,7 +82,8 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
   auto& ctx = w.ctx;
 
   // groups
-  auto* groups = app.add_subcommand("groups", "Create and list groups (authority/school/class)");
+  auto* groups = app.add_subcommand(
+      "groups", "Create, list, rename and delete groups (authority/school/class)");
   groups->require_subcommand(1);
   {
     auto o = std::make_shared<c::GroupsCreateOptions>();
@@ -90,6 +95,21 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     auto* cmd = groups->add_subcommand("list", "List groups and their device counts");
     AddOutputFlag(cmd, w);
     OnRun(cmd, w, [&ctx] { return c::GroupsList(ctx); });
+  }
+  {
+    auto o = std::make_shared<c::GroupsRenameOptions>();
+    auto* cmd = groups->add_subcommand(
+        "rename", "Rename a group and the groups below it (devices, policies, tokens follow)");
+    cmd->add_option("PATH", o->path, "The group, e.g. ville/jules-ferry/cm2-a")
+        ->required()->check(kGroupPath);
+    cmd->add_option("NEW_PATH", o->new_path, "Its new path")->required()->check(kGroupPath);
+    OnRun(cmd, w, [&ctx, o] { return c::GroupsRename(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::GroupsCreateOptions>();
+    auto* cmd = groups->add_subcommand("delete", "Delete an empty group");
+    cmd->add_option("PATH", o->path, "The group")->required()->check(kGroupPath);
+    OnRun(cmd, w, [&ctx, o] { return c::GroupsDelete(ctx, *o); });
   }
 
   // token
@@ -408,8 +428,19 @@ void AddFilterCommands(CLI::App& app, Wiring& w) {
                   "and skipped");
     cmd->add_option("DIR", o->dir, "The UT1 folder (one sub-folder per category)")
         ->required()->check(CLI::ExistingDirectory);
+    cmd->add_flag("--force", o->force,
+                  "Import even an empty set, or one where a category loses most of its domains");
     AddOutputFlag(cmd, w);
     OnRun(cmd, w, [&ctx, o] { return c::FilterImport(ctx, *o); });
+  }
+  {
+    auto version = std::make_shared<uint64_t>(0);
+    auto* cmd = filter->add_subcommand(
+        "rollback", "Make the lists of an earlier version current again (admins)");
+    cmd->add_option("VERSION", *version, "The version to go back to (see `filter list`)")
+        ->required()->check(CLI::PositiveNumber);
+    AddOutputFlag(cmd, w);
+    OnRun(cmd, w, [&ctx, version] { return c::FilterRollback(ctx, *version); });
   }
   {
     auto* cmd = filter->add_subcommand("list", "Imported versions and their categories");

@@ -38,6 +38,7 @@ Status PolicyCheck(const CliContext& ctx, const PolicyCheckOptions& o) {
     bool alone = files.size() == 1 && !o.fragment;
     policy::ParseOptions opts;
     opts.completeness = alone ? Completeness::kEffective : Completeness::kFragment;
+    opts.for_apply = true;  // every level checked is meant to be applied to a group
     policy::ParseResult r = policy::ParsePolicyFile(files[i], opts);
     if (!r.ok()) {
       errors.insert(errors.end(), r.errors.begin(), r.errors.end());
