@@ -226,9 +226,12 @@ bool XDesktop::PointerGrabbedElsewhere() {
 
 std::string XDesktop::ReadScreen() {
   std::string shot = dir_ + "/screen-" + std::to_string(++shots_) + ".png";
-  CommandResult r = Tool("import", {"-window", "root", shot});
+  // Dark text on light, read as one block: tesseract's page layout analysis drops lines of
+  // light-on-dark text depending on what they say (a lock's end time made it lose every
+  // line under the title at some hours of the day).
+  CommandResult r = Tool("import", {"-window", "root", "-negate", shot});
   if (r.exit_code != 0) return "(screenshot failed: " + r.err + ")";
-  CommandResult ocr = RunTool("tesseract", {shot, "stdout"});
+  CommandResult ocr = RunTool("tesseract", {shot, "stdout", "--psm", "6"});
   return ocr.out;
 }
 
