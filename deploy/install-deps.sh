@@ -11,6 +11,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev
   libx11-dev
+  libqrencode-dev  # the QR code of a console sign-in link (preau operators link)
   openssl
   publicsuffix  # read by the server: `class allow` refuses a public suffix (co.uk)
 )
@@ -19,8 +20,9 @@ BUILD_PKGS=(
 # for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
 # build-essential); a real X desktop for the class lock (Xvfb, openbox, xdotool, xlogo, and
 # ImageMagick + tesseract to read the screen back); faketime to run the CLI on a wrong
-# clock; clang and its runtimes for the sanitizer and fuzzing step.
-TEST_PKGS=(dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
+# clock; clang and its runtimes for the sanitizer and fuzzing step; Node.js and npm for the
+# console's browser tests (puppeteer-core and axe-core, tests/browser/package-lock.json).
+TEST_PKGS=(nodejs npm dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
   imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
@@ -37,6 +39,8 @@ done
 
 missing=()
 for p in "${want[@]}"; do
+  # Node.js from elsewhere (NodeSource) brings its own npm: Debian's would conflict.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -2,6 +2,7 @@
 
 #include "server/catalog/catalog_service.h"
 #include "server/classroom/classroom.h"
+#include "server/console/console.h"
 #include "server/filter/filter_service.h"
 #include "server/policy/policy_service.h"
 #include "server/reports/reports.h"
@@ -11,7 +12,8 @@
 namespace preau::server {
 
 Status RegisterDomains(DomainRegistry& registry) {
-  PREAU_RETURN_IF_ERROR(RegisterClassroom(registry));
+  PREAU_ASSIGN_OR_RETURN(ClassCommands* classes, RegisterClassroom(registry));
+  PREAU_RETURN_IF_ERROR(RegisterConsole(registry, *classes));
   PREAU_RETURN_IF_ERROR(RegisterPolicyDomain(registry));
   PREAU_RETURN_IF_ERROR(RegisterCatalogDomain(registry));
   PREAU_RETURN_IF_ERROR(RegisterReports(registry));

@@ -49,6 +49,10 @@ int RunServer(const preau::server::RunOptions& opts, const std::string& port_fil
   if (!server.ok()) return Fail(server.status());
   std::fprintf(stderr, "preau-server: listening on port %d (at most %zu connections at once)\n",
                (*server)->port(), (*server)->connection_stats().cap);
+  if ((*server)->console_port() != 0) {
+    std::fprintf(stderr, "preau-server: teachers' console on https port %d\n",
+                 (*server)->console_port());
+  }
   if (!port_file.empty()) {
     auto st = preau::WriteFileAtomic(port_file, std::to_string((*server)->port()) + "\n");
     if (!st.ok()) return Fail(st);
@@ -87,6 +91,9 @@ int main(int argc, char** argv) {
                       "Close a connection that has not finished its TLS handshake by then");
   run_cmd->add_option("--idle-timeout-ms", run.idle_timeout_ms,
                       "Close a connection with no call in flight for this long");
+  run_cmd->add_option("--console-listen", run.console_listen,
+                      "Serve the teachers' console over HTTPS here (off unless given)")
+      ->type_name("ADDR:PORT");
 
   std::string rotate_dir;
   std::vector<std::string> rotate_hosts;

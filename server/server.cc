@@ -82,6 +82,7 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   s->core_ = std::make_unique<ServerCore>();
   ServerCore& core = *s->core_;
   core.data_dir = opts.data_dir;
+  core.console_listen = opts.console_listen;
   if (opts.clock) core.clock = opts.clock;
   if (!std::filesystem::exists(opts.data_dir + "/store.db")) {
     return NotFound("no Préau data folder at " + opts.data_dir + " (create one with `preau-server init`)");

@@ -39,6 +39,8 @@ struct RunOptions {
   // A connection with no call in flight for this long is closed (devices keep a stream
   // open, so this only ends clients that connected and stopped talking).
   int idle_timeout_ms = 60000;
+  // The teachers' console over HTTPS ("ADDR:PORT"; "" = off). See server/console.
+  std::string console_listen;
 };
 
 class Server {
@@ -47,6 +49,8 @@ class Server {
   // Opens the data folder, starts every service and listens. The port chosen is port().
   static Result<std::unique_ptr<Server>> Start(const RunOptions& opts);
   int port() const { return port_; }
+  // The console's HTTPS port (0 when it is off).
+  int console_port() const { return core_->console_port; }
   ServerCore& core() { return *core_; }
   AcceptLoop::Stats connection_stats() const { return accept_->stats(); }
   // Stops accepting, closes device streams, finishes what is in flight.

@@ -14,6 +14,7 @@
 #include "preau/v1/device.pb.h"
 #include "server/admin/open_calls.h"
 #include "server/fleet/connections.h"
+#include "server/fleet/device_events.h"
 #include "server/pki/server_keys.h"
 #include "server/store/store.h"
 
@@ -51,9 +52,14 @@ struct ServerCore {
   std::unique_ptr<Store> store;
   ServerKeys keys;
   Connections connections;
+  DeviceEvents device_events;  // a device connected, left, or reported its state
   OpenCalls operator_calls;  // operators' long calls, ended when one is revoked
   const Clock* clock = &Clock::System();
   std::vector<DeviceFeature*> features;
+  // The teachers' console (server/console): where it listens ("" = off), and the port it
+  // got once listening.
+  std::string console_listen;
+  int console_port = 0;
 
   int64_t Now() const { return clock->NowUnixMs(); }
   // Appends one line to the audit log; `result` is "ok" or the error.

@@ -32,33 +32,6 @@ v1::Operator OperatorToProto(const OperatorRecord& op) {
   return o;
 }
 
-// Whether `viewer` may see or act on `other`: every scope of `other` lies within its own
-// (an operator of the whole authority only for one of the whole authority).
-bool Covers(const OperatorRecord& viewer, const OperatorRecord& other) {
-  if (other.scopes.empty()) return InScope(viewer, "");
-  for (const auto& s : other.scopes) {
-    if (!InScope(viewer, s)) return false;
-  }
-  return true;
-}
-
-// The operator `name` if `op` may see it; outside its scope, the same answer as for an
-// operator that does not exist.
-Result<OperatorRecord> OperatorInScope(Store& store, const OperatorRecord& op,
-                                       const std::string& name) {
-  auto other = store.GetOperator(name);
-  Status hidden = NotFound("no operator named '" + name + "'");
-  if (!other.ok()) return other.status().code() == Code::kNotFound ? hidden : other.status();
-  if (!Covers(op, *other)) {
-    if (auto* audit = PendingAudit::Current()) {
-      audit->NoteHiddenRefusal("operator '" + name + "' is outside the scopes of '" + op.name +
-                               "' (answered as unknown)");
-    }
-    return hidden;
-  }
-  return other;
-}
-
 struct IssuedOperatorCert {
   pki::IssuedCertificate cert;
   int64_t expires_ms = 0;

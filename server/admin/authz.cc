@@ -64,6 +64,29 @@ Result<DeviceRecord> DeviceInScope(Store& store, const OperatorRecord& op, const
   return d;
 }
 
+bool Covers(const OperatorRecord& viewer, const OperatorRecord& other) {
+  if (other.scopes.empty()) return InScope(viewer, "");
+  for (const auto& s : other.scopes) {
+    if (!InScope(viewer, s)) return false;
+  }
+  return true;
+}
+
+Result<OperatorRecord> OperatorInScope(Store& store, const OperatorRecord& op,
+                                       const std::string& name) {
+  auto other = store.GetOperator(name);
+  Status hidden = NotFound("no operator named '" + name + "'");
+  if (!other.ok()) return other.status().code() == Code::kNotFound ? hidden : other.status();
+  if (!Covers(op, *other)) {
+    if (auto* audit = PendingAudit::Current()) {
+      audit->NoteHiddenRefusal("operator '" + name + "' is outside the scopes of '" + op.name +
+                               "' (answered as unknown)");
+    }
+    return hidden;
+  }
+  return other;
+}
+
 Status RequireNoWiderThan(const OperatorRecord& creator, v1::Role role,
                           const std::vector<std::string>& scopes) {
   const RoleSpec* spec = FindRole(role);

@@ -29,6 +29,14 @@ Status RequireScope(const OperatorRecord& op, const std::string& group);
 // device that does not exist (nothing leaks); the audit keeps the real reason.
 Result<DeviceRecord> DeviceInScope(Store& store, const OperatorRecord& op, const std::string& id);
 
+// Whether `viewer` may see or act on `other`: every scope of `other` lies within its own
+// (an operator of the whole authority only for one of the whole authority).
+bool Covers(const OperatorRecord& viewer, const OperatorRecord& other);
+// The operator `name` if `op` may see it; outside its scope, the same answer as for an
+// operator that does not exist (the audit keeps the real reason).
+Result<OperatorRecord> OperatorInScope(Store& store, const OperatorRecord& op,
+                                       const std::string& name);
+
 // Separation of duties at creation: nobody creates an operator with a permission it does
 // not hold itself or a scope wider than its own. A reviewer is the one exception to the
 // permission rule (an admin may appoint one), made safe by the review rule: nobody

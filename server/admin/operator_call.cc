@@ -10,12 +10,16 @@ namespace preau::server {
 
 OperatorCall::OperatorCall(ServerCore& core, const grpc::ServerContextBase& ctx,
                            std::string_view rpc, std::string target)
+    : OperatorCall(core, AuthenticateOperator(ctx, *core.store, core.Now()), "peer " + ctx.peer(),
+                   rpc, std::move(target)) {}
+
+OperatorCall::OperatorCall(ServerCore& core, Result<OperatorRecord> op, const std::string& peer,
+                           std::string_view rpc, std::string target)
     : core_(core), rule_(FindRpcRule(rpc)) {
   entry_.set_at_unix_ms(core.Now());
-  entry_.set_actor("peer " + ctx.peer());
+  entry_.set_actor(peer);
   entry_.set_action(rule_ ? rule_->action : std::string(rpc));
   entry_.set_target(std::move(target));
-  auto op = AuthenticateOperator(ctx, *core.store, core.Now());
   if (!op.ok()) {
     admitted_ = op.status();
     return;

@@ -23,6 +23,11 @@ class OperatorCall {
  public:
   OperatorCall(ServerCore& core, const grpc::ServerContextBase& ctx, std::string_view rpc,
                std::string target);
+  // The same call made by another front end (the browser console), which authenticated
+  // its caller itself: `op` is that operator, or why it was refused; `peer` names where
+  // the call came from in the audit row of a refusal without an operator.
+  OperatorCall(ServerCore& core, Result<OperatorRecord> op, const std::string& peer,
+               std::string_view rpc, std::string target);
   ~OperatorCall();
   OperatorCall(const OperatorCall&) = delete;
   OperatorCall& operator=(const OperatorCall&) = delete;

@@ -111,6 +111,7 @@ const std::vector<RpcRule>& RpcRules() {
       {"PolicyService.Apply", P::kApplyPolicies, "policy.apply", true, "policy apply"},
       {"PolicyService.GetStatus", P::kSeePolicyStatus, "policy.status", false, "policy status"},
       {"ClassService.Run", P::kClassCommands, "class", true, "class lock/unlock/focus/open/allow/..."},
+      {"ConsoleService.CreateLink", P::kManageOperators, "operator.link", true, "operators link"},
       {"CatalogService.Upload", P::kUploadApps, "app.upload", true, "apps upload"},
       {"CatalogService.Review", P::kReviewApps, "app.review", true, "apps review"},
       {"CatalogService.Assign", P::kAssignApps, "app.assign", true, "apps assign"},

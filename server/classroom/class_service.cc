@@ -70,32 +70,36 @@ v1::DeviceOutcome OutcomeOf(v1::AckResult r) {
   }
 }
 
-// One Run call. Owns itself: gRPC calls OnDone last, after Finish, and it deletes itself
-// there. Finish is called exactly once, from the synchronous refusal path or from the
-// tracker's callback.
-class ClassCall final : public grpc::ServerUnaryReactor {
+}  // namespace
+
+// One class command, whoever asked (the gRPC service or the browser console). Owned by
+// a shared_ptr: the tracker's callback holds it until `done` has run. `done` is called
+// exactly once, from Start on a refusal or from the tracker's thread.
+class ClassRun final : public std::enable_shared_from_this<ClassRun> {
  public:
-  ClassCall(ServerCore& core, CommandStore& commands, AckTracker& tracker,
-            grpc::CallbackServerContext* ctx, const v1::ClassCommandRequest& req,
-            v1::ClassCommandResponse* resp)
-      : core_(core), commands_(commands), tracker_(tracker), resp_(resp),
-        call_(core, *ctx, "ClassService.Run", req.group()) {
-    call_.set_action("class." + CommandVerb(req.kind()));
+  ClassRun(ServerCore& core, CommandStore& commands, AckTracker& tracker,
+           std::unique_ptr<OperatorCall> call, ClassCommands::Done done)
+      : core_(core), commands_(commands), tracker_(tracker), call_(std::move(call)),
+        done_(std::move(done)) {}
+
+  void Start(const v1::ClassCommandRequest& req) {
+    call_->set_action("class." + CommandVerb(req.kind()));
     Status st;
     {
       // Held while sending: the tracker's callback reads the targets (Complete).
       std::lock_guard<std::mutex> lock(mu_);
       // The audit row commits with the command (Dispatch), before any device acts.
-      st = call_.Run([&](const OperatorRecord& op) { return Begin(op, req); });
+      st = call_->Run([&](const OperatorRecord& op) { return Begin(op, req); });
     }
-    // Past a success, the tracker's callback may already have finished and freed this.
     if (!st.ok()) {
-      call_.Finish(st);
-      Finish(ToGrpc(st));
+      call_->Finish(st);
+      auto done = std::move(done_);
+      done(st, std::move(resp_));
     }
   }
 
-  void OnCancel() override {
+  // The caller went away: stop waiting for acks.
+  void Cancel() {
     std::string id;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -103,7 +107,6 @@ class ClassCall final : public grpc::ServerUnaryReactor {
     }
     if (!id.empty()) tracker_.Abandon(id);
   }
-  void OnDone() override { delete this; }
 
  private:
   struct Target {
@@ -131,15 +134,15 @@ class ClassCall final : public grpc::ServerUnaryReactor {
       ids.push_back(d.id);
       online_count += core_.connections.Online(d.id);
     }
-    call_.set_detail("command " + command.id() + " for " + std::to_string(ids.size()) +
-                     " devices, " + std::to_string(online_count) + " online");
+    call_->set_detail("command " + command.id() + " for " + std::to_string(ids.size()) +
+                      " devices, " + std::to_string(online_count) + " online");
     // Durable first: a device that is offline, or drops before its ack, finds it later.
     PREAU_ASSIGN_OR_RETURN(auto per_device, commands_.Dispatch(command, ids, now));
 
     command_id_ = command.id();
-    resp_->set_command_id(command.id());
-    resp_->set_expires_unix_ms(command.expires_unix_ms());
-    resp_->set_until_unix_ms(command.until_unix_ms());
+    resp_.set_command_id(command.id());
+    resp_.set_expires_unix_ms(command.expires_unix_ms());
+    resp_.set_until_unix_ms(command.until_unix_ms());
     std::vector<std::string> online;
     for (const auto& t : targets_) {
       if (core_.connections.Online(t.id)) online.push_back(t.id);
@@ -147,10 +150,12 @@ class ClassCall final : public grpc::ServerUnaryReactor {
     // Registered before anything is sent, so that no ack can arrive unexpected. A device
     // counted online that dropped in between is waited for in vain: it shows as no-ack.
     tracker_.Track(command_id_, online, wait,
-                   [this](AckTracker::Acks acks) { Complete(std::move(acks)); });
+                   [self = shared_from_this()](AckTracker::Acks acks) {
+                     self->Complete(std::move(acks));
+                   });
     // Revoked while waiting for the acks: the call ends refused, within the second.
     // (Complete waits for mu_, held by our caller, so this is in place before it runs.)
-    call_.AbortOnRevocation([this](const Status& why) {
+    call_->AbortOnRevocation([this](const Status& why) {
       std::string id;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -176,14 +181,14 @@ class ClassCall final : public grpc::ServerUnaryReactor {
       revoked = revoked_;
     }
     // Ends the revocation hook before this object can go.
-    call_.Finish(revoked);
-    // Last touch of this object: OnDone (which deletes it) may follow at once.
-    Finish(ToGrpc(revoked));
+    call_->Finish(revoked);
+    auto done = std::move(done_);
+    done(revoked, std::move(resp_));
   }
 
   void Fill(const AckTracker::Acks& acks) {
     for (const auto& t : targets_) {
-      auto* r = resp_->add_results();
+      auto* r = resp_.add_results();
       r->set_device_id(t.id);
       r->set_device_name(t.name);
       auto it = acks.find(t.id);
@@ -201,12 +206,39 @@ class ClassCall final : public grpc::ServerUnaryReactor {
   ServerCore& core_;
   CommandStore& commands_;
   AckTracker& tracker_;
-  v1::ClassCommandResponse* resp_;
+  std::unique_ptr<OperatorCall> call_;
+  ClassCommands::Done done_;
   std::mutex mu_;
   std::vector<Target> targets_;
   std::string command_id_;
+  v1::ClassCommandResponse resp_;
   Status revoked_;  // set if the operator is revoked while the call waits
-  OperatorCall call_;
+};
+
+namespace {
+
+// One ClassService.Run over gRPC. Owns itself: gRPC calls OnDone last, after Finish, and
+// it deletes itself there.
+class ClassCall final : public grpc::ServerUnaryReactor {
+ public:
+  ClassCall(ClassCommands& commands, grpc::CallbackServerContext* ctx,
+            const v1::ClassCommandRequest& req, v1::ClassCommandResponse* resp) {
+    auto call = std::make_unique<OperatorCall>(commands.core(), *ctx, "ClassService.Run",
+                                               req.group());
+    // run_ is set before the command starts: nothing here is touched after `done`.
+    commands.Start(std::move(call), req,
+                   [this, resp](const Status& st, v1::ClassCommandResponse r) {
+                     *resp = std::move(r);
+                     // Last touch of this object: OnDone may follow at once.
+                     Finish(ToGrpc(st));
+                   },
+                   &run_);
+  }
+  void OnCancel() override { ClassCommands::Cancel(run_); }
+  void OnDone() override { delete this; }
+
+ private:
+  std::weak_ptr<ClassRun> run_;
 };
 
 }  // namespace
@@ -288,10 +320,22 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
   return c;
 }
 
+void ClassCommands::Start(std::unique_ptr<OperatorCall> call, const v1::ClassCommandRequest& req,
+                          Done done, std::weak_ptr<ClassRun>* handle) {
+  auto run = std::make_shared<ClassRun>(core_, commands_, tracker_, std::move(call),
+                                        std::move(done));
+  if (handle) *handle = run;
+  run->Start(req);
+}
+
+void ClassCommands::Cancel(const std::weak_ptr<ClassRun>& handle) {
+  if (auto run = handle.lock()) run->Cancel();
+}
+
 grpc::ServerUnaryReactor* ClassServiceImpl::Run(grpc::CallbackServerContext* ctx,
                                                 const v1::ClassCommandRequest* req,
                                                 v1::ClassCommandResponse* resp) {
-  return new ClassCall(core_, commands_, tracker_, ctx, *req, resp);
+  return new ClassCall(commands_, ctx, *req, resp);
 }
 
 void ClassDeliveries::OnHello(const std::string& device_id, const v1::Hello& hello) {
@@ -319,7 +363,9 @@ Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentM
     std::string state = !r.locked()   ? "unlocked"
                         : r.verified() ? "locked"
                                        : "unverified: " + r.reason();
-    return core_.store->SetDeviceLockState(device_id, state);
+    Status st = core_.store->SetDeviceLockState(device_id, state);
+    if (st.ok()) core_.device_events.Notify(device_id);  // the console's tile
+    return st;
   }
   // The waiting teacher hears first; the durable record follows (the device has acted
   // either way, and it resends the ack until this returns ok).

@@ -10,10 +10,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "preau/v1/command.grpc.pb.h"
 #include "server/classroom/ack_tracker.h"
+#include "server/admin/operator_call.h"
 #include "server/classroom/command_store.h"
 #include "server/server_core.h"
 
@@ -27,19 +30,41 @@ inline constexpr int64_t kMaxClassForSeconds = 24 * 3600;
 inline constexpr uint32_t kDefaultClassWaitMs = 5000;
 inline constexpr uint32_t kMaxClassWaitMs = 60000;
 
+class ClassRun;
+
+// ClassCommands: runs one class command for a caller any front end admitted (an
+// OperatorCall: the same permission table, scopes and audit for the CLI's gRPC calls and
+// the browser console), and calls `done` once with the outcome and each device's result.
+class ClassCommands {
+ public:
+  using Done = std::function<void(const Status&, v1::ClassCommandResponse)>;
+  ClassCommands(ServerCore& core, CommandStore& commands, AckTracker& tracker)
+      : core_(core), commands_(commands), tracker_(tracker) {}
+
+  ServerCore& core() { return core_; }
+  // `done` runs on this thread on a refusal, else on the tracker's thread once every
+  // connected device acked or the wait is over. `handle`, if given, is set before the
+  // command starts; it lets the caller give up waiting (Cancel) while the command runs.
+  void Start(std::unique_ptr<OperatorCall> call, const v1::ClassCommandRequest& req, Done done,
+             std::weak_ptr<ClassRun>* handle = nullptr);
+  static void Cancel(const std::weak_ptr<ClassRun>& handle);
+
+ private:
+  ServerCore& core_;
+  CommandStore& commands_;
+  AckTracker& tracker_;
+};
+
 class ClassServiceImpl final : public v1::ClassService::CallbackService {
  public:
-  ClassServiceImpl(ServerCore& core, CommandStore& commands, AckTracker& tracker)
-      : core_(core), commands_(commands), tracker_(tracker) {}
+  explicit ClassServiceImpl(ClassCommands& commands) : commands_(commands) {}
 
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx,
                                 const v1::ClassCommandRequest* req,
                                 v1::ClassCommandResponse* resp) override;
 
  private:
-  ServerCore& core_;
-  CommandStore& commands_;
-  AckTracker& tracker_;
+  ClassCommands& commands_;
 };
 
 class ClassDeliveries final : public DeviceFeature {

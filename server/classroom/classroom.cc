@@ -10,20 +10,22 @@ namespace {
 struct Classroom {
   explicit Classroom(ServerCore& core)
       : commands(*core.store),
-        service(core, commands, tracker),
+        runner(core, commands, tracker),
+        service(runner),
         deliveries(core, commands, tracker) {}
   CommandStore commands;
   AckTracker tracker;
+  ClassCommands runner;
   ClassServiceImpl service;
   ClassDeliveries deliveries;
 };
 }  // namespace
 
-Status RegisterClassroom(DomainRegistry& registry) {
+Result<ClassCommands*> RegisterClassroom(DomainRegistry& registry) {
   auto* c = registry.Keep(std::make_shared<Classroom>(registry.core()));
   registry.AddService(&c->service);
   registry.AddFeature(&c->deliveries);
-  return Status::Ok();
+  return &c->runner;
 }
 
 }  // namespace preau::server

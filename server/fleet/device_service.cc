@@ -66,6 +66,7 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     (void)core_.store->TouchDevice(device_id_, core_.Now());
     last_touch_ms_ = core_.Now();
+    core_.device_events.Notify(device_id_);
     StartRead(&in_);
   }
 
@@ -109,6 +110,7 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       link_->Detach();
       core_.connections.Remove(device_id_, link_.get());
       (void)core_.store->TouchDevice(device_id_, core_.Now());
+      core_.device_events.Notify(device_id_);
     }
     delete this;
   }
@@ -191,9 +193,12 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
         for (auto* f : core_.features) f->OnHello(device_id_, m.hello());
         return Status::Ok();
       }
-      case v1::AgentMessage::kInventory:
-        return core_.store->UpdateInventory(device_id_, m.inventory().SerializeAsString(),
-                                            m.inventory().agent_version());
+      case v1::AgentMessage::kInventory: {
+        Status st = core_.store->UpdateInventory(device_id_, m.inventory().SerializeAsString(),
+                                                 m.inventory().agent_version());
+        if (st.ok()) core_.device_events.Notify(device_id_);  // battery, for the console
+        return st;
+      }
       case v1::AgentMessage::kHeartbeat:
         if (now - last_touch_ms_ >= kTouchIntervalMs) {
           last_touch_ms_ = now;

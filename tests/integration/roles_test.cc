@@ -27,6 +27,7 @@
 #include "common/roles.h"
 #include "preau/v1/catalog.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
+#include "preau/v1/console.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "preau/v1/filter.grpc.pb.h"
 #include "preau/v1/policy.grpc.pb.h"
@@ -57,13 +58,15 @@ struct Stubs {
         klass(v1::ClassService::NewStub(ch)),
         catalog(v1::CatalogService::NewStub(ch)),
         filter(v1::FilterService::NewStub(ch)),
-        report(v1::ReportService::NewStub(ch)) {}
+        report(v1::ReportService::NewStub(ch)),
+        console(v1::ConsoleService::NewStub(ch)) {}
   std::unique_ptr<v1::AdminService::Stub> admin;
   std::unique_ptr<v1::PolicyService::Stub> policy;
   std::unique_ptr<v1::ClassService::Stub> klass;
   std::unique_ptr<v1::CatalogService::Stub> catalog;
   std::unique_ptr<v1::FilterService::Stub> filter;
   std::unique_ptr<v1::ReportService::Stub> report;
+  std::unique_ptr<v1::ConsoleService::Stub> console;
 };
 
 struct Subject {
@@ -278,6 +281,14 @@ std::vector<Case> AllCases() {
                  v1::ClassCommandResponse out;
                  return s.klass->Run(Ctx().get(), r, &out);
                }});
+  c.push_back({"ConsoleService.CreateLink", S::kGroup,
+               [](Stubs& s, const Target& t, const std::string&) {
+                 v1::ConsoleLinkRequest r;
+                 r.set_operator_name(t.op);
+                 v1::ConsoleLinkResponse out;
+                 return s.console->CreateLink(Ctx().get(), r, &out);
+               },
+               "operator"});
   c.push_back({"CatalogService.Upload", S::kNone,
                [](Stubs& s, const Target&, const std::string& tag) {
                  v1::AppVersion out;
@@ -423,7 +434,7 @@ struct Refusal {
 class RolesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<TestServer>(dir_.path(), &clock_);
+    server_ = std::make_unique<TestServer>(dir_.path(), &clock_, "127.0.0.1:0");
     root_ = std::make_unique<Stubs>(OperatorChannel(server_->data_dir() + "/admin.credentials",
                                                     server_->port()));
     for (const char* g : {kClassA, kClassB}) server_->CreateGroup(g);
@@ -623,13 +634,16 @@ TEST_F(RolesTest, EveryOperatorsRpcHasARowAndTheTestCoversIt) {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   int methods = 0;
   for (const char* file : {"preau/v1/admin.proto", "preau/v1/policy.proto", "preau/v1/command.proto",
-                           "preau/v1/catalog.proto", "preau/v1/filter.proto", "preau/v1/usage.proto"}) {
+                           "preau/v1/catalog.proto", "preau/v1/filter.proto", "preau/v1/usage.proto",
+                           "preau/v1/console.proto"}) {
     const auto* f = pool->FindFileByName(file);
     ASSERT_NE(f, nullptr) << file;
     for (int i = 0; i < f->service_count(); ++i) {
       const auto* svc = f->service(i);
       for (int m = 0; m < svc->method_count(); ++m) {
         std::string rpc = svc->name() + "." + svc->method(m)->name();
+        // Not served yet (issue 15's password sign-in): refused for want of a row.
+        if (rpc == "ConsoleService.SetPassword") continue;
         ++methods;
         EXPECT_TRUE(rows.count(rpc)) << rpc << " has no row in server/admin/permissions.cc";
         EXPECT_TRUE(covered.count(rpc)) << rpc << " is not in the roles matrix (AllCases)";

@@ -69,8 +69,9 @@ std::shared_ptr<grpc::Channel> DeviceChannel(const std::string& state_dir,
       args);
 }
 
-TestServer::TestServer(const std::string& dir, const Clock* clock)
-    : data_(dir + "/server"), clock_(clock) {
+TestServer::TestServer(const std::string& dir, const Clock* clock,
+                       const std::string& console_listen)
+    : data_(dir + "/server"), clock_(clock), console_listen_(console_listen) {
   server::InitOptions init;
   init.data_dir = data_;
   init.authority_name = "Ville de Test";
@@ -86,6 +87,7 @@ void TestServer::StartOn(const std::string& listen) {
   run.data_dir = data_;
   run.listen = listen;
   run.clock = clock_;
+  run.console_listen = console_listen_;
   auto s = server::Server::Start(run);
   ASSERT_TRUE(s.ok()) << s.status().message();
   server_ = std::move(s).value();

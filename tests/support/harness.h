@@ -48,14 +48,17 @@ std::shared_ptr<grpc::Channel> DeviceChannel(const std::string& state_dir,
 
 class TestServer {
  public:
-  // Initialises a data folder in `dir` and starts a server on 127.0.0.1:0.
-  explicit TestServer(const std::string& dir, const Clock* clock = nullptr);
+  // Initialises a data folder in `dir` and starts a server on 127.0.0.1:0; with
+  // `console_listen` ("127.0.0.1:0"), the teachers' console too (console_port()).
+  explicit TestServer(const std::string& dir, const Clock* clock = nullptr,
+                      const std::string& console_listen = "");
   ~TestServer();
   void Stop();
   // Stops and starts again on the same data folder and the same port.
   void Restart();
 
   int port() const { return port_; }
+  int console_port() const { return server_->console_port(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_; }
   std::string ca_pem() const;
@@ -83,6 +86,7 @@ class TestServer {
   void StartOn(const std::string& listen);
   std::string data_;
   const Clock* clock_;
+  std::string console_listen_;
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   int port_ = 0;

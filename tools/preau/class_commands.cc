@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/class_summary.h"
 #include "common/duration.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "tools/preau/admin_client.h"
@@ -22,12 +23,6 @@ Result<v1::CommandKind> KindOf(const std::string& verb) {
   return InvalidArgument("class command '" + verb + "': expected lock, unlock, focus, open or allow");
 }
 
-std::string PastTense(const std::string& verb) {
-  if (verb == "focus") return "focused";
-  if (verb == "open") return "opened";
-  return verb + "ed";  // locked, unlocked, allowed
-}
-
 std::string OutcomeName(v1::DeviceOutcome o) {
   switch (o) {
     case v1::DEVICE_DONE: return "done";
@@ -40,40 +35,7 @@ std::string OutcomeName(v1::DeviceOutcome o) {
   }
 }
 
-std::string Pending(const std::string& verb, const v1::ClassCommandResponse& r, bool plural) {
-  return "will " + verb + " when " + (plural ? "they reconnect" : "it reconnects") +
-         ", until " + FormatLocalHourMinute(r.expires_unix_ms());
-}
-
-// Why one device did not act, for a person.
-std::string Why(const std::string& verb, const v1::ClassCommandResponse& r,
-                const v1::DeviceResult& d) {
-  switch (d.outcome()) {
-    case v1::DEVICE_OFFLINE: return "offline (" + Pending(verb, r, false) + ")";
-    case v1::DEVICE_NO_ACK: return "connected but did not answer in time";
-    case v1::DEVICE_EXPIRED: return "the command had expired by the device's clock";
-    case v1::DEVICE_FAILED: return "failed: " + (d.detail().empty() ? "no reason given" : d.detail());
-    case v1::DEVICE_REFUSED: return "refused: " + d.detail();
-    default: return OutcomeName(d.outcome());
-  }
-}
-
 }  // namespace
-
-std::string ClassSummary(const std::string& verb, const v1::ClassCommandResponse& response) {
-  std::map<v1::DeviceOutcome, int> n;
-  for (const auto& d : response.results()) ++n[d.outcome()];
-  std::string s = std::to_string(n[v1::DEVICE_DONE]) + "/" +
-                  std::to_string(response.results_size()) + " " + PastTense(verb);
-  if (int off = n[v1::DEVICE_OFFLINE]) {
-    s += ", " + std::to_string(off) + " offline (" + Pending(verb, response, off > 1) + ")";
-  }
-  if (int k = n[v1::DEVICE_NO_ACK]) s += ", " + std::to_string(k) + " did not answer";
-  if (int k = n[v1::DEVICE_FAILED]) s += ", " + std::to_string(k) + " failed";
-  if (int k = n[v1::DEVICE_REFUSED]) s += ", " + std::to_string(k) + " refused";
-  if (int k = n[v1::DEVICE_EXPIRED]) s += ", " + std::to_string(k) + " expired";
-  return s;
-}
 
 Status ClassRun(const CliContext& ctx, const ClassCommandOptions& o) {
   PREAU_ASSIGN_OR_RETURN(auto kind, KindOf(o.verb));
@@ -118,7 +80,7 @@ Status ClassRun(const CliContext& ctx, const ClassCommandOptions& o) {
   for (const auto& d : resp.results()) {
     if (d.outcome() == v1::DEVICE_DONE) continue;
     text += Printable(d.device_name()) + " (" + d.device_id() + "): " +
-            Printable(Why(o.verb, resp, d)) + "\n";
+            Printable(ClassOutcomeWhy(o.verb, resp, d)) + "\n";
   }
   if (resp.results_size() == 0) {
     text += "no devices in " + o.group + "\n";

@@ -29,7 +29,4 @@ struct ClassCommandOptions {
 };
 Status ClassRun(const CliContext& ctx, const ClassCommandOptions& o);
 
-// The summary line for `response` of a `verb` command ("28/30 locked, 2 offline (...)").
-std::string ClassSummary(const std::string& verb, const v1::ClassCommandResponse& response);
-
 }  // namespace preau::cli

@@ -22,6 +22,7 @@
 #include "tools/preau/apps_commands.h"
 #include "tools/preau/class_commands.h"
 #include "tools/preau/cli_context.h"
+#include "tools/preau/console_commands.h"
 #include "tools/preau/filter_commands.h"
 #include "tools/preau/fleet_commands.h"
 #include "tools/preau/output.h"
@@ -226,6 +227,18 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     cmd->add_option("--out", o->out, "Credentials file to create (never overwritten)")
         ->required()->type_name("FILE");
     OnRun(cmd, w, [&ctx, o] { return c::OperatorsRenew(ctx, *o); });
+  }
+
+  {
+    auto o = std::make_shared<c::OperatorsLinkOptions>();
+    auto* cmd = operators->add_subcommand(
+        "link", "A one-time sign-in link (and QR code) to the teachers' console, valid 10 minutes");
+    cmd->add_option("NAME", o->name, "Operator name")->required();
+    cmd->add_option("--until", o->until,
+                    "When the console session ends, today (default: the end of the day)")
+        ->type_name("HH:MM");
+    cmd->add_flag("--no-qr", o->no_qr, "Print the link without its QR code");
+    OnRun(cmd, w, [&ctx, o] { return c::OperatorsLink(ctx, *o); });
   }
 
   // audit
