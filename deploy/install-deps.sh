@@ -12,6 +12,7 @@ BUILD_PKGS=(
   libcli11-dev libyaml-cpp-dev
   libx11-dev
   libqrencode-dev  # the QR code of a console sign-in link (preau operators link)
+  libsodium-dev    # Argon2id for the console's passwords
   openssl
   publicsuffix  # read by the server: `class allow` refuses a public suffix (co.uk)
 )

@@ -112,6 +112,8 @@ const std::vector<RpcRule>& RpcRules() {
       {"PolicyService.GetStatus", P::kSeePolicyStatus, "policy.status", false, "policy status"},
       {"ClassService.Run", P::kClassCommands, "class", true, "class lock/unlock/focus/open/allow/..."},
       {"ConsoleService.CreateLink", P::kManageOperators, "operator.link", true, "operators link"},
+      {"ConsoleService.SetPassword", P::kManageOperators, "operator.password", true,
+       "operators password"},
       {"CatalogService.Upload", P::kUploadApps, "app.upload", true, "apps upload"},
       {"CatalogService.Review", P::kReviewApps, "app.review", true, "apps review"},
       {"CatalogService.Assign", P::kAssignApps, "app.assign", true, "apps assign"},

@@ -6,6 +6,7 @@
 #include "server/admin/operator_call.h"
 #include "server/console/console_app.h"
 #include "server/console/console_http.h"
+#include "server/console/passwords.h"
 #include "server/console/sessions.h"
 
 namespace preau::server {
@@ -31,8 +32,22 @@ std::string PublicHost(const ServerCore& core) {
 
 class ConsoleServiceImpl final : public v1::ConsoleService::CallbackService {
  public:
-  ConsoleServiceImpl(ServerCore& core, ConsoleSessions& sessions)
-      : core_(core), sessions_(sessions) {}
+  ConsoleServiceImpl(ServerCore& core, ConsoleSessions& sessions, ConsolePasswords& passwords)
+      : core_(core), sessions_(sessions), passwords_(passwords) {}
+
+  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext* ctx,
+                                        const v1::ConsolePasswordRequest* req,
+                                        v1::ConsolePasswordResponse*) override {
+    return RunAdminCall(core_, ctx, "ConsoleService.SetPassword", req->operator_name(),
+                        [&](const OperatorRecord& caller) -> Status {
+      PREAU_ASSIGN_OR_RETURN(auto target, OperatorInScope(*core_.store, caller,
+                                                          req->operator_name()));
+      if (target.revoked_ms != 0) {
+        return FailedPrecondition("operator '" + target.name + "' is revoked");
+      }
+      return passwords_.Set(target.name, req->password());
+    });
+  }
 
   grpc::ServerUnaryReactor* CreateLink(grpc::CallbackServerContext* ctx,
                                        const v1::ConsoleLinkRequest* req,
@@ -67,15 +82,18 @@ class ConsoleServiceImpl final : public v1::ConsoleService::CallbackService {
  private:
   ServerCore& core_;
   ConsoleSessions& sessions_;
+  ConsolePasswords& passwords_;
 };
 
 // Everything the domain keeps alive, in destruction order: the socket goes before the
 // app it calls, the app before the sessions.
 struct Console {
   Console(ServerCore& core, ClassCommands& classes)
-      : app(core, classes, sessions), service(core, sessions) {}
+      : passwords(*core.store), app(core, classes, sessions, passwords),
+        service(core, sessions, passwords) {}
   ~Console() { http.reset(); }
   ConsoleSessions sessions;
+  ConsolePasswords passwords;
   ConsoleApp app;
   ConsoleServiceImpl service;
   std::unique_ptr<ConsoleHttpServer> http;

@@ -24,6 +24,9 @@ constexpr char kCookieName[] = "preau_session";
 // Failed sign-ins an address may make in a minute before it waits for the rest of it.
 constexpr int kMaxSignInFailures = 10;
 constexpr int64_t kSignInWindowMs = 60 * 1000;
+// Wrong passwords for one name, from anywhere, before it waits for the rest of 15 minutes.
+constexpr int kMaxPasswordFailures = 5;
+constexpr int64_t kPasswordWindowMs = 15 * 60 * 1000;
 constexpr size_t kMaxBodyFields = 16;
 
 int HexValue(char c) {
@@ -264,9 +267,11 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
   uint64_t registry_id_ = 0;
 };
 
-ConsoleApp::ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions& sessions)
-    : core_(core), classes_(classes), sessions_(sessions),
+ConsoleApp::ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions& sessions,
+                       ConsolePasswords& passwords)
+    : core_(core), classes_(classes), sessions_(sessions), passwords_(passwords),
       sign_in_failures_(kMaxSignInFailures, kSignInWindowMs),
+      password_failures_(kMaxPasswordFailures, kPasswordWindowMs),
       streams_(std::make_shared<StreamRegistry>()) {
   streams_->thread = std::thread([reg = streams_] { reg->io.run(); });
 }
@@ -367,7 +372,22 @@ void ConsoleApp::SignIn(const HttpRequest& req, std::function<void(HttpResponse)
   }
   auto form = ParseForm(req.body);
   std::string cookie;
-  auto session = sessions_.RedeemLink(form["jeton"], now, &cookie);
+  Result<ConsoleSessions::Session> session = Unauthenticated("");
+  const std::string name = form["nom"];
+  if (!form["jeton"].empty() || name.empty()) {
+    session = sessions_.RedeemLink(form["jeton"], now, &cookie);
+  } else if (int64_t wait = password_failures_.WaitFor(name, now)) {
+    core_.Audit("console " + req.peer, "console.signin", name,
+                ResourceExhausted("too many wrong passwords"), "from " + req.peer);
+    return reply(ConsoleError(429, "Trop de mots de passe erronés pour ce nom : réessayez dans " +
+                                   std::to_string((wait + 59999) / 60000) + " min, ou "
+                                   "demandez un lien de connexion."));
+  } else if (passwords_.Verify(name, form["mot_de_passe"])) {
+    session = sessions_.Open(name, EndOfLocalDay(now), &cookie);
+  } else {
+    password_failures_.Failed(name, now);
+    session = Unauthenticated("Nom ou mot de passe incorrect.");
+  }
   std::string who = session.ok() ? session->operator_name : "console " + req.peer;
   if (session.ok()) {
     auto op = core_.store->GetOperator(session->operator_name);

@@ -6,7 +6,8 @@
 // (AdminService.ListGroups, AdminService.ListDevices, ClassService.Run), so the same
 // permission table, scopes, hours and audit apply; a command runs through the same
 // ClassCommands as ClassService. Each request re-reads its operator: a revoked one is
-// refused at once, and its open event streams are ended (OpenCalls).
+// refused at once, and its open event streams are ended (OpenCalls). Sign-in is by a
+// one-time link or by password (ConsolePasswords), each with its failures rate-limited.
 #pragma once
 
 #include <functional>
@@ -16,6 +17,7 @@
 
 #include "server/classroom/class_service.h"
 #include "server/console/http_types.h"
+#include "server/console/passwords.h"
 #include "server/console/sessions.h"
 #include "server/fleet/failure_limiter.h"
 #include "server/server_core.h"
@@ -26,7 +28,8 @@ struct StreamRegistry;
 
 class ConsoleApp {
  public:
-  ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions& sessions);
+  ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions& sessions,
+             ConsolePasswords& passwords);
   ~ConsoleApp();
 
   // Answers one request by calling `reply` once, on this thread or later from another
@@ -57,7 +60,9 @@ class ConsoleApp {
   ServerCore& core_;
   ClassCommands& classes_;
   ConsoleSessions& sessions_;
-  FailureLimiter sign_in_failures_;
+  ConsolePasswords& passwords_;
+  FailureLimiter sign_in_failures_;   // per address: links and passwords
+  FailureLimiter password_failures_;  // per operator name, from any address
   std::shared_ptr<StreamRegistry> streams_;
 };
 

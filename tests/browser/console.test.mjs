@@ -209,6 +209,35 @@ try {
   await p2.goto(LINK_EXPIRING, { waitUntil: 'domcontentloaded' });
   const expired = await alertText(p2);
   check(/expiré/.test(expired), `an expired link is refused: "${expired}"`);
+
+  // The password alternative: teacher B signs in and sees class B only.
+  const signIn = async (password) => {
+    await p2.$eval('#alerte', (a) => { a.textContent = ''; a.hidden = true; });
+    await p2.$eval('#mot-de-passe', (f) => f.reset());
+    await p2.type('#mot-de-passe input[name=nom]', 'prof.b');
+    await p2.type('#mot-de-passe input[name=mot_de_passe]', password);
+    await p2.click('#mot-de-passe button[type=submit]');
+  };
+  await p2.goto(BASE + '/', { waitUntil: 'domcontentloaded' });
+  await p2.waitForFunction(() => document.body.dataset.pret === 'connexion', { timeout: WAIT });
+  await signIn(need('PASSWORD_B'));
+  await p2.waitForFunction((n) => document.querySelectorAll('#grille .tuile').length === n,
+                           { timeout: WAIT }, Number(need('DEVICES_B')));
+  const titleB = await p2.$eval('#t-classe', (h) => h.textContent);
+  check(titleB === CLASS_B, `teacher B signs in with a password and sees class B (${titleB})`);
+  await p2.click('#deconnexion');
+  await p2.waitForFunction(() => !document.getElementById('connexion').hidden, { timeout: WAIT });
+  for (let i = 1; i <= 5; ++i) {
+    await signIn('pas-le-bon-' + i);
+    const wrong = await alertText(p2);
+    if (!/incorrect/.test(wrong)) throw new Error(`FAILED: wrong password ${i}: "${wrong}"`);
+  }
+  ok('five wrong passwords are each refused: "Nom ou mot de passe incorrect."');
+  await signIn(need('PASSWORD_B'));
+  const limited = await alertText(p2);
+  check(/Trop de mots de passe/.test(limited),
+        `past the limit, even the right password waits: "${limited}"`);
+  await p2.screenshot({ path: path.join(ARTEFACTS, 'console-password-limit.png') });
   await other.close();
 
   // Revocation ends the open console at once.

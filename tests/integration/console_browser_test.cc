@@ -105,6 +105,14 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
     EXPECT_NE(r.err.find("\u2580"), std::string::npos) << "a QR code is drawn: " << r.err;
     return Trim(r.out);
   };
+  // Teacher B's console password, set by the admin with the CLI (read from stdin).
+  const std::string password_b = "tableau-noir-42";
+  auto set_password = RunTool(
+      "sh", {"-c", "echo " + password_b + " | \"$0\" --credentials \"$1\" --server \"$2\" "
+                   "operators password prof.b",
+             std::string(PREAU_BINARY_DIR) + "/preau", server.data_dir() + "/admin.credentials",
+             server.address()});
+  ASSERT_EQ(set_password.exit_code, 0) << set_password.err;
   std::string link_1 = link();
   std::string link_2 = link();
   ASSERT_EQ(link_1.rfind("https://127.0.0.1:" + std::to_string(server.console_port()) +
@@ -119,7 +127,8 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
   std::filesystem::create_directories(signals);
   const std::string artefacts = std::string(PREAU_BINARY_DIR) + "/test-artefacts/console";
   std::filesystem::create_directories(artefacts);
-  for (const char* f : {"console-phone.png", "console-eni.png", "console-used-link.png"}) {
+  for (const char* f : {"console-phone.png", "console-eni.png", "console-used-link.png",
+                        "console-password-limit.png"}) {
     std::filesystem::remove(artefacts + "/" + f);
   }
 
@@ -131,6 +140,7 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
                       "LINK=" + link_1, "LINK_EXPIRING=" + link_2,
                       std::string("CLASS_A=") + kClassA, std::string("CLASS_B=") + kClassB,
                       "DEVICES_A=" + std::to_string(kDevicesA), "OFFLINE_ID=" + offline_id,
+                      "DEVICES_B=" + std::to_string(kDevicesB), "PASSWORD_B=" + password_b,
                       "CLI_LOCK_MS=" + std::to_string(cli_ms), "ARTEFACTS=" + artefacts,
                       "SIGNALS=" + signals, "SERVER_CERT=" + server.data_dir() + "/server.pem"});
     finished = true;

@@ -84,4 +84,28 @@ Status OperatorsLink(const CliContext& ctx, const OperatorsLinkOptions& o) {
   return Status::Ok();
 }
 
+Status OperatorsPassword(const CliContext& ctx, const OperatorsPasswordOptions& o,
+                         std::istream& in) {
+  v1::ConsolePasswordRequest req;
+  req.set_operator_name(o.name);
+  if (!o.clear) {
+    std::string line;
+    if (!std::getline(in, line) || line.empty()) {
+      return InvalidArgument("give the password on the first line of standard input "
+                             "(or --clear to remove it)");
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    req.set_password(line);
+  }
+  PREAU_ASSIGN_OR_RETURN(auto client, AdminClient::Connect(ctx.connection));
+  v1::ConsoleService::Stub stub(client->channel());
+  v1::ConsolePasswordResponse resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return stub.SetPassword(c, req, &resp);
+  }).Context("setting the console password of operator '" + o.name + "'"));
+  Print(ctx, o.clear ? "Removed the console password of " + o.name + "\n"
+                     : "Set the console password of " + o.name + "\n");
+  return Status::Ok();
+}
+
 }  // namespace preau::cli

@@ -2,8 +2,11 @@
 // to the teachers' console in the browser (ConsoleService.CreateLink, admins only,
 // audited), valid 10 minutes, printed with a QR code to scan with a phone or the ENI's
 // camera. The session it opens ends at --until (default: the end of the day).
+// `preau operators password NAME [--clear]` sets the console password, read from the
+// first line of standard input (never from the command line, which others can see).
 #pragma once
 
+#include <istream>
 #include <string>
 
 #include "common/status.h"
@@ -17,6 +20,13 @@ struct OperatorsLinkOptions {
   bool no_qr = false;
 };
 Status OperatorsLink(const CliContext& ctx, const OperatorsLinkOptions& o);
+
+struct OperatorsPasswordOptions {
+  std::string name;
+  bool clear = false;
+};
+Status OperatorsPassword(const CliContext& ctx, const OperatorsPasswordOptions& o,
+                         std::istream& in);
 
 // The QR code of `text` as terminal text (two modules per character, with its quiet
 // zone), dark modules as spaces on a light ground so that it scans on dark terminals.

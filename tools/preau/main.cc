@@ -11,6 +11,7 @@
 // stderr), 2 a usage error (unknown command or flag, bad value, missing argument).
 #include <cstdio>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -239,6 +240,14 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
         ->type_name("HH:MM");
     cmd->add_flag("--no-qr", o->no_qr, "Print the link without its QR code");
     OnRun(cmd, w, [&ctx, o] { return c::OperatorsLink(ctx, *o); });
+  }
+  {
+    auto o = std::make_shared<c::OperatorsPasswordOptions>();
+    auto* cmd = operators->add_subcommand(
+        "password", "Set the console password of an operator, read from standard input");
+    cmd->add_option("NAME", o->name, "Operator name")->required();
+    cmd->add_flag("--clear", o->clear, "Remove the password (links only)");
+    OnRun(cmd, w, [&ctx, o] { return c::OperatorsPassword(ctx, *o, std::cin); });
   }
 
   // audit

@@ -181,6 +181,19 @@ document.addEventListener('DOMContentLoaded', () => {
     $('qui').textContent = '';
     montrer('connexion');
   });
+  $('mot-de-passe').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    try {
+      await appel('POST', '/api/connexion',
+                  { nom: f.elements.nom.value, mot_de_passe: f.elements.mot_de_passe.value });
+      f.elements.mot_de_passe.value = '';
+      alerte('');
+      await chargerSession();
+    } catch (e) {
+      alerte(e.message);
+    }
+  });
   $('autres-classes').addEventListener('click', () => {
     if (etat.flux) etat.flux.close();
     montrer('choix');
