@@ -1,12 +1,14 @@
 #include "server/console/console_http.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <deque>
 #include <thread>
@@ -27,6 +29,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr size_t kMaxBodyBytes = 64 * 1024;
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
 constexpr int kThreads = 2;
+// Connections served at once; more are closed at accept, so that a flood on the console's
+// port cannot take the descriptors the devices' port needs.
+constexpr int kMaxConnections = 2000;
 
 const char* Reason(int status) {
   return http::obsolete_reason(static_cast<http::status>(status)).data();
@@ -36,12 +41,15 @@ const char* Reason(int status) {
 // event stream that lasts until either side ends it.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, ssl::context& tls, ConsoleApp& app)
-      : stream_(std::move(socket), tls), app_(app) {
+  Connection(tcp::socket socket, ssl::context& tls, ConsoleApp& app, std::atomic<int>& open)
+      : stream_(std::move(socket), tls), app_(app), open_(open) {
+    ++open_;
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     peer_ = ec ? "?" : ep.address().to_string();
   }
+
+  ~Connection() { --open_; }
 
   void Start() {
     beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
@@ -207,6 +215,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   ConsoleApp& app_;
+  std::atomic<int>& open_;
   std::string peer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -230,11 +239,21 @@ struct ConsoleHttpServer::Impl {
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   int port = 0;
+  std::atomic<int> open{0};
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Connection>(std::move(s), tls, app)->Start();
+      if (!ec && open.load() >= kMaxConnections) {
+        s.close(ec);  // over the cap: closed at once
+      } else if (!ec) {
+        std::make_shared<Connection>(std::move(s), tls, app, open)->Start();
+      } else if (ec == asio::error::no_descriptors) {
+        // Out of descriptors: give the others time to close before accepting again.
+        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+        timer->async_wait([this, timer](beast::error_code) { Accept(); });
+        return;
+      }
       Accept();
     });
   }

@@ -2,7 +2,9 @@
 // knows Boost.Beast (it costs ~20 s to compile, so it stays in one file). It serves TLS
 // with the server's own certificate chain, reads HTTP/1.1 requests with size and time
 // limits, hands each one to ConsoleApp as plain data and writes the answer back with the
-// console's security headers; an event-stream answer stays open while the page is.
+// console's security headers; an event-stream answer stays open while the page is. At
+// most 2,000 connections at once (more are closed at accept); a connection that has not
+// finished its TLS handshake within 10 s, or sent no request for 60 s, is closed.
 #pragma once
 
 #include <memory>

@@ -76,8 +76,13 @@ try {
   await cdp.send('Network.enable');
   let requests = 0, bytes = 0;
   cdp.on('Network.loadingFinished', (e) => { requests += 1; bytes += e.encodedDataLength; });
+  const pageErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const elsewhere = [];
+  page.on('request', (r) => { if (!r.url().startsWith(BASE + '/')) elsewhere.push(r.url()); });
   const t0 = Date.now();
-  await page.goto(LINK, { waitUntil: 'domcontentloaded' });
+  const first = await page.goto(LINK, { waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => document.body.dataset.pret === 'classe', { timeout: WAIT });
   await page.waitForFunction((n) => document.querySelectorAll('#grille .tuile').length === n,
                              { timeout: WAIT }, DEVICES);
@@ -86,6 +91,9 @@ try {
   console.log(`PERF page_bytes ${bytes}`);
   console.log(`PERF time_to_interactive_ms ${interactive}`);
   check(page.url() === BASE + '/', 'the link signs in and leaves the address bar without its token');
+  const csp = first.headers()['content-security-policy'] || '';
+  check(/default-src 'none'/.test(csp) && /script-src 'self'/.test(csp) && !/unsafe/.test(csp) &&
+        /frame-ancestors 'none'/.test(csp), `a strict Content-Security-Policy: ${csp}`);
   const cookies = await page.cookies();
   const session = cookies.find((c) => c.name === 'preau_session');
   check(session && session.httpOnly && session.secure && session.sameSite === 'Strict',
@@ -97,6 +105,7 @@ try {
   check(title === CLASS_A, 'teacher A sees class A');
   const classes = await page.evaluate(async () => (await (await fetch('/api/session')).json()).classes.map((c) => c.chemin));
   check(classes.length === 1 && classes[0] === CLASS_A, 'the session lists only the class within the scope');
+  check(elsewhere.length === 0, 'nothing is loaded from anywhere but the server: ' + elsewhere.join(' '));
   fs.mkdirSync(ARTEFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTEFACTS, 'console-phone.png'), fullPage: true });
   ok('screenshot at phone size: console-phone.png');
@@ -241,6 +250,11 @@ try {
         `past the limit, even the right password waits: "${limited}"`);
   await p2.screenshot({ path: path.join(ARTEFACTS, 'console-password-limit.png') });
   await other.close();
+
+  // The page ran without a script error or a blocked resource (the refusals above are
+  // answers, not errors: fetch reports no console error for a 403).
+  const unexpected = pageErrors.filter((e) => !/status of 40[13]/.test(e));
+  check(unexpected.length === 0, 'no script error and nothing blocked by the CSP: ' + unexpected.join(' | '));
 
   // Revocation ends the open console at once.
   await ask('revoke');
