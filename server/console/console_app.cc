@@ -219,15 +219,35 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
   }
 
  private:
-  // On the thread that noticed the change: only note it and post the redraw.
+  // On the thread that noticed the change: only note it and post the work. A device of
+  // the class redraws it; another one is looked up first (off this thread), since it may
+  // have just joined the class.
   void Changed(const std::string& device_id) {
+    bool known;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      // A device that joined the class is not in the set yet: any unknown one redraws.
-      if (stopped_ || redraw_pending_) return;
-      redraw_pending_ = true;
+      if (stopped_) return;
+      known = devices_.count(device_id) > 0;
+      if (known) {
+        if (redraw_pending_) return;
+        redraw_pending_ = true;
+      }
     }
-    boost::asio::post(app_.streams_->io, [self = shared_from_this()] { self->Redraw(); });
+    auto self = shared_from_this();
+    if (known) {
+      boost::asio::post(app_.streams_->io, [self] { self->Redraw(); });
+    } else {
+      boost::asio::post(app_.streams_->io, [self, device_id] {
+        auto d = self->app_.core_.store->GetDevice(device_id);
+        if (!d.ok() || !PathWithin(d->group, self->group_)) return;
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          if (self->redraw_pending_) return;
+          self->redraw_pending_ = true;
+        }
+        self->Redraw();
+      });
+    }
   }
 
   void Redraw() {

@@ -26,6 +26,9 @@ namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// An open event stream gets a comment this often: a browser that went away without a word
+// (a phone put to sleep) is noticed when the write fails, not never.
+constexpr auto kPingInterval = std::chrono::seconds(25);
 constexpr size_t kMaxBodyBytes = 64 * 1024;
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
 constexpr int kThreads = 2;
@@ -42,7 +45,8 @@ const char* Reason(int status) {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ssl::context& tls, ConsoleApp& app, std::atomic<int>& open)
-      : stream_(std::move(socket), tls), app_(app), open_(open) {
+      : stream_(std::move(socket), tls), app_(app), open_(open),
+        ping_(stream_.get_executor()) {
     ++open_;
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
@@ -152,6 +156,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             [self = shared_from_this()](beast::error_code, size_t) {
                               self->EndStream();
                             });
+    Ping();
+  }
+
+  void Ping() {
+    ping_.expires_after(kPingInterval);
+    ping_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->ending_ || self->closed_) return;
+      self->Queue(": ping\n\n");
+      self->Ping();
+    });
   }
 
   void EndStream() {
@@ -206,6 +221,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    ping_.cancel();
     beast::error_code ec;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(stream_).close();
@@ -224,6 +240,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   After after_write_ = After::kNothing;
   std::shared_ptr<EventStream> events_;
+  asio::steady_timer ping_;
   char scratch_[512];
   bool ending_ = false;
   bool closed_ = false;
