@@ -155,18 +155,37 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
   serve("offline", [&] { agents[0].reset(); });
   serve("expire", [&] { clock.Advance(11 * 60 * 1000); });
   serve("revoke", [&] {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
-    v1::RevokeOperatorRequest req;
-    req.set_name("prof.a");
-    v1::Operator op;
-    auto st = server.admin().RevokeOperator(&ctx, req, &op);
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    auto r = RunBinary("preau", {"--credentials", server.data_dir() + "/admin.credentials",
+                                 "--server", server.address(), "operators", "revoke", "prof.a"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
   });
   node.join();
   std::printf("%s", result.out.c_str());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("all checks passed"), std::string::npos);
+  // One audit for both front ends: the CLI's lock and the page's lock are the same
+  // class.lock rows by the same teacher; sign-ins, links and refusals are there too.
+  grpc::ClientContext actx;
+  actx.set_deadline(std::chrono::system_clock::now() + 30s);
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(server.admin().ListAudit(&actx, v1::ListAuditRequest(), &audit).ok());
+  int locks = 0, sign_ins = 0, links = 0, csrf = 0, refused_b = 0;
+  for (const auto& e : audit.entries()) {
+    if (e.actor() == "prof.a" && e.action() == "class.lock" && e.result() == "ok" &&
+        e.target() == kClassA) {
+      ++locks;
+    }
+    if (e.action() == "console.signin" && e.result() == "ok") ++sign_ins;
+    if (e.action() == "operator.link" && e.result() == "ok") ++links;
+    if (e.action() == "console.csrf" && e.actor() == "prof.a") ++csrf;
+    if (e.actor() == "prof.a" && e.target() == kClassB && e.result() != "ok") ++refused_b;
+  }
+  EXPECT_EQ(locks, 2) << "the CLI's lock and the page's";
+  EXPECT_EQ(sign_ins, 2) << "prof.a by link, prof.b by password";
+  EXPECT_EQ(links, 2);
+  EXPECT_EQ(csrf, 1);
+  EXPECT_GE(refused_b, 2) << "the forged grid and lock of class B";
+
   for (const char* f : {"console-phone.png", "console-eni.png", "console-used-link.png"}) {
     auto png = ReadFile(artefacts + "/" + f);
     ASSERT_TRUE(png.ok()) << f;
