@@ -122,6 +122,41 @@ Result<v1::CommandKind> KindOf(const std::string& verb) {
   return InvalidArgument("action inconnue '" + verb + "'");
 }
 
+// The page's actions the server's class commands accept: each is tried on a sample
+// request, so that a kind the server does not build yet has no button (rather than one
+// that always fails).
+const std::vector<std::string>& SupportedActions() {
+  static const std::vector<std::string> kSupported = [] {
+    std::vector<std::string> out;
+    for (const char* verb : {"lock", "unlock", "focus", "open", "allow", "message"}) {
+      v1::ClassCommandRequest req;
+      req.set_kind(*KindOf(verb));
+      req.set_message("x");
+      if (std::string(verb) == "focus" || std::string(verb) == "open") {
+        req.set_url("https://fr.vikidia.org");
+      }
+      if (std::string(verb) == "allow") {
+        req.set_site("fr.vikidia.org");
+        req.set_for_seconds(60);
+      }
+      auto c = BuildClassCommand(req, "console", 0);
+      if (c.ok() || c.status().message().rfind("unknown class command kind", 0) != 0) {
+        out.push_back(verb);
+      }
+    }
+    return out;
+  }();
+  return kSupported;
+}
+
+// A refusal of the shared rule set, told in the page's language, with the rule's own words.
+std::string French(const Status& st) {
+  if (st.code() == Code::kPermissionDenied) return "Refusé : " + st.message();
+  if (st.code() == Code::kNotFound) return "Introuvable : " + st.message();
+  if (st.code() == Code::kInvalidArgument) return "Demande invalide : " + st.message();
+  return st.message();
+}
+
 }  // namespace
 
 HttpResponse ConsoleError(int status, const std::string& message) {
@@ -457,6 +492,9 @@ HttpResponse ConsoleApp::SessionInfo(const Caller& caller) {
   j.Set("fin", Json::Int(caller.session.until_ms));
   j.Set("fin_texte", Json::String(FormatLocalHourMinute(caller.session.until_ms)));
   j.Set("classes", std::move(classes));
+  Json actions = Json::Array();
+  for (const auto& a : SupportedActions()) actions.Add(Json::String(a));
+  j.Set("actions", std::move(actions));
   return JsonResponse(j);
 }
 
@@ -513,7 +551,7 @@ Result<std::string> ConsoleApp::GridJson(const std::string& operator_name,
 
 HttpResponse ConsoleApp::Grid(const Caller& caller, const std::string& group) {
   auto grid = GridJson(caller.op.name, caller.peer, group, nullptr);
-  if (!grid.ok()) return ConsoleError(HttpStatusOf(grid.status()), grid.status().message());
+  if (!grid.ok()) return ConsoleError(HttpStatusOf(grid.status()), French(grid.status()));
   HttpResponse r;
   r.body = *grid;
   return r;
@@ -522,7 +560,7 @@ HttpResponse ConsoleApp::Grid(const Caller& caller, const std::string& group) {
 HttpResponse ConsoleApp::Events(const Caller& caller, const std::string& group) {
   std::set<std::string> ids;
   auto grid = GridJson(caller.op.name, caller.peer, group, &ids);
-  if (!grid.ok()) return ConsoleError(HttpStatusOf(grid.status()), grid.status().message());
+  if (!grid.ok()) return ConsoleError(HttpStatusOf(grid.status()), French(grid.status()));
   auto stream = std::make_shared<GridStream>(*this, caller.op.name, caller.peer, group);
   stream->Start(*grid, std::move(ids));
   HttpResponse r;
@@ -558,7 +596,7 @@ void ConsoleApp::Command(const Caller& caller, const HttpRequest& req,
   classes_.Start(std::move(call), cmd,
                  [verb, reply = std::move(reply)](const Status& st,
                                                   v1::ClassCommandResponse resp) {
-                   if (!st.ok()) return reply(ConsoleError(HttpStatusOf(st), st.message()));
+                   if (!st.ok()) return reply(ConsoleError(HttpStatusOf(st), French(st)));
                    Json j = Json::Object();
                    j.Set("resume", Json::String(
                        resp.results_size() == 0

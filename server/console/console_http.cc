@@ -92,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (auto it = msg.find("X-CSRF-Token"); it != msg.end()) req.csrf_token = std::string(it->value());
     req.peer = peer_;
     keep_alive_ = msg.keep_alive();
+    head_ = msg.method() == http::verb::head;
     beast::get_lowest_layer(stream_).expires_never();
     // The app may answer later from another thread: back onto this connection's strand.
     app_.Handle(req, [self = shared_from_this()](HttpResponse r) {
@@ -121,7 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Respond(HttpResponse r) {
     if (r.events) return StartStream(std::move(r));
-    Queue(Head(r.status, r, false) + r.body);
+    // A HEAD answer says the length of the body it leaves out.
+    Queue(head_ ? Head(r.status, r, false) : Head(r.status, r, false) + r.body);
     after_write_ = keep_alive_ ? After::kRead : After::kClose;
   }
 
@@ -236,6 +238,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
+  bool head_ = false;
   std::deque<std::string> out_;
   bool writing_ = false;
   After after_write_ = After::kNothing;

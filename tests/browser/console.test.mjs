@@ -106,6 +106,10 @@ try {
   const classes = await page.evaluate(async () => (await (await fetch('/api/session')).json()).classes.map((c) => c.chemin));
   check(classes.length === 1 && classes[0] === CLASS_A, 'the session lists only the class within the scope');
   check(elsewhere.length === 0, 'nothing is loaded from anywhere but the server: ' + elsewhere.join(' '));
+  const shown = await page.$$eval('#actions button[data-action]',
+                                  (bs) => bs.filter((b) => b.offsetParent !== null).map((b) => b.dataset.action));
+  check(['lock', 'unlock', 'focus', 'open', 'allow'].every((a) => shown.includes(a)),
+        `the class's buttons, as far as the server carries them out: ${shown.join(', ')}`);
   fs.mkdirSync(ARTEFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTEFACTS, 'console-phone.png'), fullPage: true });
   ok('screenshot at phone size: console-phone.png');

@@ -65,6 +65,10 @@ async function chargerSession() {
     liste.append(li);
   }
   $('autres-classes').hidden = s.classes.length < 2;
+  // Only the actions this server carries out get a button.
+  for (const b of document.querySelectorAll('#actions button[data-action]')) {
+    b.hidden = !s.actions.includes(b.dataset.action);
+  }
   if (s.classes.length === 1) {
     ouvrirClasse(s.classes[0].chemin);
   } else {
