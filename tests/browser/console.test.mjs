@@ -137,38 +137,54 @@ try {
     if (++guard > 20) throw new Error('FAILED: Tab never reaches the lock button');
   }
   // Armed before the key press; resolved once the browser has painted the frame in which
-  // every tile shows locked.
+  // every tile shows locked. The moment the summary line arrives (the server's answer,
+  // sent once every device acked: what the CLI waits for) is noted too.
   await page.evaluate((n) => {
     window.preauLock = new Promise((resolve, reject) => {
       const grille = document.getElementById('grille');
+      const resume = document.getElementById('resume');
       const all = () => {
         const ts = grille.querySelectorAll('.tuile');
         return ts.length === n && [...ts].every((t) => t.dataset.verrou === 'verrouillee');
       };
       const t = performance.now();
+      let answered = null;
+      const onSummary = new MutationObserver(() => {
+        if (/verrouillées/.test(resume.textContent)) { answered = performance.now() - t; onSummary.disconnect(); }
+      });
+      onSummary.observe(resume, { childList: true, characterData: true, subtree: true });
       const obs = new MutationObserver(() => {
-        if (all()) { obs.disconnect(); requestAnimationFrame(() => resolve(performance.now() - t)); }
+        if (all()) {
+          obs.disconnect();
+          requestAnimationFrame(() => resolve({ tiles: performance.now() - t, answered }));
+        }
       });
       obs.observe(grille, { childList: true, subtree: true, attributes: true });
       setTimeout(() => {
         const states = [...grille.querySelectorAll('.tuile')].map((x) => x.dataset.verrou);
         reject(new Error('not every tile locked within 15 s; summary: "' +
-                         document.getElementById('resume').textContent + '"; tiles: ' +
-                         states.join(',')));
+                         resume.textContent + '"; tiles: ' + states.join(',')));
       }, 15000);
     });
   }, DEVICES);
   await page.keyboard.press('Enter');
-  const lockMs = await page.evaluate(() => window.preauLock);
+  const lock = await page.evaluate(() => window.preauLock);
+  const lockMs = lock.tiles;
+  await page.waitForFunction(() => /verrouillées/.test(document.getElementById('resume').textContent),
+                             { timeout: WAIT });
   console.log(`PERF tap_to_all_tiles_locked_ms ${lockMs.toFixed(1)}`);
+  console.log(`PERF tap_to_summary_ms ${lock.answered === null ? 'after the tiles' : lock.answered.toFixed(1)}`);
   console.log(`PERF cli_lock_round_trip_ms ${CLI_LOCK_MS}`);
-  // The CLI returns with the devices' acks; a tile turns locked with the device's lock
-  // report, which the server stores (one SQLite write per device) before the grid is
-  // redrawn. Unloaded, the two are within a few tens of milliseconds (docs/PERFORMANCE.md);
-  // beside other tests on 2 cores the stores can cost a few hundred more, so this check
-  // only holds the page to the CLI's figure plus one second. The figures are printed.
-  check(lockMs <= CLI_LOCK_MS + 1000,
-        `every tile shows locked ${lockMs.toFixed(0)} ms after the tap (the CLI's lock took ${CLI_LOCK_MS} ms)`);
+  // The server answers (and the CLI returns) with the devices' acks; a tile turns locked
+  // with the device's verified lock report, stored by the server before the grid is
+  // pushed. Both come from the devices at the same moment: the tiles may trail the answer
+  // by a few frames, not by a second. (Against the CLI's figure, measured earlier in the
+  // run, the comparison is printed only: beside other tests on 2 cores, fsync-bound
+  // figures swing by seconds from one minute to the next.)
+  check(lock.answered === null || lockMs <= lock.answered + 1000,
+        `every tile shows locked ${lockMs.toFixed(0)} ms after the tap, the summary came at ` +
+        `${lock.answered === null ? 'or after that' : lock.answered.toFixed(0) + ' ms'} ` +
+        `(the CLI's lock took ${CLI_LOCK_MS} ms)`);
   await page.waitForFunction(() => /verrouillées/.test(document.getElementById('resume').textContent),
                              { timeout: WAIT });
   const resume = await page.$eval('#resume', (p) => p.textContent);
