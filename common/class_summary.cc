@@ -15,13 +15,16 @@ std::string PastTense(const std::string& verb, SummaryLanguage l) {
     static const std::map<std::string, std::string> kFr = {
         {"lock", "verrouillées"},  {"unlock", "déverrouillées"},
         {"focus", "en focus"},     {"open", "ont ouvert l'adresse"},
-        {"allow", "autorisent le site"}, {"message", "ont affiché le message"}};
+        {"allow", "autorisent le site"}, {"message", "ont affiché le message"},
+        {"wifi on", "ont le Wi-Fi"}, {"wifi off", "ont rendu le Wi-Fi à la politique"}};
     auto it = kFr.find(verb);
     return it == kFr.end() ? verb : it->second;
   }
   if (verb == "focus") return "focused";
   if (verb == "open") return "opened";
-  if (verb == "message") return "messaged";
+  if (verb == "message") return "shown";
+  if (verb == "wifi on") return "Wi-Fi on";
+  if (verb == "wifi off") return "Wi-Fi back to the policy";
   return verb + "ed";  // locked, unlocked, allowed
 }
 
@@ -31,7 +34,8 @@ std::string Pending(const std::string& verb, const v1::ClassCommandResponse& r, 
     return std::string(plural ? "le feront à leur retour" : "le fera à son retour") +
            ", jusqu'à " + FormatLocalHourMinute(r.expires_unix_ms());
   }
-  return "will " + verb + " when " + (plural ? "they reconnect" : "it reconnects") +
+  std::string action = verb.rfind("wifi", 0) == 0 ? "switch its Wi-Fi" : verb;
+  return "will " + action + " when " + (plural ? "they reconnect" : "it reconnects") +
          ", until " + FormatLocalHourMinute(r.expires_unix_ms());
 }
 

@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libssl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev
-  libx11-dev
+  libx11-dev libxss-dev  # preau-session: Xlib and the X idle counter
   libqrencode-dev  # the QR code of a console sign-in link (preau operators link)
   libsodium-dev    # Argon2id for the console's passwords
   openssl
@@ -22,8 +22,10 @@ BUILD_PKGS=(
 # build-essential); a real X desktop for the class lock (Xvfb, openbox, xdotool, xlogo, and
 # ImageMagick + tesseract to read the screen back); faketime to run the CLI on a wrong
 # clock; clang and its runtimes for the sanitizer and fuzzing step; Node.js and npm for the
-# console's browser tests (puppeteer-core and axe-core, tests/browser/package-lock.json).
+# console's browser tests (puppeteer-core and axe-core, tests/browser/package-lock.json);
+# xdg-utils for `class open` in the desktop session.
 TEST_PKGS=(nodejs npm dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
+  xdg-utils
   imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)

@@ -44,8 +44,6 @@ void LockScreen::Show(const std::string& message, int64_t until_unix_ms) {
       XStoreName(dpy_, s.window, "preau-lock");
       s.gc = XCreateGC(dpy_, s.window, 0, nullptr);
       XSetForeground(dpy_, s.gc, WhitePixel(dpy_, n));
-      // Hear of every window mapped or restacked, to stay above it.
-      XSelectInput(dpy_, root, SubstructureNotifyMask);
       XMapRaised(dpy_, s.window);
       windows_.push_back(s);
     }
@@ -59,7 +57,6 @@ void LockScreen::Hide() {
   if (windows_.empty()) return;
   XUngrabKeyboard(dpy_, CurrentTime);
   XUngrabPointer(dpy_, CurrentTime);
-  for (int n = 0; n < ScreenCount(dpy_); ++n) XSelectInput(dpy_, RootWindow(dpy_, n), 0);
   for (auto& s : windows_) {
     XFreeGC(dpy_, s.gc);
     XDestroyWindow(dpy_, s.window);

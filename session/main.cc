@@ -1,11 +1,14 @@
 // preau-session: the unprivileged half of the Préau agent, started in every graphical
 // session (deploy/preau-session.desktop, deploy/systemd/preau-session.service). It is the
 // only part of Préau that touches the desktop: it shows the teacher's lock and reports
-// whether the lock is verified, and shows the teacher's messages until dismissed. It links Xlib and nothing else of size, so it stays small,
+// whether the lock is verified, shows the teacher's messages until dismissed, opens the
+// teacher's URLs in the pupil's browser, and reports input and the app in front (for the
+// Wi-Fi idle timer and usage). It links Xlib and nothing else of size, so it stays small,
 // and it sleeps in poll() while nothing happens (it wakes 4 times a second only while a
-// lock is shown, to re-check it, and once a second while the agent is away).
+// lock is shown, to re-check it, once a second while the agent is away, and once per
+// usage tick, 15 s by default).
 //
-//   preau-session [--socket /run/preau/session.sock]
+//   preau-session [--socket /run/preau/session.sock] [--usage-every MS]
 #include <X11/Xlib.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,9 +19,12 @@
 #include <cstring>
 #include <string>
 
+#include "session/activity_watch.h"
 #include "session/agent_link.h"
+#include "session/focus_keeper.h"
 #include "session/lock_screen.h"
 #include "session/message_window.h"
+#include "session/url_opener.h"
 #include "session/wire.h"
 
 namespace {
@@ -28,6 +34,12 @@ using preau::session::LockScreen;
 
 constexpr int kVerifyEveryMs = 250;
 constexpr int kReconnectEveryMs = 1000;
+constexpr int kOpenCheckEveryMs = 100;  // while xdg-open has not answered
+constexpr int kFocusCheckEveryMs = 100;  // while a focus is not verified yet
+// How long a focus may take to verify: a kiosk browser may start slowly; an app's window
+// is there or not.
+constexpr int64_t kFocusUrlAnswerMs = 20000;
+constexpr int64_t kFocusAppAnswerMs = 2500;
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
@@ -46,7 +58,7 @@ int64_t SteadyMs() {
 int IgnoreXError(Display*, XErrorEvent*) { return 0; }  // a window vanished under a query
 
 int Usage() {
-  std::fprintf(stderr, "usage: preau-session [--socket PATH]\n");
+  std::fprintf(stderr, "usage: preau-session [--socket PATH] [--usage-every MS]\n");
   return 2;
 }
 
@@ -54,9 +66,16 @@ int Usage() {
 
 int main(int argc, char** argv) {
   std::string socket_path = "/run/preau/session.sock";
+  int usage_every_ms = 15000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
       socket_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--usage-every") == 0 && i + 1 < argc) {
+      usage_every_ms = std::atoi(argv[++i]);
+      if (usage_every_ms < 100 || usage_every_ms > 60000) {
+        std::fprintf(stderr, "preau-session: --usage-every: expected 100 to 60000 ms\n");
+        return 2;
+      }
     } else {
       return Usage();
     }
@@ -81,10 +100,30 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  // Hear of every window mapped, restacked or activated: the lock stays above them, a
+  // focus keeps other apps iconified. Nothing arrives while nobody touches a window.
+  for (int n = 0; n < ScreenCount(dpy); ++n) {
+    XSelectInput(dpy, RootWindow(dpy, n), SubstructureNotifyMask | PropertyChangeMask);
+  }
   preau::session::BigText text(dpy);
   LockScreen lock(dpy, &text);
   preau::session::MessageWindows messages(dpy, &text);
   AgentLink agent(socket_path);
+  preau::session::UrlOpener opener;
+  preau::session::FocusKeeper focus(dpy);
+  std::string focus_id;       // the focus request waiting for its verdict
+  int64_t focus_deadline = 0;
+  preau::session::ActivityWatch activity(dpy, usage_every_ms);
+  if (!activity.usable()) {
+    std::fprintf(stderr, "preau-session: this X server has no idle counter (MIT-SCREEN-SAVER): "
+                         "no input or usage reports\n");
+  }
+  int64_t next_tick = SteadyMs() + usage_every_ms;
+  auto answer_open = [&](const preau::session::UrlOpener::Answer& a) {
+    agent.Send(a.failure.empty()
+                   ? "done open " + a.id
+                   : "failed open " + a.id + " " + preau::session::EscapeText(a.failure));
+  };
   std::string reported;  // the last lock state told to the agent
   std::string last_error;
   int64_t next_connect = 0;
@@ -112,12 +151,16 @@ int main(int argc, char** argv) {
         next_connect = SteadyMs() + kReconnectEveryMs;
       }
     }
+    auto at_most = [](int timeout, int64_t wait) {
+      int w = static_cast<int>(std::max<int64_t>(0, wait));
+      return timeout < 0 ? w : std::min(timeout, w);
+    };
     int timeout = -1;
     if (lock.shown()) timeout = kVerifyEveryMs;
-    if (!agent.connected()) {
-      int wait = static_cast<int>(std::max<int64_t>(0, next_connect - SteadyMs()));
-      timeout = timeout < 0 ? wait : std::min(timeout, wait);
-    }
+    if (opener.waiting()) timeout = at_most(timeout, kOpenCheckEveryMs);
+    if (!focus_id.empty()) timeout = at_most(timeout, kFocusCheckEveryMs);
+    if (activity.usable() && agent.connected()) timeout = at_most(timeout, next_tick - SteadyMs());
+    if (!agent.connected()) timeout = at_most(timeout, next_connect - SteadyMs());
     pollfd fds[2] = {{ConnectionNumber(dpy), POLLIN, 0}, {agent.fd(), POLLIN, 0}};
     if (XPending(dpy) == 0) poll(fds, agent.connected() ? 2 : 1, timeout);
     bool changed = false;
@@ -126,6 +169,7 @@ int main(int argc, char** argv) {
       XNextEvent(dpy, &ev);
       changed |= lock.HandleEvent(ev);
       messages.HandleEvent(ev);
+      focus.HandleEvent(ev);
     }
     for (const auto& id : messages.TakeShown()) agent.Send("done message " + id);
     for (const auto& id : messages.TakeDismissed()) agent.Send("dismissed " + id);
@@ -144,6 +188,33 @@ int main(int argc, char** argv) {
         report(/*force=*/true);
       } else if (f[0] == "message" && f.size() >= 2) {
         messages.Show(f[1], preau::session::UnescapeText(f.size() > 2 ? f[2] : ""));
+      } else if (f[0] == "open" && f.size() >= 3) {
+        for (const auto& a : opener.Start(f[1], preau::session::UnescapeText(f[2]), SteadyMs())) {
+          answer_open(a);
+        }
+      } else if (f[0] == "focus" && f.size() >= 3) {
+        // focus <id> app <class> | url <url> | off
+        auto what = preau::session::SplitFields(preau::session::UnescapeText(f[2]), 2);
+        std::string failure;
+        if (what[0] == "off") {
+          focus.End();
+          agent.Send("done focus " + f[1]);
+          focus_id.clear();
+          continue;
+        } else if (what[0] == "app" && what.size() == 2) {
+          focus.KeepApp(what[1]);
+        } else if (what[0] == "url" && what.size() == 2) {
+          failure = focus.KeepUrl(what[1]);
+        } else {
+          failure = "unknown focus";
+        }
+        if (!failure.empty()) {
+          agent.Send("failed focus " + f[1] + " " + preau::session::EscapeText(failure));
+          focus_id.clear();
+        } else {
+          focus_id = f[1];
+          focus_deadline = SteadyMs() + (what[0] == "url" ? kFocusUrlAnswerMs : kFocusAppAnswerMs);
+        }
       } else if (f[0] == "unlock") {
         lock.Hide();
         report(/*force=*/true);
@@ -154,6 +225,24 @@ int main(int argc, char** argv) {
         next_connect = SteadyMs() + kReconnectEveryMs;
       }
     }
+    for (const auto& a : opener.Poll(SteadyMs())) answer_open(a);
+    if (!focus_id.empty()) {
+      std::string why = focus.Enforce();
+      if (why.empty()) {
+        agent.Send("done focus " + focus_id);
+        focus_id.clear();
+      } else if (SteadyMs() >= focus_deadline) {
+        agent.Send("failed focus " + focus_id + " " + preau::session::EscapeText(why));
+        focus_id.clear();
+        focus.End();  // not proven: the agent reports it failed, so nothing stays half-done
+      }
+    }
+    if (SteadyMs() >= next_tick) {
+      int64_t elapsed = SteadyMs() - (next_tick - usage_every_ms);
+      next_tick = SteadyMs() + usage_every_ms;
+      std::string line = activity.Tick(lock.shown(), elapsed);
+      if (!line.empty() && agent.connected()) agent.Send(line);
+    }
     // The lock ends on this device's clock even if the agent is away.
     if (lock.shown() && lock.until_unix_ms() > 0 && NowMs() >= lock.until_unix_ms()) {
       lock.Hide();
@@ -162,6 +251,7 @@ int main(int argc, char** argv) {
     if (lock.shown() || changed) report(/*force=*/false);
   }
   lock.Hide();
+  focus.End();
   XCloseDisplay(dpy);
   return 0;
 }

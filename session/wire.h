@@ -6,15 +6,17 @@
 //   agent -> session   lock <until_unix_ms> <message>     show the lock (0: until lifted)
 //                      unlock
 //                      message <id> <text>                 show a message until dismissed
-//                      open <url>                          open in the session's browser
-//                      focus <url>                         one URL in kiosk mode ("" ends)
+//                      open <id> <url>                     open in the session's browser
 //                      refused <reason>                    the agent will not talk to us
 //   session -> agent   hello <pid>
 //                      lock verified                       shown on every screen, input held
 //                      lock unverified <reason>
 //                      lock off
-//                      done <verb> | failed <verb> <reason>   answer to message/open/focus
-//                      activity <unix_ms>                  the user did something
+//                      done <verb> <id>                    message shown / URL launched
+//                      failed <verb> <id> <reason>
+//                      dismissed <id>                      the pupil closed a message
+//                      usage <ms> <input 0|1> <class>      screen in use for <ms>, input
+//                                                          seen, window class in front
 #pragma once
 
 #include <cstdint>

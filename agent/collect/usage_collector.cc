@@ -8,6 +8,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include "agent/collect/session_usage.h"
 #include "agent/platform/sim_usage.h"
 
 namespace preau::agent {
@@ -69,6 +70,8 @@ void UsageCollector::Start(AgentContext& ctx) {
   ctx_ = &ctx;
   if (!opts_.source && ctx.platform().Kind() == "sim") {
     opts_.source = std::make_shared<SimSource>(ctx.platform());
+  } else if (!opts_.source) {
+    opts_.source = std::make_shared<SessionUsageSource>(ctx.platform(), ctx.state());
   }
   auto saved = ctx.state().Get(kLastDayKey);
   std::string last = saved.ok() && *saved ? **saved : "";
@@ -147,6 +150,7 @@ void UsageCollector::Check() {
   if (stopped_) return;
   timer_->cancel();
   std::string today = Today();
+  if (opts_.source) opts_.source->Collect(today);
   if (opts_.blocked_counts) {
     auto now = opts_.blocked_counts();
     std::lock_guard<std::mutex> lock(mu_);

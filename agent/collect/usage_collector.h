@@ -11,8 +11,8 @@
 // (the server refuses usage dated after its own date).
 //
 // Where usage comes from is a UsageSource: simulated devices draw it from their seed
-// (agent/platform/sim_usage.h); other platforms have no app-usage source yet and report
-// only the blocked-request counts given to CountBlocked.
+// (agent/platform/sim_usage.h); other platforms from what their desktop session reports
+// (agent/collect/session_usage.h: preau-session on Linux), collected at every check.
 #pragma once
 
 #include <chrono>
@@ -36,6 +36,8 @@ class UsageSource {
   virtual ~UsageSource() = default;
   // The device's usage on local date `day` (YYYY-MM-DD); nullopt when it has nothing.
   virtual std::optional<v1::DailyUsage> Day(const std::string& day) = 0;
+  // Called at every check with today's date, for sources that gather as time goes.
+  virtual void Collect(const std::string& today) { (void)today; }
 };
 
 struct UsageCollectorOptions {
@@ -45,7 +47,7 @@ struct UsageCollectorOptions {
   int backfill_days = 7;
   // A device back after a long absence reports at most this many past days.
   int max_days_per_batch = 31;
-  // null: simulated usage on the sim platform, none elsewhere.
+  // null: simulated usage on the sim platform, the desktop session's elsewhere.
   std::shared_ptr<UsageSource> source;
   // Cumulative blocked requests per filter category since the filter started (the web
   // filter's counters); polled at each check, and what grew is counted for today.

@@ -127,6 +127,25 @@ v1::CommandAck ClassControlFeature::Execute(const v1::Command& c, int64_t now_ms
       if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "open: " + st.message());
       return MakeAck(c, v1::ACK_DONE);
     }
+    case v1::COMMAND_MESSAGE: {
+      Status st = p.ShowMessage(c.id(), c.message());
+      if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "message: " + st.message());
+      return MakeAck(c, v1::ACK_DONE, "shown");
+    }
+    case v1::COMMAND_WIFI_ON:
+    case v1::COMMAND_WIFI_OFF: {
+      // Held (and persisted) so that the demand survives a restart until its end; the
+      // policy engine decides the radio (slots, idle timeout) and says what it did.
+      const bool on = c.kind() == v1::COMMAND_WIFI_ON;
+      if (on) {
+        *held_.mutable_wifi() = c;
+      } else {
+        held_.clear_wifi();
+      }
+      Result<std::string> radio = teacher_->ApplyWifiDemand(on ? c.until_unix_ms() : 0);
+      if (!radio.ok()) return MakeAck(c, v1::ACK_FAILED, "wifi: " + radio.status().message());
+      return MakeAck(c, v1::ACK_DONE, "wifi " + *radio);
+    }
     case v1::COMMAND_ALLOW: {
       auto* allowed = held_.mutable_allowed();
       allowed->erase(std::remove_if(allowed->begin(), allowed->end(),
@@ -163,6 +182,10 @@ bool ClassControlFeature::Enforce(int64_t now_ms) {
     held_.clear_focus();
     changed = true;
   }
+  if (held_.has_wifi() && Ended(held_.wifi(), now_ms)) {
+    held_.clear_wifi();
+    changed = true;
+  }
   auto* allowed = held_.mutable_allowed();
   auto end = std::remove_if(allowed->begin(), allowed->end(),
                             [&](const v1::Command& a) { return Ended(a, now_ms); });
@@ -191,6 +214,7 @@ void ClassControlFeature::ArmCheck() {
   };
   if (held_.has_lock()) consider(held_.lock());
   if (held_.has_focus()) consider(held_.focus());
+  if (held_.has_wifi()) consider(held_.wifi());
   for (const auto& a : held_.allowed()) consider(a);
   timer_->expires_after(delay);
   timer_->async_wait(boost::asio::bind_executor(ctx_->strand(), [this](boost::system::error_code ec) {
@@ -238,10 +262,12 @@ void ClassControlFeature::Publish() {
     now.focus_app = held_.focus().app();
     now.focus_url = held_.focus().url();
   }
+  if (held_.has_wifi()) now.wifi_until_unix_ms = held_.wifi().until_unix_ms();
   ClassControl before = teacher_->Current();
   if (before.locked != now.locked || before.lock_message != now.lock_message ||
       before.lock_until_unix_ms != now.lock_until_unix_ms ||
-      before.focus_app != now.focus_app || before.focus_url != now.focus_url) {
+      before.focus_app != now.focus_app || before.focus_url != now.focus_url ||
+      before.wifi_until_unix_ms != now.wifi_until_unix_ms) {
     teacher_->Set(now);
   }
   std::vector<AllowedSite> sites;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/policy/desired_state.h"
+#include "common/status.h"
 
 namespace preau::agent {
 
@@ -107,6 +108,24 @@ class TeacherState {
     return check ? check(url) : "";
   }
 
+  // Set by the policy plugin: applies a teacher's Wi-Fi demand at once (until_unix_ms 0
+  // ends it) and says what the radio now is, or why it is not as asked. The loi Abeille
+  // rule (slots, idle timeout) lives in the policy engine, so class control goes through it.
+  using WifiDemand = std::function<Result<std::string>(int64_t until_unix_ms)>;
+  void SetWifiDemandHandler(WifiDemand handler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wifi_demand_ = std::move(handler);
+  }
+  Result<std::string> ApplyWifiDemand(int64_t until_unix_ms) const {
+    WifiDemand handler;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handler = wifi_demand_;
+    }
+    if (!handler) return FailedPrecondition("this agent runs no policy engine");
+    return handler(until_unix_ms);
+  }
+
  private:
   mutable std::mutex mu_;
   ClassControl current_;
@@ -115,6 +134,7 @@ class TeacherState {
   std::vector<std::function<void()>> site_listeners_;
   bool policy_holds_lock_ = false;
   UrlCheck url_check_;
+  WifiDemand wifi_demand_;
 };
 
 }  // namespace preau::agent

@@ -22,6 +22,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   }
   agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
   PolicyPluginOptions policy;
+  policy.enforce_every = opts.policy_enforce_every;
   policy.extra_rules.push_back(std::make_unique<WebFilterRule>(web_filter));
   policy.on_start = [web_filter](std::function<void()> again) {
     web_filter->OnOutcomeChange(std::move(again));
@@ -31,6 +32,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
   auto filter = MakeFilterPlugin(teacher, web_filter, opts.dns_listen, opts.state_dir,
                                  opts.config, opts.filter_guard);
   UsageCollectorOptions usage;
+  usage.check_interval = opts.usage_check_every;
   // Both plugins live as long as the agent; the collector polls only while running.
   // Blocked web requests per filter category, and launches of blocked apps ended.
   usage.blocked_counts = [f = filter.get(), &agent] {

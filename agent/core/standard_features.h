@@ -4,6 +4,7 @@
 // standard_features.cc.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct FeatureOptions {
   const AgentConfig* config = nullptr;
   // The filter guard's argv (see agent/filter/filter_guard.h); empty: none.
   std::vector<std::string> filter_guard;
+  // How often the policy is enforced again.
+  std::chrono::milliseconds policy_enforce_every{60'000};
+  // How often usage is collected and ended days looked for.
+  std::chrono::milliseconds usage_check_every{10 * 60'000};
 };
 
 // Plugins that must agree (class control and the policy engine) share `teacher`, which

@@ -3,9 +3,10 @@
 // hidden and ended by the agent itself (app_blocker.cc), the desktop through preau-session
 // (session_link.cc: the lock is verified only by the session program; the session locker
 // command is a fallback reported unverified), other actions through the configured
-// LinuxCommands (command_runner.cc). Focus and restrictions need
-// a kiosk shell or a device-policy daemon that a plain Linux desktop does not have, so
-// they are reported as not supported rather than faked.
+// LinuxCommands (command_runner.cc). Messages, URLs and focus go through preau-session
+// too (it acts as the pupil, in the pupil's session) and are done only when it says so.
+// Restrictions (camera, USB storage) need a device-policy daemon that a plain Linux
+// desktop does not have, so they are reported as not supported rather than faked.
 #include <atomic>
 #include <cstdio>
 #include <chrono>
@@ -25,6 +26,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kCommandTimeout{30'000};
+// A browser may take seconds to start on a slow tablet; the session answers once
+// xdg-open is done or has been running a few seconds.
+constexpr milliseconds kOpenTimeout{15'000};
 // A package install may unpack and run maintainer scripts on a slow eMMC tablet.
 constexpr milliseconds kInstallTimeout{600'000};
 
@@ -66,7 +70,8 @@ class LinuxPlatform final : public Platform {
     caps.screen_lock = !commands_.lock.empty() && !commands_.unlock.empty();
     caps.wifi_radio = !commands_.wifi_on.empty() && !commands_.wifi_off.empty();
     caps.app_install = !commands_.install.empty() || packages_.CanInstall();
-    return caps;  // focus and restrictions: see the file comment
+    caps.focus = link_ != nullptr;  // through preau-session, verified there
+    return caps;  // restrictions: see the file comment
   }
 
   v1::Inventory CollectInventory() override {
@@ -141,20 +146,59 @@ class LinuxPlatform final : public Platform {
 
  public:
 
+  // Kept by preau-session (other apps' windows iconified, a URL in a kiosk browser); ok
+  // only once the session verified it: the app's window active, no other app shown.
   Status Focus(const std::string& app, const std::string& url) override {
-    if (app.empty() && url.empty()) return Status::Ok();  // nothing to end
-    return FailedPrecondition(
-        "not supported on this platform: focus needs a kiosk session, which Linux "
-        "desktops do not provide");
+    if (!link_) {
+      if (app.empty() && url.empty()) return Status::Ok();  // nothing to end
+      return FailedPrecondition("not supported here: no preau-session socket is configured");
+    }
+    std::string what = !app.empty() ? "app " + app : !url.empty() ? "url " + url : "off";
+    auto timeout = url.empty() ? session_.verify_timeout + milliseconds(2000) : kOpenTimeout + milliseconds(5000);
+    return link_->Request("focus", "f" + std::to_string(++requests_), what, timeout,
+                          /*keep=*/true);
   }
 
+  // In the pupil's session, by its browser: preau-session runs xdg-open as the session's
+  // user and answers once it launched it. A root service has no display to open it on, so
+  // the open_url command is only for a device whose administrator configured one.
   Status OpenUrl(const std::string& url) override {
     if (url.empty()) return InvalidArgument("open_url: empty url");
+    if (link_) {
+      return link_->Request("open", "o" + std::to_string(++requests_), url, kOpenTimeout);
+    }
+    if (commands_.open_url.empty()) {
+      return FailedPrecondition("not supported here: no preau-session socket is configured");
+    }
     return Run("open_url", commands_.open_url, {{"url", url}});
   }
 
+  void OnUserActivity(std::function<void()> listener) override {
+    if (link_) link_->SetActivityListener(std::move(listener));
+  }
+  uint64_t UserActivityCount() override { return link_ ? link_->activity_count() : 0; }
+  SessionUsage TakeSessionUsage() override { return link_ ? link_->TakeUsage() : SessionUsage{}; }
+
+  Status ShowMessage(const std::string& id, const std::string& text) override {
+    if (!link_) return FailedPrecondition("not supported here: no preau-session socket is configured");
+    return link_->Request("message", id, text, session_.verify_timeout);
+  }
+
   Status SetWifiRadio(bool on) override {
-    return on ? Run("wifi_on", commands_.wifi_on, {}) : Run("wifi_off", commands_.wifi_off, {});
+    PREAU_RETURN_IF_ERROR(on ? Run("wifi_on", commands_.wifi_on, {})
+                             : Run("wifi_off", commands_.wifi_off, {}));
+    if (commands_.wifi_state.empty()) return Status::Ok();
+    Result<CommandOutput> out = RunCommand(commands_.wifi_state, {}, kCommandTimeout);
+    if (!out.ok()) return out.status().Context("reading the radio back");
+    std::string state = TrimWhitespace(out->output);
+    bool is_on = state == "enabled" || state == "on";
+    bool is_off = state == "disabled" || state == "off";
+    if (out->exit_code != 0 || (!is_on && !is_off)) {
+      return Unavailable("reading the radio back: '" + commands_.wifi_state + "' said '" + state +
+                         "' (exit " + std::to_string(out->exit_code) + ")");
+    }
+    if (is_on != on) return Unavailable(std::string("the radio is still ") + (is_on ? "on" : "off"));
+    return Status::Ok();
   }
 
   Status InstallApp(const std::string& app_id, const std::string& version,
@@ -208,6 +252,7 @@ class LinuxPlatform final : public Platform {
   const LinuxSessionOptions session_;
   std::unique_ptr<SessionLink> link_;
   std::atomic<bool> fallback_locked_{false};  // the session locker was asked to lock
+  std::atomic<uint64_t> requests_{0};         // ids of requests to the session
 };
 
 }  // namespace

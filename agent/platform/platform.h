@@ -57,6 +57,10 @@ class Platform {
   // Keeps the device on one app or one URL; an empty target ends focus.
   virtual Status Focus(const std::string& app, const std::string& url) = 0;
   virtual Status OpenUrl(const std::string& url) = 0;
+  // Shows a teacher's message until the user dismisses it; ok once it is on screen.
+  virtual Status ShowMessage(const std::string& id, const std::string& text) {
+    return FailedPrecondition("not supported on this platform: messages on screen");
+  }
 
   virtual Status SetWifiRadio(bool on) = 0;
 
@@ -75,6 +79,20 @@ class Platform {
   }
   // Launches of blocked apps ended since the agent started, per app id (for the report).
   virtual std::map<std::string, uint64_t> BlockedLaunches() { return {}; }
+
+  // The person at the device, as the desktop session sees it (Linux: preau-session).
+  // At each report of input (keyboard, pointer) the listener is called (from the
+  // platform's own thread), so that the Wi-Fi idle timer restarts, then UserActivityCount
+  // grows. TakeSessionUsage hands out the screen-on time and each app's time in front (by
+  // its window class, never a title) since the last call. Platforms without a session
+  // report nothing.
+  virtual void OnUserActivity(std::function<void()> listener) { (void)listener; }
+  virtual uint64_t UserActivityCount() { return 0; }
+  struct SessionUsage {
+    int64_t screen_on_ms = 0;
+    std::map<std::string, int64_t> app_ms;
+  };
+  virtual SessionUsage TakeSessionUsage() { return {}; }
 };
 
 // Commands the Linux platform runs; every one is configurable because distributions and
@@ -88,7 +106,9 @@ struct LinuxCommands {
       "-p LockedHint --value";
   std::string wifi_on = "nmcli radio wifi on";
   std::string wifi_off = "nmcli radio wifi off";
-  std::string open_url = "xdg-open {url}";
+  // Empty: URLs open in the pupil's session through preau-session (a root service has no
+  // display); set only where a device has another way to open them.
+  std::string open_url;
   std::string install = "";  // e.g. "dpkg -i {file}"; {file}, {app}, {version} substituted
   std::string remove = "";   // e.g. "dpkg -r {app}"
   // Without install/remove commands, packages go through apt and flatpak
@@ -98,6 +118,10 @@ struct LinuxCommands {
   // Where blocked apps' desktop entries are overridden (hidden): a folder before
   // /usr/share in XDG_DATA_DIRS.
   std::string blocked_entries_dir = "/usr/local/share/applications";
+  // Prints the radio's state ("enabled"/"on" or "disabled"/"off"), read back after each
+  // switch so that the Wi-Fi rule is applied only when the radio is as asked. Empty: the
+  // switch command's exit status is all the proof.
+  std::string wifi_state = "nmcli radio wifi";
 };
 
 // The pupil's desktop, reached through preau-session over a local socket (see
@@ -126,6 +150,7 @@ struct SimState {
   std::string focus_app;
   std::string focus_url;
   std::vector<std::string> opened_urls;
+  std::vector<std::string> messages;
   bool wifi_on = true;
   std::vector<v1::InstalledApp> apps;
 };

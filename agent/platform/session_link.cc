@@ -10,9 +10,18 @@
 
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <utility>
 
 namespace preau::agent {
+
+namespace {
+// preau-session reports every few seconds; anything longer is not from it.
+constexpr int64_t kMaxUsageReportMs = 120'000;
+// Window classes kept between two takes (the collector takes every few minutes).
+constexpr size_t kMaxUsageApps = 200;
+}  // namespace
 
 Result<std::unique_ptr<SessionLink>> SessionLink::Listen(const std::string& path,
                                                           PeerCheck check) {
@@ -111,6 +120,7 @@ void SessionLink::Accept() {
   // A session program that comes back is locked again at once.
   std::string want = WantLine();
   if (!want.empty()) SendLocked(want);
+  if (!kept_.empty()) SendLocked(kept_);
   changed_.notify_all();
 }
 
@@ -141,6 +151,27 @@ void SessionLink::HandleLine(const std::string& line) {
     state_.reason = f[1] == "unverified" && f.size() > 2 ? session::UnescapeText(f[2]) : "";
     ++reports_;
     changed_.notify_all();
+  } else if (f.size() >= 3 && (f[0] == "done" || f[0] == "failed")) {
+    auto rest = session::SplitFields(f[2], 2);
+    std::string key = f[1] + " " + rest[0];
+    answers_[key] = f[0] == "done" ? "" : (rest.size() > 1 ? session::UnescapeText(rest[1]) : "failed");
+    changed_.notify_all();
+  } else if (f.size() >= 3 && f[0] == "usage") {
+    // usage <ms> <input 0|1> <app>: the screen was in use for <ms>, <app> in front.
+    auto rest = session::SplitFields(f[2], 2);
+    int64_t ms = std::strtoll(f[1].c_str(), nullptr, 10);
+    if (ms <= 0 || ms > kMaxUsageReportMs) return;  // not what preau-session sends
+    if (rest[0] == "1") {
+      if (on_activity_) on_activity_();
+      ++activity_;
+    }
+    usage_.screen_on_ms += ms;
+    std::string app = rest.size() > 1 ? session::UnescapeText(rest[1]) : "";
+    if (app.empty() || app.size() > 128) return;
+    for (char c : app) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return;
+    }
+    if (usage_.app_ms.size() < kMaxUsageApps || usage_.app_ms.count(app)) usage_.app_ms[app] += ms;
   }
 }
 
@@ -194,9 +225,48 @@ SessionLockState SessionLink::Unlock(std::chrono::milliseconds timeout) {
   return state_;
 }
 
+Status SessionLink::Request(const std::string& verb, const std::string& id,
+                            const std::string& argument, std::chrono::milliseconds timeout,
+                            bool keep) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::string key = verb + " " + id;
+  answers_.erase(key);
+  std::string line = verb + " " + id + " " + session::EscapeText(argument);
+  if (keep) kept_ = line;
+  if (!SendLocked(line)) {
+    return Unavailable("no preau-session is running in the desktop session");
+  }
+  bool answered = changed_.wait_for(lock, timeout, [&] {
+    return client_fd_ < 0 || answers_.count(key) > 0;
+  });
+  auto it = answers_.find(key);
+  if (it == answers_.end()) {
+    return Unavailable(answered ? "preau-session went away" : "preau-session did not answer in time");
+  }
+  std::string why = it->second;
+  answers_.erase(it);
+  if (!why.empty()) return Unavailable(why);
+  return Status::Ok();
+}
+
 SessionLockState SessionLink::State() const {
   std::lock_guard<std::mutex> lock(mu_);
   return state_;
+}
+
+uint64_t SessionLink::activity_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return activity_;
+}
+
+void SessionLink::SetActivityListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_activity_ = std::move(listener);
+}
+
+Platform::SessionUsage SessionLink::TakeUsage() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(usage_, {});
 }
 
 int SessionLink::refused_peers() const {

@@ -16,11 +16,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "agent/platform/platform.h"
 #include "common/status.h"
 #include "session/wire.h"
 
@@ -49,8 +51,18 @@ class SessionLink {
   // From now on no lock; waits up to `timeout` for the session to say it is gone.
   SessionLockState Unlock(std::chrono::milliseconds timeout);
   SessionLockState State() const;
+  // Sends "<verb> <id> <argument>" and waits up to `timeout` for the session's
+  // "done <verb> <id>" (ok) or "failed <verb> <id> <why>". With `keep`, the line is also
+  // sent again to a session program that (re)connects, as the lock is (for a focus).
+  Status Request(const std::string& verb, const std::string& id, const std::string& argument,
+                 std::chrono::milliseconds timeout, bool keep = false);
   // How many peers were refused (tests, logs).
   int refused_peers() const;
+  // Input reports heard so far, and the usage reported since the last Take (see
+  // Platform::UserActivityCount and TakeSessionUsage).
+  uint64_t activity_count() const;
+  void SetActivityListener(std::function<void()> listener);
+  Platform::SessionUsage TakeUsage();
 
  private:
   enum class Want { kUnknown, kLocked, kUnlocked };
@@ -74,7 +86,12 @@ class SessionLink {
   int64_t until_ms_ = 0;
   SessionLockState state_;
   uint64_t reports_ = 0;  // lock reports heard, to wait for the one after a request
+  std::string kept_;  // the focus line a (re)connecting session program gets
+  std::map<std::string, std::string> answers_;  // "verb id" -> "" (done) or why it failed
   int refused_ = 0;
+  uint64_t activity_ = 0;
+  std::function<void()> on_activity_;  // called with mu_ held
+  Platform::SessionUsage usage_;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -316,6 +316,12 @@ class SimPlatform final : public Platform {
     return LockCheck{state_.locked, state_.locked, ""};
   }
 
+  Status ShowMessage(const std::string& id, const std::string& text) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_.messages.push_back(text);
+    return Status::Ok();
+  }
+
   Status Focus(const std::string& app, const std::string& url) override {
     std::lock_guard<std::mutex> lock(mu_);
     PREAU_RETURN_IF_ERROR(TakeFailure(SimOp::kFocus));

@@ -59,6 +59,7 @@ struct ClassControl {
   std::string focus_app;
   std::string focus_url;
   int64_t lock_until_unix_ms = 0;  // a teacher's --for (0: until lifted)
+  int64_t wifi_until_unix_ms = 0;  // a teacher's Wi-Fi demand ends then (0: none)
 };
 
 DesiredState CombineWithClassControl(const DesiredState& policy, const ClassControl& teacher);

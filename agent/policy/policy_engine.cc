@@ -82,7 +82,7 @@ v1::ComplianceReport PolicyEngine::Apply(const v1::SignedPolicyBundle& signed_bu
 
 DesiredState PolicyEngine::EvaluateLocked(int64_t now_ms) {
   if (!held_) return DesiredState{};
-  WifiInputs inputs{teacher_demand_since_ms_, last_activity_ms_};
+  WifiInputs inputs{teacher_demand_since_ms_, last_activity_ms_, teacher_demand_until_ms_};
   Evaluation e = EvaluatePolicy(held_->spec, held_->zone, now_ms, inputs);
   if (e.teacher_demand_expired) teacher_demand_since_ms_.reset();
   return e.state;
@@ -131,16 +131,18 @@ v1::ComplianceReport PolicyEngine::EnforceState(const DesiredState& desired, con
   return report;
 }
 
-void PolicyEngine::SetTeacherWifiDemand(bool on) {
+void PolicyEngine::SetTeacherWifiDemand(bool on, int64_t until_unix_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!on) {
     teacher_demand_since_ms_.reset();
+    teacher_demand_until_ms_ = 0;
     return;
   }
   if (held_ && held_->spec.wifi().has_teacher_demand() && !held_->spec.wifi().teacher_demand()) {
     return;
   }
   teacher_demand_since_ms_ = options_.clock->NowUnixMs();
+  teacher_demand_until_ms_ = until_unix_ms;
 }
 
 void PolicyEngine::NoteActivity() {

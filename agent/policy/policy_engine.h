@@ -62,9 +62,10 @@ class PolicyEngine {
   // Evaluates now, combines with the teacher's class control, and runs every enforcer.
   v1::ComplianceReport Enforce(const ClassControl& teacher = {});
 
-  // A teacher switched the Wi-Fi on (true) or off (false) from class control. Ignored when
-  // the policy says teacher_demand: false.
-  void SetTeacherWifiDemand(bool on);
+  // A teacher switched the Wi-Fi on (true) or off (false) from class control; an `on`
+  // demand ends by itself at until_unix_ms (0: only by the idle timeout or an `off`).
+  // Ignored when the policy says teacher_demand: false.
+  void SetTeacherWifiDemand(bool on, int64_t until_unix_ms = 0);
   // The device is in use (input or traffic): pushes back the Wi-Fi idle timeout.
   void NoteActivity();
 
@@ -87,6 +88,7 @@ class PolicyEngine {
   mutable std::mutex mu_;  // guards held_ and the Wi-Fi inputs
   std::optional<Held> held_;
   std::optional<int64_t> teacher_demand_since_ms_;
+  int64_t teacher_demand_until_ms_ = 0;
   int64_t last_activity_ms_ = 0;
 
   std::mutex enforce_mu_;  // one enforcement pass at a time; taken before mu_

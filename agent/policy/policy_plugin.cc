@@ -23,6 +23,25 @@ std::string Outcomes(const v1::ComplianceReport& r) {
 bool TeacherActive(const ClassControl& c) {
   return c.locked || !c.focus_app.empty() || !c.focus_url.empty();
 }
+
+// What a report's Wi-Fi rule says for a teacher who asked for it on (or back to the
+// policy): the radio's state as the platform set it, or why it is not on.
+Result<std::string> WifiVerdict(const v1::ComplianceReport& report, bool asked_on) {
+  if (!report.accepted()) return FailedPrecondition(report.refusal());
+  for (const auto& rule : report.rules()) {
+    if (rule.rule() != "wifi") continue;
+    if (rule.outcome() != v1::RULE_APPLIED) {
+      return FailedPrecondition(rule.reason().empty() ? "the radio was not switched"
+                                                      : rule.reason());
+    }
+    if (asked_on && rule.reason().rfind("on", 0) != 0) {
+      return FailedPrecondition("the policy keeps the radio " + rule.reason());
+    }
+    return rule.reason();  // "on (teacher demand)", "off (always off)"...
+  }
+  if (asked_on) return FailedPrecondition("the policy's Wi-Fi rule did not switch the radio");
+  return std::string("left as it is (the policy has no Wi-Fi rule)");
+}
 }  // namespace
 
 PolicyPlugin::PolicyPlugin(std::shared_ptr<TeacherState> teacher, PolicyPluginOptions options)
@@ -46,6 +65,25 @@ void PolicyPlugin::Start(AgentContext& ctx) {
     std::fprintf(stderr, "preau-agent: %s; waiting for a policy from the server\n",
                  loaded.message().c_str());
   }
+  if (teacher_) {
+    // A teacher's `class wifi`: applied through the engine at once, so that the ack says
+    // what the radio is. Called on the strand by the class-control plugin.
+    teacher_->SetWifiDemandHandler([this, alive = alive_](int64_t until) -> Result<std::string> {
+      if (!alive->load()) return Unavailable("the agent is stopping");
+      synced_wifi_until_ = until;
+      engine_->SetTeacherWifiDemand(until != 0, until);
+      if (engine_->held_version() == 0) {
+        return FailedPrecondition("no policy held yet: the Wi-Fi follows the policy's rule");
+      }
+      v1::ComplianceReport report = engine_->Enforce(teacher_->Current());
+      Report(report, /*periodic=*/true);
+      return WifiVerdict(report, until != 0);
+    });
+  }
+  // Input reported by the desktop session restarts the Wi-Fi idle timer (loi Abeille).
+  ctx.platform().OnUserActivity([engine = engine_.get(), alive = alive_] {
+    if (alive->load()) engine->NoteActivity();
+  });
   // Enforce at once: a device restarted offline must not wait for its server.
   EnforceAndReport();
   timer_ = std::make_unique<boost::asio::steady_timer>(ctx.strand());
@@ -80,11 +118,21 @@ void PolicyPlugin::ArmTimer() {
 }
 
 void PolicyPlugin::EnforceAndReport() {
-  if (!engine_ || engine_->held_version() == 0) return;
+  if (!engine_) return;
+  SyncWifiDemand();
+  if (engine_->held_version() == 0) return;
   // Tell class control whether the policy itself wants the screen locked now (curfew), so
   // that a teacher's unlock never lifts it, not even for a moment.
   if (teacher_) teacher_->SetPolicyHoldsLock(engine_->Evaluate().locked);
   Report(engine_->Enforce(teacher_ ? teacher_->Current() : ClassControl{}), /*periodic=*/true);
+}
+
+void PolicyPlugin::SyncWifiDemand() {
+  // A demand held across a restart (class control keeps it) reaches the engine here.
+  int64_t until = teacher_ ? teacher_->Current().wifi_until_unix_ms : 0;
+  if (until == synced_wifi_until_) return;
+  synced_wifi_until_ = until;
+  engine_->SetTeacherWifiDemand(until > ctx_->clock().NowUnixMs(), until);
 }
 
 void PolicyPlugin::Report(const v1::ComplianceReport& report, bool periodic) {

@@ -54,6 +54,8 @@ class PolicyPlugin final : public AgentFeature {
   // Enforces now (policy combined with class control) and reports if anything changed.
   void EnforceAndReport();
   void Report(const v1::ComplianceReport& report, bool periodic);
+  // Gives the engine the teacher's Wi-Fi demand held by class control, if it changed.
+  void SyncWifiDemand();
 
   std::shared_ptr<TeacherState> teacher_;
   PolicyPluginOptions options_;
@@ -62,6 +64,7 @@ class PolicyPlugin final : public AgentFeature {
   std::unique_ptr<PolicyEngine> engine_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::string last_outcomes_;  // what the last report said, rule by rule
+  int64_t synced_wifi_until_ = 0;  // the teacher's Wi-Fi demand the engine has
   // Shared with the TeacherState listener, which may outlive this plugin.
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };

@@ -48,8 +48,12 @@ void EvaluateWifi(const v1::PolicySpec& spec, const policy::LocalTime& lt, bool 
 
   bool demand_allowed = !w.has_teacher_demand() || w.teacher_demand();
   bool on_by_demand = false;
+  bool demand_time_over = false;
   if (demand_allowed && in.teacher_demand_since_ms) {
-    if (idle_ms > 0 && idle_since(*in.teacher_demand_since_ms) >= idle_ms) {
+    if (in.teacher_demand_until_ms != 0 && now_ms >= in.teacher_demand_until_ms) {
+      out->teacher_demand_expired = true;  // the activity's --for is over
+      demand_time_over = true;
+    } else if (idle_ms > 0 && idle_since(*in.teacher_demand_since_ms) >= idle_ms) {
       out->teacher_demand_expired = true;
     } else {
       on_by_demand = true;
@@ -103,7 +107,8 @@ void EvaluateWifi(const v1::PolicySpec& spec, const policy::LocalTime& lt, bool 
   }
   st.wifi_on = false;
   st.wifi_reason =
-      out->teacher_demand_expired
+      demand_time_over ? "teacher demand ended (its time is over)"
+      : out->teacher_demand_expired
           ? "teacher demand ended after " + std::to_string(w.idle_off_minutes()) + " idle min"
       : holiday ? "holiday"
                 : "no scheduled activity";

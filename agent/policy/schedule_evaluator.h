@@ -26,6 +26,7 @@ namespace preau::agent {
 struct WifiInputs {
   std::optional<int64_t> teacher_demand_since_ms;  // a teacher switched the radio on
   int64_t last_activity_ms = 0;                    // the latest use of the device
+  int64_t teacher_demand_until_ms = 0;             // the demand's end (0: none)
 };
 
 struct Evaluation {

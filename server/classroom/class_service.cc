@@ -43,9 +43,14 @@ Status CheckUrl(const std::string& url, const std::string& flag) {
   return Status::Ok();
 }
 
-// Text shown on a device's screen (a lock message): no control character but a line
-// break, so that nothing typed can act as a terminal or console escape sequence.
+// Text shown on a device's screen (a lock message, a message): at most 500 bytes, no
+// control character but a line break, so that nothing typed can act as a terminal or
+// console escape sequence.
 Status CheckDisplayText(const std::string& text, const std::string& flag) {
+  if (text.size() > kMaxMessageBytes) {
+    return InvalidArgument(flag + " is longer than 500 bytes (" + std::to_string(text.size()) +
+                           ")");
+  }
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     size_t len = Utf8SequenceLength(text, i);
@@ -251,6 +256,8 @@ std::string CommandVerb(v1::CommandKind kind) {
     case v1::COMMAND_OPEN: return "open";
     case v1::COMMAND_ALLOW: return "allow";
     case v1::COMMAND_MESSAGE: return "message";
+    case v1::COMMAND_WIFI_ON: return "wifi.on";
+    case v1::COMMAND_WIFI_OFF: return "wifi.off";
     default: return "unknown";
   }
 }
@@ -264,15 +271,23 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
   const bool timed = req.for_seconds() > 0;
   switch (req.kind()) {
     case v1::COMMAND_LOCK:
-      if (req.message().size() > kMaxMessageBytes) {
-        return InvalidArgument("--message is longer than 500 bytes (" +
-                               std::to_string(req.message().size()) + ")");
-      }
       PREAU_RETURN_IF_ERROR(CheckDisplayText(req.message(), "--message"));
       c.set_message(req.message());
       break;
     case v1::COMMAND_UNLOCK:
       if (timed) return InvalidArgument("--for does not apply to unlock");
+      break;
+    case v1::COMMAND_MESSAGE:
+      if (timed) return InvalidArgument("--for does not apply to message");
+      if (req.message().empty()) return InvalidArgument("--text is required");
+      PREAU_RETURN_IF_ERROR(CheckDisplayText(req.message(), "--text"));
+      c.set_message(req.message());
+      break;
+    case v1::COMMAND_WIFI_ON:
+      if (!timed) return InvalidArgument("wifi --on needs --for (how long the activity lasts)");
+      break;
+    case v1::COMMAND_WIFI_OFF:
+      if (timed) return InvalidArgument("--for does not apply to wifi --off");
       break;
     case v1::COMMAND_FOCUS:
       if (req.app().empty() == req.url().empty()) {

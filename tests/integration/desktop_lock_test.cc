@@ -1,8 +1,10 @@
-// The class lock on a real X11 desktop: Xvfb with the openbox window manager, the real
+// Class control on a real X11 desktop: Xvfb with the openbox window manager, the real
 // agent on the `linux` platform against the real server (mTLS, SQLite), the real
 // `preau-session` program in that display, and the teacher's `preau` CLI. What a pupil
 // sees is read back from a screenshot (tesseract); what a pupil tries is sent with
-// xdotool; what holds is checked at the X server (stacking order, grabs).
+// xdotool; what holds is checked at the X server (stacking order, grabs). Beside the
+// lock: messages, URLs opened in the session's browser, the Wi-Fi for an activity with
+// the idle timer fed by the session's input, and usage from the session.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,15 +12,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "agent/core/standard_features.h"
 #include "agent/platform/platform.h"
+#include "common/clock.h"
 #include "common/files.h"
 #include "tests/support/harness.h"
 #include "tests/support/x_desktop.h"
@@ -31,8 +38,17 @@ using namespace std::chrono_literals;
 constexpr const char* kClass = "ville/jules-ferry/cm2-a";
 constexpr const char* kLock = "preau-lock";
 
+// What a test changes about a device.
+struct DeviceSetup {
+  std::vector<std::string> session_env;  // for preau-session (XDG folders of a browser)
+  std::function<void(agent::LinuxCommands&)> commands;
+  const Clock* clock = nullptr;  // the device's clock (null: the system's)
+  bool quick = false;  // policy enforced, usage collected and reported every 200 ms
+};
+
 // One pupil device: its own X desktop, its agent on the linux platform, its session program.
 struct Device {
+  DeviceSetup setup;
   std::string dir;
   std::unique_ptr<XDesktop> desktop;
   std::unique_ptr<TestAgent> agent;
@@ -61,8 +77,10 @@ class DesktopLockTest : public ::testing::Test {
     teacher_ = server_->CreateOperator(dir_.path(), "mme.martin", v1::ROLE_TEACHER, {kClass});
   }
 
-  std::unique_ptr<Device> MakeDevice(const std::string& name, bool with_session = true) {
+  std::unique_ptr<Device> MakeDevice(const std::string& name, bool with_session = true,
+                                     DeviceSetup setup = {}) {
     auto d = std::make_unique<Device>();
+    d->setup = std::move(setup);
     d->dir = dir_ / name;
     // Reachable by another user, who must then be refused by the agent, not by the folder.
     EXPECT_EQ(chmod(dir_.path().c_str(), 0755), 0);
@@ -82,7 +100,8 @@ class DesktopLockTest : public ::testing::Test {
     c.lock = "touch " + d.fallback_marker();
     c.unlock = "rm -f " + d.fallback_marker();
     c.is_locked = "test -e " + d.fallback_marker() + " && echo yes || echo no";
-    c.wifi_on = c.wifi_off = c.open_url = "";
+    c.wifi_on = c.wifi_off = c.wifi_state = c.open_url = "";
+    if (d.setup.commands) d.setup.commands(c);
     agent::LinuxSessionOptions s;
     s.socket_path = d.socket();
     uid_t me = getuid();
@@ -90,6 +109,16 @@ class DesktopLockTest : public ::testing::Test {
       return uid == me ? "" : "uid " + std::to_string(uid) + " is not this desktop's user";
     };
     o.platform = agent::MakeLinuxPlatform(c, "/", s);
+    o.clock = d.setup.clock;
+    if (d.setup.quick) {
+      o.add_features = [state = d.dir + "/state"](agent::Agent& a) {
+        agent::FeatureOptions f;
+        f.state_dir = state;
+        f.policy_enforce_every = 200ms;
+        f.usage_check_every = 200ms;
+        agent::AddStandardFeatures(a, f);
+      };
+    }
     auto a = TestAgent::Start(*server_, d.dir + "/state", token_, std::move(o));
     ASSERT_TRUE(a.ok()) << a.status().message();
     d.agent = std::move(a).value();
@@ -98,9 +127,12 @@ class DesktopLockTest : public ::testing::Test {
 
   void StartSession(Device& d) {
     std::string log = "session-" + std::to_string(++d.sessions) + ".log";
-    auto s = d.desktop->Launch({std::string(PREAU_BINARY_DIR) + "/preau-session", "--socket",
-                                d.socket()},
-                               log);
+    std::vector<std::string> argv = {"env"};
+    argv.insert(argv.end(), d.setup.session_env.begin(), d.setup.session_env.end());
+    argv.insert(argv.end(), {std::string(PREAU_BINARY_DIR) + "/preau-session", "--socket",
+                             d.socket()});
+    if (d.setup.quick) argv.insert(argv.end(), {"--usage-every", "200"});
+    auto s = d.desktop->Launch(argv, log);
     ASSERT_TRUE(s.ok()) << s.status().message();
     d.session = *s;
     // Connected to the agent (its log says so) before the test goes on.
@@ -108,6 +140,13 @@ class DesktopLockTest : public ::testing::Test {
       auto text = ReadFile(d.dir + "/" + log);
       return text.ok() && text->find("connected to the agent") != std::string::npos;
     }));
+  }
+
+  // The CLI as the server's first administrator.
+  CommandResult Admin(std::vector<std::string> args) {
+    args.insert(args.end(), {"--credentials", server_->data_dir() + "/admin.credentials",
+                             "--server", server_->address()});
+    return RunBinary("preau", args);
   }
 
   CommandResult Class(const std::vector<std::string>& args) {
@@ -325,6 +364,265 @@ TEST_F(DesktopLockTest, BadLockMessagesAreRefusedAndAudited) {
                e.actor() == "mme.martin" && e.result() != "ok";
   }
   EXPECT_EQ(refused, 3);
+}
+
+}  // namespace
+}  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+TEST_F(DesktopLockTest, AMessageStaysOnScreenUntilThePupilDismissesIt) {
+  auto d = MakeDevice("d1");
+  auto bare = MakeDevice("d2", /*with_session=*/false);
+  ASSERT_TRUE(d && bare);
+  auto r = Class({"message", kClass, "--text", "Rangez vos affaires"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Shown where the session showed it; the device without a session says why not.
+  EXPECT_NE(r.out.find("1/2 shown"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("message: no preau-session is running"), std::string::npos) << r.out;
+  auto visible = [&] {
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "Message de"})
+               .exit_code == 0;
+  };
+  ASSERT_TRUE(visible()) << "acked shown, but no message window";
+  std::string screen = d->desktop->ReadWindow("Message de");
+  EXPECT_NE(screen.find("Rangez vos affaires"), std::string::npos) << screen;
+  // It stays until the pupil dismisses it (Enter on it).
+  d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "Message de",
+                               "windowactivate", "--sync", "key", "Return"});
+  EXPECT_TRUE(WaitUntil([&] { return !visible(); }));
+
+  r = Class({"message", kClass, "--text", "Bonjour\tla classe"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("--text: control character U+0009 at byte 7"), std::string::npos)
+      << r.err;
+  r = Class({"message", kClass, "--text", std::string(501, 'a')});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("--text is longer than 500 bytes (501)"), std::string::npos) << r.err;
+  EXPECT_FALSE(visible()) << "a refused message reached the device";
+}
+
+// A browser for the session: the default handler of http(s) URLs in the session's own
+// XDG folders, which xdg-open follows. It shows a window titled with the URL it was given.
+DeviceSetup WithBrowser(const std::string& dir) {
+  std::string data = dir + "/xdg-data", config = dir + "/xdg-config";
+  EXPECT_EQ(mkdir(data.c_str(), 0755), 0);
+  EXPECT_EQ(mkdir((data + "/applications").c_str(), 0755), 0);
+  EXPECT_EQ(mkdir(config.c_str(), 0755), 0);
+  EXPECT_TRUE(WriteFileAtomic(data + "/applications/preau-test-browser.desktop",
+                              "[Desktop Entry]\nType=Application\nName=Navigateur de test\n"
+                              "Exec=xlogo -title %u\n"
+                              "MimeType=x-scheme-handler/http;x-scheme-handler/https;\n")
+                  .ok());
+  EXPECT_TRUE(WriteFileAtomic(config + "/mimeapps.list",
+                              "[Default Applications]\n"
+                              "x-scheme-handler/https=preau-test-browser.desktop\n"
+                              "x-scheme-handler/http=preau-test-browser.desktop\n")
+                  .ok());
+  DeviceSetup s;
+  s.session_env = {"XDG_DATA_HOME=" + data, "XDG_CONFIG_HOME=" + config};
+  return s;
+}
+
+TEST_F(DesktopLockTest, OpenRunsTheSessionsBrowser) {
+  auto d = MakeDevice("d1", true, WithBrowser(dir_.path()));
+  auto bare = MakeDevice("d2", /*with_session=*/false);
+  ASSERT_TRUE(d && bare);
+  const std::string url = "https://exemple.fr/lecon-3";
+  auto r = Class({"open", kClass, "--url", url});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/2 opened"), std::string::npos) << r.out;
+  // The agent (root, no display) did not open it itself: the device without a session
+  // says so rather than pretend.
+  EXPECT_NE(r.out.find("open: no preau-session is running"), std::string::npos) << r.out;
+  // Acked done: the session's browser has a window on that URL.
+  EXPECT_EQ(d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", url}).exit_code, 0)
+      << "acked opened, but no browser window for " << url;
+  EXPECT_EQ(bare->desktop->Tool("xdotool", {"search", "--name", url}).exit_code, 1);
+}
+
+// The radio of a device in a test: a link (one end of a veth pair) in a network namespace
+// of its own, administratively up for "on". The platform switches it through its command hooks and reads it back; the test
+// reads it with ip. Every switch is logged, so a test can wait for passes of the policy.
+class Radio {
+ public:
+  explicit Radio(const std::string& dir)
+      : ns_("preau-radio-" + std::to_string(getpid()) + "-" + std::to_string(++count_)),
+        log_(dir + "/radio.log") {
+    EXPECT_EQ(RunTool("ip", {"netns", "add", ns_}).exit_code, 0);
+    EXPECT_EQ(RunTool("ip", {"-n", ns_, "link", "add", "wl0", "type", "veth", "peer", "name",
+                             "wl0-peer"}).exit_code,
+              0);
+    EXPECT_EQ(RunTool("ip", {"-n", ns_, "link", "set", "wl0", "up"}).exit_code, 0);
+  }
+  ~Radio() { RunTool("ip", {"netns", "del", ns_}); }
+  void Configure(agent::LinuxCommands& c) const {
+    c.wifi_on = "ip -n " + ns_ + " link set wl0 up && echo on >> " + log_;
+    c.wifi_off = "ip -n " + ns_ + " link set wl0 down && echo off >> " + log_;
+    c.wifi_state = "ip -n " + ns_ + " -o link show wl0 | grep -q '[<,]UP[,>]' && echo enabled "
+                   "|| echo disabled";
+  }
+  bool Up() const {
+    auto r = RunTool("ip", {"-n", ns_, "-o", "link", "show", "wl0"});
+    return r.exit_code == 0 && (r.out.find("<UP") != std::string::npos ||
+                                r.out.find(",UP") != std::string::npos);
+  }
+  size_t Switches() const {
+    auto text = ReadFile(log_);
+    return text.ok() ? static_cast<size_t>(std::count(text->begin(), text->end(), '\n')) : 0;
+  }
+
+ private:
+  static inline int count_ = 0;
+  std::string ns_, log_;
+};
+
+// loi Abeille: the Wi-Fi is off; a teacher switches it on for an activity; it stays on
+// while the pupils use the device (input reported by preau-session) and goes off after
+// the policy's idle minute without input.
+TEST_F(DesktopLockTest, WifiForAnActivityFollowsTheSessionsInput) {
+  Radio radio(dir_.path());
+  ManualClock clock(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+  DeviceSetup setup;
+  setup.commands = [&radio](agent::LinuxCommands& c) { radio.Configure(c); };
+  setup.clock = &clock;
+  setup.quick = true;
+  auto d = MakeDevice("d1", true, setup);
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "wifi.yaml", "name: cm2-wifi\ntimezone: Europe/Paris\n"
+                                                 "wifi:\n  mode: always_off\n"
+                                                 "  teacher_demand: true\n"
+                                                 "  idle_off_minutes: 1\n")
+                  .ok());
+  auto r = Admin({"policy", "apply", dir_ / "wifi.yaml", "--group", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(WaitUntil([&] { return !radio.Up(); })) << "the policy did not switch it off";
+
+  r = Class({"wifi", kClass, "--on", "--for", "45m"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/1 Wi-Fi on"), std::string::npos) << r.out;
+  EXPECT_TRUE(radio.Up()) << "acked on, but the radio is down";
+
+  // 50 s later a pupil uses the device; 40 s after that (90 s after the demand) the
+  // radio is still on, because the idle minute counts from the input.
+  clock.Advance(50'000);
+  uint64_t before = d->agent->agent().platform().UserActivityCount();
+  d->desktop->Tool("xdotool", {"mousemove", "40", "40", "mousemove", "80", "60"});
+  ASSERT_TRUE(WaitUntil(
+      [&] { return d->agent->agent().platform().UserActivityCount() > before; }))
+      << "preau-session reported no input";
+  clock.Advance(40'000);
+  size_t switches = radio.Switches();
+  // Two passes of the policy after the clock moved (the first may have begun before).
+  ASSERT_TRUE(WaitUntil([&] { return radio.Switches() >= switches + 2; }));
+  EXPECT_TRUE(radio.Up()) << "switched off although the pupils used the device 40 s ago";
+
+  // No input for the idle minute: off.
+  clock.Advance(21'000);
+  EXPECT_TRUE(WaitUntil([&] { return !radio.Up(); })) << "still on after an idle minute";
+
+  // Bad input: on without a duration, both ways at once.
+  r = Class({"wifi", kClass, "--on"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--for"), std::string::npos) << r.err;
+  r = Class({"wifi", kClass, "--on", "--off", "--for", "10m"});
+  EXPECT_NE(r.exit_code, 0);
+  r = Class({"wifi", kClass, "--off"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/1 Wi-Fi back to the policy"), std::string::npos) << r.out;
+}
+
+// Usage of a Linux device comes from its session: the app in front (its window class) and
+// the time the screen was in use, in the server's usage report and the device's export.
+TEST_F(DesktopLockTest, UsageComesFromTheSession) {
+  // The device lives ten days ago, so that its days end (and are reported) as the test
+  // moves its clock, while staying before the server's date.
+  ManualClock clock(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count() -
+                    10 * 86'400'000LL);
+  DeviceSetup setup;
+  setup.clock = &clock;
+  setup.quick = true;
+  auto d = MakeDevice("d1", true, setup);
+  ASSERT_TRUE(d);
+  std::string id = d->agent->agent().device_id();
+  d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowactivate", "--sync"});
+  uint64_t before = d->agent->agent().platform().UserActivityCount();
+  d->desktop->Tool("xdotool", {"mousemove", "30", "30", "mousemove", "60", "50"});
+  ASSERT_TRUE(WaitUntil(
+      [&] { return d->agent->agent().platform().UserActivityCount() > before; }));
+
+  // Day after day until the server has the day the pupil used xlogo.
+  std::string usage;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        clock.Advance(86'400'000);
+        auto r = Admin({"report", "usage", "--since", "30d", "-o", "json"});
+        usage = r.out;
+        size_t at = usage.find(id);
+        size_t screen = usage.find("\"screen_on_minutes\": ", at);
+        return at != std::string::npos && screen != std::string::npos &&
+               usage.compare(screen + 21, 2, "0,") != 0 && usage.compare(screen + 21, 1, "0") != 0;
+      },
+      30s))
+      << usage;
+  auto exported = Admin({"devices", "export", id});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("XLogo"), std::string::npos) << exported.out;
+}
+
+}  // namespace
+}  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+// A teacher's focus on one app: the other apps' windows are iconified and stay so whatever
+// the pupil tries, until the focus ends.
+TEST_F(DesktopLockTest, FocusKeepsOnlyTheAppInFront) {
+  auto d = MakeDevice("d1");
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "autre-appli"}, "xclock.log").ok());
+  auto visible = [&](const std::string& name) {
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", name}).exit_code == 0;
+  };
+  auto active = [&] {
+    auto r = d->desktop->Tool("xdotool", {"getactivewindow", "getwindowname"});
+    std::string name = r.exit_code == 0 ? r.out : "";
+    while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+    return name;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return visible("autre-appli"); }));
+
+  auto r = Class({"focus", kClass, "--app", "xlogo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/1 focused"), std::string::npos) << r.out;
+  // Done means verified at the X server: xlogo active, the other app not shown.
+  EXPECT_FALSE(visible("autre-appli"));
+  EXPECT_EQ(active(), "xlogo");
+
+  // The pupil restores and raises the other app, then opens a new one.
+  d->desktop->Tool("xdotool", {"search", "--name", "autre-appli", "windowmap", "windowactivate"});
+  ASSERT_TRUE(d->desktop->Launch({"xeyes", "-name", "nouvelle"}, "xeyes.log").ok());
+  EXPECT_TRUE(WaitUntil([&] {
+    return d->desktop->Tool("xdotool", {"search", "--name", "nouvelle"}).exit_code == 0 &&
+           !visible("nouvelle") && !visible("autre-appli") && active() == "xlogo";
+  })) << "active: " << active();
+
+  // Unlock ends the focus: a window opened now stays.
+  r = Class({"unlock", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "apres"}, "xclock2.log").ok());
+  EXPECT_TRUE(WaitUntil([&] { return visible("apres"); }));
+
+  // A focus on an app that is not open is not pretended.
+  r = Class({"focus", kClass, "--app", "fr.lumni.app"});
+  EXPECT_NE(r.out.find("0/1 focused"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no window of fr.lumni.app is open"), std::string::npos) << r.out;
 }
 
 }  // namespace

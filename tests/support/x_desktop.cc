@@ -224,12 +224,23 @@ bool XDesktop::PointerGrabbedElsewhere() {
   return rc == AlreadyGrabbed;
 }
 
-std::string XDesktop::ReadScreen() {
+std::string XDesktop::ReadScreen() { return Read("root", /*negate=*/true); }
+
+std::string XDesktop::ReadWindow(const std::string& name) {
+  CommandResult id = Tool("xdotool", {"search", "--onlyvisible", "--name", name});
+  if (id.exit_code != 0) return "(no visible window named " + name + ")";
+  return Read(id.out.substr(0, id.out.find('\n')), /*negate=*/false);
+}
+
+std::string XDesktop::Read(const std::string& window, bool negate) {
   std::string shot = dir_ + "/screen-" + std::to_string(++shots_) + ".png";
   // Dark text on light, read as one block: tesseract's page layout analysis drops lines of
   // light-on-dark text depending on what they say (a lock's end time made it lose every
   // line under the title at some hours of the day).
-  CommandResult r = Tool("import", {"-window", "root", "-negate", shot});
+  std::vector<std::string> args = {"-window", window};
+  if (negate) args.push_back("-negate");
+  args.push_back(shot);
+  CommandResult r = Tool("import", args);
   if (r.exit_code != 0) return "(screenshot failed: " + r.err + ")";
   CommandResult ocr = RunTool("tesseract", {shot, "stdout", "--psm", "6"});
   return ocr.out;

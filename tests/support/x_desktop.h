@@ -59,11 +59,14 @@ class XDesktop {
   // Whether another client holds the keyboard / the pointer: tries to grab it.
   bool KeyboardGrabbedElsewhere();
   bool PointerGrabbedElsewhere();
-  // A screenshot of the whole screen read back with tesseract.
+  // A screenshot of the whole screen (light on dark, as the lock) read back with tesseract.
   std::string ReadScreen();
+  // The same of one visible window of dark text on light (a message).
+  std::string ReadWindow(const std::string& name);
 
  private:
   XDesktop() = default;
+  std::string Read(const std::string& window, bool negate);
   std::string dir_;
   std::string display_;
   std::unique_ptr<ChildProcess> xvfb_;

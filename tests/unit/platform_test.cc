@@ -15,6 +15,7 @@
 
 #include "agent/platform/command_runner.h"
 #include "agent/platform/platform.h"
+#include "common/files.h"
 
 namespace preau::agent {
 namespace {
@@ -263,8 +264,9 @@ TEST(LinuxPlatformTest, RunsConfiguredCommands) {
   c.lock = "printf %s {message} > " + dir.path() + "/lock";
   c.unlock = "true";
   c.is_locked = "echo yes";
-  c.wifi_on = "true";
+  c.wifi_on = "echo enabled > " + dir.path() + "/radio";
   c.wifi_off = "echo rfkill blocked >&2; false";
+  c.wifi_state = "cat " + dir.path() + "/radio";
   c.open_url = "printf %s {url} > " + dir.path() + "/url";
   c.install = "printf '%s|%s|%s' {app} {version} {file} > " + dir.path() + "/install";
   c.remove = "printf %s {app} > " + dir.path() + "/remove";
@@ -294,6 +296,14 @@ TEST(LinuxPlatformTest, RunsConfiguredCommands) {
   Status off = p->SetWifiRadio(false);
   EXPECT_EQ(off.code(), Code::kInternal);
   EXPECT_EQ(off.message(), "wifi_off: exited with status 1: rfkill blocked");
+  // A switch that exits 0 but leaves the radio as it was is not applied.
+  ASSERT_TRUE(preau::WriteFileAtomic(dir.path() + "/radio", "disabled\n").ok());
+  LinuxCommands silent = c;
+  silent.wifi_on = "true";
+  auto q = MakeLinuxPlatform(silent, dir.path());
+  Status still = q->SetWifiRadio(true);
+  EXPECT_EQ(still.code(), Code::kUnavailable);
+  EXPECT_EQ(still.message(), "the radio is still off");
 
   ASSERT_TRUE(p->OpenUrl("https://lumni.fr/?q=a b&c='d'").ok());
   EXPECT_EQ(dir.Read("url"), "https://lumni.fr/?q=a b&c='d'");

@@ -14,13 +14,20 @@ namespace {
 
 constexpr int64_t kMaxWaitS = 60;
 
-Result<v1::CommandKind> KindOf(const std::string& verb) {
+Result<v1::CommandKind> KindOf(const ClassCommandOptions& o) {
+  const std::string& verb = o.verb;
+  if (verb == "wifi") {
+    if (o.wifi_on == o.wifi_off) return InvalidArgument("class wifi: give --on --for DURATION or --off");
+    return o.wifi_on ? v1::COMMAND_WIFI_ON : v1::COMMAND_WIFI_OFF;
+  }
   if (verb == "lock") return v1::COMMAND_LOCK;
   if (verb == "unlock") return v1::COMMAND_UNLOCK;
   if (verb == "focus") return v1::COMMAND_FOCUS;
   if (verb == "open") return v1::COMMAND_OPEN;
   if (verb == "allow") return v1::COMMAND_ALLOW;
-  return InvalidArgument("class command '" + verb + "': expected lock, unlock, focus, open or allow");
+  if (verb == "message") return v1::COMMAND_MESSAGE;
+  return InvalidArgument("class command '" + verb +
+                         "': expected lock, unlock, focus, open, allow, message or wifi");
 }
 
 std::string OutcomeName(v1::DeviceOutcome o) {
@@ -38,7 +45,7 @@ std::string OutcomeName(v1::DeviceOutcome o) {
 }  // namespace
 
 Status ClassRun(const CliContext& ctx, const ClassCommandOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto kind, KindOf(o.verb));
+  PREAU_ASSIGN_OR_RETURN(auto kind, KindOf(o));
   v1::ClassCommandRequest req;
   req.set_group(o.group);
   req.set_kind(kind);
@@ -76,16 +83,18 @@ Status ClassRun(const CliContext& ctx, const ClassCommandOptions& o) {
     *ctx.out << t.Render(ctx.format) << std::flush;
     return Status::Ok();
   }
+  // The summary's verb: "wifi on" / "wifi off" say which way the Wi-Fi went.
+  const std::string verb = o.verb != "wifi" ? o.verb : o.wifi_on ? "wifi on" : "wifi off";
   std::string text;
   for (const auto& d : resp.results()) {
     if (d.outcome() == v1::DEVICE_DONE) continue;
     text += Printable(d.device_name()) + " (" + d.device_id() + "): " +
-            Printable(ClassOutcomeWhy(o.verb, resp, d)) + "\n";
+            Printable(ClassOutcomeWhy(verb, resp, d)) + "\n";
   }
   if (resp.results_size() == 0) {
     text += "no devices in " + o.group + "\n";
   } else {
-    text += ClassSummary(o.verb, resp) + "\n";
+    text += ClassSummary(verb, resp) + "\n";
   }
   *ctx.out << text << std::flush;
   return Status::Ok();

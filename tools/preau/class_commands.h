@@ -18,12 +18,14 @@
 namespace preau::cli {
 
 struct ClassCommandOptions {
-  std::string verb;          // lock, unlock, focus, open, allow
+  std::string verb;          // lock, unlock, focus, open, allow, message, wifi
   std::string group;         // authority/school/class
   std::string message;       // lock
   std::string app;           // focus
   std::string url;           // focus, open
   std::string site;          // allow
+  bool wifi_on = false;      // wifi --on
+  bool wifi_off = false;     // wifi --off
   std::string for_duration;  // e.g. 45m; empty: until lifted
   std::string wait = "5s";   // how long to wait for the devices' acks
 };

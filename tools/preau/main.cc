@@ -319,7 +319,7 @@ void AddPolicyCommands(CLI::App& app, Wiring& w) {
 void AddClassCommands(CLI::App& app, Wiring& w) {
   namespace c = preau::cli;
   auto& ctx = w.ctx;
-  auto* cls = app.add_subcommand("class", "Class control for teachers: lock, focus, open, allow");
+  auto* cls = app.add_subcommand("class", "Class control for teachers: lock, focus, open, allow, message, wifi");
   cls->require_subcommand(1);
   auto add = [&](const std::string& verb, const std::string& help) {
     auto o = std::make_shared<c::ClassCommandOptions>();
@@ -355,6 +355,20 @@ void AddClassCommands(CLI::App& app, Wiring& w) {
     auto [cmd, o] = add("allow", "Let a blocked site through for the class, for a time");
     cmd->add_option("--site", o->site, "Domain, e.g. fr.wikipedia.org")->required();
     cmd->add_option("--for", o->for_duration, "How long, e.g. 45m")->required()->check(kDuration);
+  }
+  {
+    auto [cmd, o] = add("message", "Show a message on every device of the class until dismissed");
+    cmd->add_option("--text", o->message, "The message (printable text, up to 500 bytes)")
+        ->required();
+  }
+  {
+    auto [cmd, o] = add("wifi", "Switch the class's Wi-Fi on for an activity (loi Abeille), or off");
+    auto* on = cmd->add_flag("--on", o->wifi_on, "On for --for (the policy's idle timeout applies)");
+    auto* off = cmd->add_flag("--off", o->wifi_off, "Back to what the policy says");
+    on->excludes(off);
+    auto* dur = cmd->add_option("--for", o->for_duration, "How long, e.g. 45m")->check(kDuration);
+    dur->needs(on);
+    on->needs(dur);
   }
 }
 

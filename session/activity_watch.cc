@@ -1,0 +1,72 @@
+#include "session/activity_watch.h"
+
+#include <X11/Xatom.h>
+#include <X11/Xutil.h>
+#include <X11/extensions/scrnsaver.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "session/wire.h"
+
+namespace preau::session {
+namespace {
+// Without input for this long, the screen counts as unused (it would blank).
+constexpr unsigned long kUnusedAfterMs = 5 * 60 * 1000;
+}  // namespace
+
+ActivityWatch::ActivityWatch(Display* dpy, int tick_ms)
+    : dpy_(dpy), tick_ms_(tick_ms), active_window_(XInternAtom(dpy, "_NET_ACTIVE_WINDOW", False)) {
+  int event_base = 0, error_base = 0;
+  usable_ = XScreenSaverQueryExtension(dpy_, &event_base, &error_base);
+}
+
+std::string ActivityWatch::Tick(bool locked, int64_t elapsed_ms) {
+  if (!usable_ || elapsed_ms <= 0) return "";
+  XScreenSaverInfo info{};
+  if (!XScreenSaverQueryInfo(dpy_, DefaultRootWindow(dpy_), &info)) return "";
+  if (info.idle >= kUnusedAfterMs) return "";
+  bool input = static_cast<int64_t>(info.idle) < elapsed_ms;
+  // A late wake-up (a suspended laptop) does not count as time in use.
+  int64_t in_use = std::min<int64_t>(elapsed_ms, 2 * int64_t{tick_ms_});
+  std::string app = locked ? "" : FrontWindowClass();
+  return "usage " + std::to_string(in_use) + " " + (input ? "1" : "0") + " " + EscapeText(app);
+}
+
+std::string ActivityWatch::FrontWindowClass() {
+  Window w = None;
+  Atom type;
+  int format;
+  unsigned long n = 0, after = 0;
+  unsigned char* data = nullptr;
+  if (XGetWindowProperty(dpy_, DefaultRootWindow(dpy_), active_window_, 0, 1, False, XA_WINDOW,
+                         &type, &format, &n, &after, &data) == Success &&
+      data != nullptr && n == 1 && format == 32) {
+    w = static_cast<Window>(*reinterpret_cast<unsigned long*>(data));
+  }
+  if (data) XFree(data);
+  if (w == None) {
+    int revert;
+    XGetInputFocus(dpy_, &w, &revert);
+    if (w == PointerRoot) w = None;
+  }
+  if (w == None) return "";
+  // A window manager's frame has no class of its own: look at its children.
+  for (int depth = 0; depth < 3 && w != None; ++depth) {
+    XClassHint hint{};
+    if (XGetClassHint(dpy_, w, &hint)) {
+      std::string cls = hint.res_class ? hint.res_class : "";
+      if (hint.res_name) XFree(hint.res_name);
+      if (hint.res_class) XFree(hint.res_class);
+      return cls;
+    }
+    Window root, parent, *children = nullptr;
+    unsigned int count = 0;
+    if (!XQueryTree(dpy_, w, &root, &parent, &children, &count)) break;
+    w = count > 0 ? children[count - 1] : None;
+    if (children) XFree(children);
+  }
+  return "";
+}
+
+}  // namespace preau::session
