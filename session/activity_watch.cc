@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "session/wire.h"
+#include "session/x_window.h"
 
 namespace preau::session {
 namespace {
@@ -15,10 +16,10 @@ namespace {
 constexpr unsigned long kUnusedAfterMs = 5 * 60 * 1000;
 }  // namespace
 
-ActivityWatch::ActivityWatch(Display* dpy, int tick_ms)
+ActivityWatch::ActivityWatch(Display* dpy, int tick_ms, bool enabled)
     : dpy_(dpy), tick_ms_(tick_ms), active_window_(XInternAtom(dpy, "_NET_ACTIVE_WINDOW", False)) {
   int event_base = 0, error_base = 0;
-  usable_ = XScreenSaverQueryExtension(dpy_, &event_base, &error_base);
+  usable_ = enabled && XScreenSaverQueryExtension(dpy_, &event_base, &error_base);
 }
 
 std::string ActivityWatch::Tick(bool locked, int64_t elapsed_ms) {
@@ -34,17 +35,7 @@ std::string ActivityWatch::Tick(bool locked, int64_t elapsed_ms) {
 }
 
 std::string ActivityWatch::FrontWindowClass() {
-  Window w = None;
-  Atom type;
-  int format;
-  unsigned long n = 0, after = 0;
-  unsigned char* data = nullptr;
-  if (XGetWindowProperty(dpy_, DefaultRootWindow(dpy_), active_window_, 0, 1, False, XA_WINDOW,
-                         &type, &format, &n, &after, &data) == Success &&
-      data != nullptr && n == 1 && format == 32) {
-    w = static_cast<Window>(*reinterpret_cast<unsigned long*>(data));
-  }
-  if (data) XFree(data);
+  Window w = ActiveWindow(dpy_, active_window_);
   if (w == None) {
     int revert;
     XGetInputFocus(dpy_, &w, &revert);

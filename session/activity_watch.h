@@ -16,7 +16,9 @@ namespace preau::session {
 
 class ActivityWatch {
  public:
-  ActivityWatch(Display* dpy, int tick_ms);
+  // `enabled` false: reports nothing (the X idle counter would miss a Wayland desktop's
+  // own input).
+  ActivityWatch(Display* dpy, int tick_ms, bool enabled = true);
   // False when the X server has no idle counter: nothing is then reported.
   bool usable() const { return usable_; }
   int tick_ms() const { return tick_ms_; }

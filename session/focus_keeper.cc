@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "session/x_window.h"
+
 namespace preau::session {
 namespace {
 
@@ -226,18 +228,7 @@ std::string FocusKeeper::Enforce() {
     XFlush(dpy_);
     return "no window of " + app_ + " is open";
   }
-  Window active = None;
-  {
-    Atom type;
-    int format;
-    unsigned long items = 0, after = 0;
-    unsigned char* data = nullptr;
-    if (XGetWindowProperty(dpy_, DefaultRootWindow(dpy_), active_window_, 0, 1, False, XA_WINDOW,
-                           &type, &format, &items, &after, &data) == Success && data && items == 1) {
-      active = static_cast<Window>(*reinterpret_cast<unsigned long*>(data));
-    }
-    if (data) XFree(data);
-  }
+  Window active = ActiveWindow(dpy_, active_window_);
   bool viewable = false;
   for (const auto& c : clients) viewable |= c.ours && c.viewable && c.window == mine;
   if (!viewable || active != mine) Activate(mine);

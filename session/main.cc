@@ -57,6 +57,18 @@ int64_t SteadyMs() {
 
 int IgnoreXError(Display*, XErrorEvent*) { return 0; }  // a window vanished under a query
 
+// Under a Wayland compositor the X display is XWayland's: a lock or a focus there covers
+// only the X programs, not the compositor's own shortcuts or Wayland windows, so neither
+// can be verified (ext-session-lock is not implemented). "" on an X11 session.
+std::string WhyNotVerifiable() {
+  const char* type = getenv("XDG_SESSION_TYPE");
+  if ((type && std::string(type) == "wayland") || getenv("WAYLAND_DISPLAY")) {
+    return "a Wayland session: the X lock covers only XWayland windows (ext-session-lock is "
+           "not supported yet)";
+  }
+  return "";
+}
+
 int Usage() {
   std::fprintf(stderr, "usage: preau-session [--socket PATH] [--usage-every MS]\n");
   return 2;
@@ -105,6 +117,7 @@ int main(int argc, char** argv) {
   for (int n = 0; n < ScreenCount(dpy); ++n) {
     XSelectInput(dpy, RootWindow(dpy, n), SubstructureNotifyMask | PropertyChangeMask);
   }
+  const std::string wayland = WhyNotVerifiable();
   preau::session::BigText text(dpy);
   LockScreen lock(dpy, &text);
   preau::session::MessageWindows messages(dpy, &text);
@@ -113,8 +126,11 @@ int main(int argc, char** argv) {
   preau::session::FocusKeeper focus(dpy);
   std::string focus_id;       // the focus request waiting for its verdict
   int64_t focus_deadline = 0;
-  preau::session::ActivityWatch activity(dpy, usage_every_ms);
-  if (!activity.usable()) {
+  preau::session::ActivityWatch activity(dpy, usage_every_ms, /*enabled=*/wayland.empty());
+  if (!wayland.empty()) {
+    std::fprintf(stderr, "preau-session: %s; locks and focus are reported unverified, "
+                         "no input or usage reports\n", wayland.c_str());
+  } else if (!activity.usable()) {
     std::fprintf(stderr, "preau-session: this X server has no idle counter (MIT-SCREEN-SAVER): "
                          "no input or usage reports\n");
   }
@@ -132,6 +148,7 @@ int main(int argc, char** argv) {
     std::string state = "lock off";
     if (lock.shown()) {
       std::string why = lock.Verify();
+      if (why.empty()) why = wayland;
       state = why.empty() ? "lock verified" : "lock unverified " + preau::session::EscapeText(why);
     }
     if ((force || state != reported) && agent.Send(state)) reported = state;
@@ -195,8 +212,10 @@ int main(int argc, char** argv) {
       } else if (f[0] == "focus" && f.size() >= 3) {
         // focus <id> app <class> | url <url> | off
         auto what = preau::session::SplitFields(preau::session::UnescapeText(f[2]), 2);
-        std::string failure;
-        if (what[0] == "off") {
+        std::string failure = what[0] == "off" ? "" : wayland;
+        if (!failure.empty()) {
+          // Not verifiable here: nothing is started.
+        } else if (what[0] == "off") {
           focus.End();
           agent.Send("done focus " + f[1]);
           focus_id.clear();

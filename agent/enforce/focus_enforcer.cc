@@ -12,6 +12,14 @@ v1::RuleResult FocusEnforcer::Apply(const DesiredState& desired) {
         name(), v1::RULE_NOT_SUPPORTED,
         "this platform cannot keep the device on one app ('" + desired.focus_app + "')");
   }
+  if (applied_ && wanted) {
+    // Verified when applied; it must still hold to be reported applied.
+    std::string why = platform_->WhyFocusNotHeld();
+    if (!why.empty()) {
+      applied_ = false;  // the next pass applies it again
+      return MakeRule(name(), v1::RULE_FAILED, "focus on '" + desired.focus_app + "': " + why);
+    }
+  }
   if (!applied_ || desired.focus_app != app_ || desired.focus_url != url_) {
     Status st = platform_->Focus(desired.focus_app, desired.focus_url);
     if (!st.ok()) {

@@ -155,8 +155,10 @@ class LinuxPlatform final : public Platform {
     }
     std::string what = !app.empty() ? "app " + app : !url.empty() ? "url " + url : "off";
     auto timeout = url.empty() ? session_.verify_timeout + milliseconds(2000) : kOpenTimeout + milliseconds(5000);
-    return link_->Request("focus", "f" + std::to_string(++requests_), what, timeout,
-                          /*keep=*/true);
+    Status st = link_->Request("focus", "f" + std::to_string(++requests_), what, timeout,
+                               /*keep=*/true);
+    focused_ = st.ok() && what != "off";
+    return st;
   }
 
   // In the pupil's session, by its browser: preau-session runs xdg-open as the session's
@@ -176,6 +178,12 @@ class LinuxPlatform final : public Platform {
   void OnUserActivity(std::function<void()> listener) override {
     if (link_) link_->SetActivityListener(std::move(listener));
   }
+  std::string WhyFocusNotHeld() override {
+    // preau-session keeps a focus by itself once verified; gone, nothing keeps it.
+    if (link_ && focused_ && !link_->State().connected) return "no preau-session is running";
+    return "";
+  }
+
   uint64_t UserActivityCount() override { return link_ ? link_->activity_count() : 0; }
   SessionUsage TakeSessionUsage() override { return link_ ? link_->TakeUsage() : SessionUsage{}; }
 
@@ -253,6 +261,7 @@ class LinuxPlatform final : public Platform {
   std::unique_ptr<SessionLink> link_;
   std::atomic<bool> fallback_locked_{false};  // the session locker was asked to lock
   std::atomic<uint64_t> requests_{0};         // ids of requests to the session
+  std::atomic<bool> focused_{false};          // the session verified a focus it keeps
 };
 
 }  // namespace

@@ -54,8 +54,11 @@ class Platform {
   };
   virtual LockCheck CheckLock() = 0;
 
-  // Keeps the device on one app or one URL; an empty target ends focus.
+  // Keeps the device on one app or one URL; an empty target ends focus. Ok only once the
+  // platform verified it. WhyFocusNotHeld says, later, why a focus it verified no longer
+  // holds ("" while it does, or without a focus).
   virtual Status Focus(const std::string& app, const std::string& url) = 0;
+  virtual std::string WhyFocusNotHeld() { return ""; }
   virtual Status OpenUrl(const std::string& url) = 0;
   // Shows a teacher's message until the user dismisses it; ok once it is on screen.
   virtual Status ShowMessage(const std::string& id, const std::string& text) {

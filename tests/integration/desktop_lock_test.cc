@@ -332,11 +332,6 @@ TEST_F(DesktopLockTest, TheSessionSocketRefusesAnotherUser) {
   EXPECT_FALSE(d->Check().verified);
 }
 
-}  // namespace
-}  // namespace preau::testing
-
-namespace preau::testing {
-namespace {
 
 // What a teacher may not send to the screens: refused by the server with the reason, nothing
 // sent to the devices, and the refusal audited under the teacher's name.
@@ -366,11 +361,6 @@ TEST_F(DesktopLockTest, BadLockMessagesAreRefusedAndAudited) {
   EXPECT_EQ(refused, 3);
 }
 
-}  // namespace
-}  // namespace preau::testing
-
-namespace preau::testing {
-namespace {
 
 TEST_F(DesktopLockTest, AMessageStaysOnScreenUntilThePupilDismissesIt) {
   auto d = MakeDevice("d1");
@@ -575,11 +565,6 @@ TEST_F(DesktopLockTest, UsageComesFromTheSession) {
   EXPECT_NE(exported.out.find("XLogo"), std::string::npos) << exported.out;
 }
 
-}  // namespace
-}  // namespace preau::testing
-
-namespace preau::testing {
-namespace {
 
 // A teacher's focus on one app: the other apps' windows are iconified and stay so whatever
 // the pupil tries, until the focus ends.
@@ -623,6 +608,23 @@ TEST_F(DesktopLockTest, FocusKeepsOnlyTheAppInFront) {
   r = Class({"focus", kClass, "--app", "fr.lumni.app"});
   EXPECT_NE(r.out.find("0/1 focused"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no window of fr.lumni.app is open"), std::string::npos) << r.out;
+}
+
+
+// In a Wayland session preau-session sees only XWayland: it never claims a lock or a focus.
+TEST_F(DesktopLockTest, OnWaylandTheLockIsUnverified) {
+  DeviceSetup wayland;
+  wayland.session_env = {"XDG_SESSION_TYPE=wayland", "WAYLAND_DISPLAY=wayland-0"};
+  auto d = MakeDevice("d1", true, wayland);
+  ASSERT_TRUE(d);
+  auto r = Class({"lock", kClass, "--message", "Pause"});
+  EXPECT_NE(r.out.find("0/1 locked"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unverified: a Wayland session"), std::string::npos) << r.out;
+  EXPECT_TRUE(WaitUntil([&] { return LockState().rfind("unverified: a Wayland session", 0) == 0; }))
+      << LockState();
+  r = Class({"focus", kClass, "--app", "xlogo"});
+  EXPECT_NE(r.out.find("0/1 focused"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a Wayland session"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -31,19 +31,15 @@
 #include "preau/v1/command.grpc.pb.h"
 #include "server/server.h"
 #include "tools/bench/child_server.h"
+#include "tools/bench/stats.h"
 #include "tools/sim/fleet.h"
 
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using preau::bench::Ms;
+using preau::bench::Percentile;
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_class_lock: %s\n", what.c_str());
