@@ -8,8 +8,8 @@
 // run by openbox (the lock is acked DONE only once the session verified it: window on
 // top of every screen, keyboard and pointer grabbed), one on the simulated platform.
 // Each run sends ClassService.Run(lock) to one device's class and times the call until
-// the device's ack, then unlocks (timed too). Linux and sim runs alternate, so load on
-// the machine falls on both alike. Prints p50/p90/max per platform and the ratio.
+// the device's ack, then unlocks (timed too). Linux and sim rounds alternate (and which
+// goes first alternates), so load on the machine falls on both alike. Prints p50/p90/max per platform and the ratio.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -123,11 +123,20 @@ int main(int argc, char** argv) {
   Run(cls, sim_class, preau::v1::COMMAND_UNLOCK);
 
   std::vector<double> linux_lock, linux_unlock, sim_lock, sim_unlock;
+  auto round = [&](const std::string& group, std::vector<double>* lock,
+                   std::vector<double>* unlock) {
+    lock->push_back(Run(cls, group, preau::v1::COMMAND_LOCK));
+    unlock->push_back(Run(cls, group, preau::v1::COMMAND_UNLOCK));
+  };
   for (int i = 0; i < runs; ++i) {
-    linux_lock.push_back(Run(cls, linux_class, preau::v1::COMMAND_LOCK));
-    linux_unlock.push_back(Run(cls, linux_class, preau::v1::COMMAND_UNLOCK));
-    sim_lock.push_back(Run(cls, sim_class, preau::v1::COMMAND_LOCK));
-    sim_unlock.push_back(Run(cls, sim_class, preau::v1::COMMAND_UNLOCK));
+    // Which platform goes first changes every round: neither gets the warmer turn.
+    if (i % 2 == 0) {
+      round(linux_class, &linux_lock, &linux_unlock);
+      round(sim_class, &sim_lock, &sim_unlock);
+    } else {
+      round(sim_class, &sim_lock, &sim_unlock);
+      round(linux_class, &linux_lock, &linux_unlock);
+    }
   }
   std::printf("bench_desktop_lock: %d runs each, one device per class\n", runs);
   Print("linux (Xvfb) lock, verified", linux_lock);
