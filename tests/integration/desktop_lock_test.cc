@@ -629,3 +629,32 @@ TEST_F(DesktopLockTest, OnWaylandTheLockIsUnverified) {
 
 }  // namespace
 }  // namespace preau::testing
+
+namespace preau::testing {
+namespace {
+
+// A focus on a URL: the installed browser (Chromium here) in kiosk mode on it, in front,
+// every other app iconified; done only once verified.
+TEST_F(DesktopLockTest, FocusOnAUrlRunsTheBrowserInKioskMode) {
+  DeviceSetup setup;
+  setup.session_env = {"HOME=" + dir_.path()};  // the kiosk profile goes there
+  auto d = MakeDevice("d1", true, setup);
+  ASSERT_TRUE(d);
+  auto r = Class({"focus", kClass, "--url", "https://exemple.fr/lecon-4", "--wait", "40s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/1 focused"), std::string::npos) << r.out;
+  // The active window is one of the browser's (by its window class).
+  auto active = d->desktop->Tool("xdotool", {"getactivewindow"});
+  auto browser = d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "chromium"});
+  ASSERT_EQ(active.exit_code, 0);
+  EXPECT_NE(("\n" + browser.out).find("\n" + active.out), std::string::npos)
+      << "active " << active.out << " not among the browser's windows:\n" << browser.out;
+  EXPECT_NE(d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "xlogo"}).exit_code,
+            0)
+      << "xlogo is still shown beside the kiosk browser";
+  r = Class({"unlock", kClass});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace preau::testing
