@@ -643,12 +643,14 @@ TEST_F(DesktopLockTest, FocusOnAUrlRunsTheBrowserInKioskMode) {
   auto r = Class({"focus", kClass, "--url", "https://exemple.fr/lecon-4", "--wait", "40s"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1/1 focused"), std::string::npos) << r.out;
-  // The active window is one of the browser's (by its window class).
-  auto active = d->desktop->Tool("xdotool", {"getactivewindow"});
-  auto browser = d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "chromium"});
-  ASSERT_EQ(active.exit_code, 0);
-  EXPECT_NE(("\n" + browser.out).find("\n" + active.out), std::string::npos)
-      << "active " << active.out << " not among the browser's windows:\n" << browser.out;
+  // The active window is one of the browser's (by its window class). Chromium maps its
+  // window again as it goes full screen, so this is looked at until it settles.
+  std::string active, browser;
+  EXPECT_TRUE(WaitUntil([&] {
+    active = d->desktop->Tool("xdotool", {"getactivewindow"}).out;
+    browser = d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "chromium"}).out;
+    return !active.empty() && ("\n" + browser).find("\n" + active) != std::string::npos;
+  }, 5s)) << "active " << active << " not among the browser's windows:\n" << browser;
   EXPECT_NE(d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "xlogo"}).exit_code,
             0)
       << "xlogo is still shown beside the kiosk browser";
