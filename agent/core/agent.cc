@@ -20,12 +20,16 @@ namespace preau::agent {
 namespace asio = boost::asio;
 
 // The client side of one Connect call. gRPC calls it on its own threads; it forwards
-// everything to the agent's strand. The agent deletes it (on the strand) after OnDone.
-class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+// everything to the agent's strand. Owned jointly by the agent (until it drops the stream
+// on its strand) and by gRPC (from Begin until OnDone returns), so neither side can free
+// it under the other.
+class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage>,
+                            public std::enable_shared_from_this<Agent::Stream> {
  public:
   Stream(Agent* agent, uint64_t gen) : agent_(agent), gen_(gen), alive_(agent->alive_) {}
 
   void Begin(v1::DeviceService::Stub* stub) {
+    self_ = shared_from_this();  // released when OnDone returns
     stub->async()->Connect(&ctx_, this);
     StartRead(&in_);
     StartCall();
@@ -71,21 +75,14 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone(const grpc::Status& s) override {
-    // Once done_ is set the agent may delete this stream (on its strand), so everything
-    // the handler needs is copied first, and `this` is not touched after the unlock.
-    std::weak_ptr<std::atomic<bool>> alive = alive_;
-    Agent* agent = agent_;
-    uint64_t gen = gen_;
-    Strand strand = agent_->strand_;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      cv_.notify_all();
-    }
-    asio::post(strand, [alive, agent, gen, s] {
-      auto a = alive.lock();
-      if (a && *a) agent->OnStreamDone(gen, s);
-    });
+    std::shared_ptr<Stream> self = std::move(self_);  // `this` lives to the end of OnDone
+    // The handler is posted BEFORE done_ is set: Agent::Stop returns once done_ is set,
+    // and its owner may then destroy the event loop; a post after that would reach a
+    // destroyed io_context.
+    Post([s](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s); });
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
   }
 
  private:
@@ -103,6 +100,7 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   Agent* agent_;
   uint64_t gen_;
   std::shared_ptr<std::atomic<bool>> alive_;
+  std::shared_ptr<Stream> self_;
   grpc::ClientContext ctx_;
   v1::ServerMessage in_;
   std::mutex mu_;
@@ -292,7 +290,7 @@ void Agent::Stop() {
   // rather than hanging the process that asked. The promises are shared with the posted
   // handlers, which may still run after a wait gave up.
   constexpr auto kStopDeadline = std::chrono::seconds(10);
-  auto cancelled = std::make_shared<std::promise<Stream*>>();
+  auto cancelled = std::make_shared<std::promise<std::shared_ptr<Stream>>>();
   auto cancelled_f = cancelled->get_future();
   asio::post(strand_, [this, cancelled] {
     stopping_ = true;
@@ -310,20 +308,19 @@ void Agent::Stop() {
     alive_->store(false);
     return;
   }
-  if (Stream* s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
-    // gRPC still owns the stream: leaking it is the only safe thing left to do.
+  if (auto s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
+    // gRPC still holds the stream (until its OnDone), so dropping ours is safe.
     std::fprintf(stderr, "preau-agent: stop: the stream did not end within 10 s of its "
                          "cancellation; leaving it\n");
     alive_->store(false);
     return;
   }
   // The stream's own OnDone handler may run before or after this; once alive_ is false it
-  // does nothing, and while stopping_ it never deletes the stream itself.
+  // does nothing, and while stopping_ it never drops the stream itself.
   auto finished = std::make_shared<std::promise<void>>();
   auto finished_f = finished->get_future();
   asio::post(strand_, [this, finished] {
-    delete stream_;
-    stream_ = nullptr;
+    stream_.reset();
     alive_->store(false);
     finished->set_value();
   });
@@ -352,7 +349,7 @@ void Agent::SetError(const Status& st) {
 void Agent::Connect() {
   if (stopping_) return;
   ++gen_;
-  stream_ = new Stream(this, gen_);
+  stream_ = std::make_shared<Stream>(this, gen_);
   stream_->Begin(stub_.get());
   SendHello();
 }
@@ -400,8 +397,7 @@ void Agent::ScheduleReconnect() {
 
 void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
   if (gen != gen_ || stopping_) return;
-  delete stream_;
-  stream_ = nullptr;
+  stream_.reset();
   inflight_.clear();
   heartbeat_timer_.cancel();
   {
