@@ -21,12 +21,13 @@ BUILD_PKGS=(
 # for the store's Flatpak bundles (apt, dpkg and dpkg-scanpackages come with Debian and
 # build-essential); a real X desktop for the class lock (Xvfb, openbox, xdotool, xlogo, and
 # ImageMagick + tesseract to read the screen back); faketime to run the CLI on a wrong
-# clock; clang and its runtimes for the sanitizer and fuzzing step; Node.js and npm for the
+# clock; clang and its runtimes for the sanitizer and fuzzing step (llvm for
+# llvm-symbolizer: sanitizer reports with file and line); Node.js and npm for the
 # console's browser tests (puppeteer-core and axe-core, tests/browser/package-lock.json);
 # xdg-utils for `class open` in the desktop session.
 TEST_PKGS=(nodejs npm dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
   xdg-utils
-  imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev)
+  imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev llvm)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)
 

@@ -20,24 +20,24 @@ namespace preau::agent {
 namespace asio = boost::asio;
 
 // The client side of one Connect call. gRPC calls it on its own threads; it forwards
-// everything to the agent's strand. Owned jointly by the agent (until it drops the stream
-// on its strand) and by gRPC (from Begin until OnDone returns), so neither side can free
-// it under the other.
-class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage>,
-                            public std::enable_shared_from_this<Agent::Stream> {
+// everything to the agent's strand. The agent deletes it on its strand, once OnDone has
+// finished with it (done_). The agent writes from its strand at any time, so the stream
+// holds the call open (AddHold) until its read side has ended and no write can start any
+// more: a StartWrite after gRPC has finished the call would touch freed call state.
+class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ServerMessage> {
  public:
   Stream(Agent* agent, uint64_t gen) : agent_(agent), gen_(gen), alive_(agent->alive_) {}
 
   void Begin(v1::DeviceService::Stub* stub) {
-    self_ = shared_from_this();  // released when OnDone returns
     stub->async()->Connect(&ctx_, this);
+    AddHold();  // removed once writes are closed (OnReadDone(false))
     StartRead(&in_);
     StartCall();
   }
 
   bool Write(const v1::AgentMessage& m) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return false;
+    if (closed_) return false;
     out_.push_back(m);
     if (!writing_) {
       writing_ = true;
@@ -58,7 +58,7 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
     std::lock_guard<std::mutex> lock(mu_);
     out_.pop_front();
     writing_ = false;
-    if (!ok) {
+    if (!ok || closed_) {
       out_.clear();
       return;
     }
@@ -69,16 +69,25 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows with the reason
+    if (!ok) {
+      // The stream is ending (OnDone follows with the reason): no write starts from now
+      // on, so the call may finish once the one in flight, if any, is done.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        closed_ = true;
+      }
+      RemoveHold();
+      return;
+    }
     Post([msg = in_](Agent* a, uint64_t gen) { a->OnServerMessage(gen, msg); });
     StartRead(&in_);
   }
 
   void OnDone(const grpc::Status& s) override {
-    std::shared_ptr<Stream> self = std::move(self_);  // `this` lives to the end of OnDone
     // The handler is posted BEFORE done_ is set: Agent::Stop returns once done_ is set,
     // and its owner may then destroy the event loop; a post after that would reach a
-    // destroyed io_context.
+    // destroyed io_context. The handler waits for done_ before it deletes this stream,
+    // and nothing here touches `this` once done_ is set.
     Post([s](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s); });
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
@@ -100,13 +109,13 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   Agent* agent_;
   uint64_t gen_;
   std::shared_ptr<std::atomic<bool>> alive_;
-  std::shared_ptr<Stream> self_;
   grpc::ClientContext ctx_;
   v1::ServerMessage in_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::AgentMessage> out_;
   bool writing_ = false;
+  bool closed_ = false;  // the read side ended: no more StartWrite
   bool done_ = false;
 };
 
@@ -290,7 +299,7 @@ void Agent::Stop() {
   // rather than hanging the process that asked. The promises are shared with the posted
   // handlers, which may still run after a wait gave up.
   constexpr auto kStopDeadline = std::chrono::seconds(10);
-  auto cancelled = std::make_shared<std::promise<std::shared_ptr<Stream>>>();
+  auto cancelled = std::make_shared<std::promise<Stream*>>();
   auto cancelled_f = cancelled->get_future();
   asio::post(strand_, [this, cancelled] {
     stopping_ = true;
@@ -308,8 +317,8 @@ void Agent::Stop() {
     alive_->store(false);
     return;
   }
-  if (auto s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
-    // gRPC still holds the stream (until its OnDone), so dropping ours is safe.
+  if (Stream* s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
+    // gRPC still owns the stream: leaking it is the only safe thing left to do.
     std::fprintf(stderr, "preau-agent: stop: the stream did not end within 10 s of its "
                          "cancellation; leaving it\n");
     alive_->store(false);
@@ -320,7 +329,8 @@ void Agent::Stop() {
   auto finished = std::make_shared<std::promise<void>>();
   auto finished_f = finished->get_future();
   asio::post(strand_, [this, finished] {
-    stream_.reset();
+    delete stream_;
+    stream_ = nullptr;
     alive_->store(false);
     finished->set_value();
   });
@@ -349,7 +359,7 @@ void Agent::SetError(const Status& st) {
 void Agent::Connect() {
   if (stopping_) return;
   ++gen_;
-  stream_ = std::make_shared<Stream>(this, gen_);
+  stream_ = new Stream(this, gen_);
   stream_->Begin(stub_.get());
   SendHello();
 }
@@ -397,7 +407,13 @@ void Agent::ScheduleReconnect() {
 
 void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
   if (gen != gen_ || stopping_) return;
-  stream_.reset();
+  // Posted by OnDone just before it lets go of the stream: wait for that (microseconds).
+  if (!stream_->WaitDone(std::chrono::seconds(10))) {
+    std::fprintf(stderr, "preau-agent: a finished stream did not let go within 10 s; leaving it\n");
+  } else {
+    delete stream_;
+  }
+  stream_ = nullptr;
   inflight_.clear();
   heartbeat_timer_.cancel();
   {

@@ -130,7 +130,7 @@ class Agent : private AgentContext {
   std::vector<std::unique_ptr<AgentFeature>> features_;
 
   // Touched only on the strand.
-  std::shared_ptr<Stream> stream_;  // the current Connect call, if any
+  Stream* stream_ = nullptr;  // the current Connect call, if any (owned)
   uint64_t gen_ = 0;
   std::string hello_id_;
   int attempt_ = 0;

@@ -1,7 +1,10 @@
 // Fuzzes every RPC's request as the server parses it. One real server (in this process, on
-// 127.0.0.1:0, real SQLite, real mTLS) takes arbitrary bytes as the request message of
-// each method of each service: the first byte picks the method, the rest is the message,
-// sent raw (a generic call, so bytes that do not parse reach the server's parser too).
+// 127.0.0.1:0, real SQLite, real mTLS) takes arbitrary bytes as the request messages of
+// each method of each service: the first byte picks the method, the rest is one or more
+// messages, each sent raw (a generic call, so bytes that do not parse reach the server's
+// parser too). Streaming methods (Connect, uploads) get a sequence: the input is split at
+// each kSeparator, so a hello followed by reports, or a chunk after a bad first chunk,
+// reach the handlers in order; a unary method gets the first piece only.
 // Operator methods go out as the first administrator (every role check passes, so the
 // handlers' own checks are what is fuzzed); DeviceService methods as an enrolled device.
 // A reply of any status is fine; a crash, a sanitizer report or a hang is not.
@@ -13,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
@@ -45,7 +49,25 @@ constexpr const char* kServices[] = {
 struct Method {
   std::string path;  // "/preau.v1.AdminService/CreateGroup"
   bool device;       // sent with the device's identity
+  bool streaming;    // the client sends a stream of requests
 };
+
+// Splits one input into the request messages of a call. Eight bytes no valid message of
+// ours is likely to hold by accident, and easy for the fuzzer to learn from the seeds.
+constexpr std::string_view kSeparator = "\xff\xfe-next-";
+constexpr size_t kMaxMessages = 16;
+
+std::vector<std::string> SplitMessages(std::string_view bytes) {
+  std::vector<std::string> out;
+  while (out.size() + 1 < kMaxMessages) {
+    size_t at = bytes.find(kSeparator);
+    if (at == std::string_view::npos) break;
+    out.emplace_back(bytes.substr(0, at));
+    bytes.remove_prefix(at + kSeparator.size());
+  }
+  out.emplace_back(bytes);
+  return out;
+}
 
 struct World {
   std::string dir;
@@ -122,22 +144,24 @@ World* Setup() {
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* m = service->method(i);
       w->methods.push_back({"/" + service->full_name() + "/" + m->name(),
-                            service->name() == "DeviceService" && m->name() != "Enroll"});
+                            service->name() == "DeviceService" && m->name() != "Enroll",
+                            m->client_streaming()});
     }
   }
   return w;
 }
 
-// One call: the bytes as one request message, then the end of the client's stream; reads
+// One call: the messages one after the other, then the end of the client's stream; reads
 // whatever comes back until the status.
-void Call(grpc::GenericStub& stub, const std::string& method, const std::string& bytes) {
+void Call(grpc::GenericStub& stub, const std::string& method,
+          const std::vector<std::string>& messages) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::CompletionQueue cq;
   auto call = stub.PrepareCall(&ctx, method, &cq);
   void* tag = nullptr;
   bool ok = false;
-  auto step = [&](int want) {
+  auto step = [&](intptr_t want) {
     // Tags are the step numbers; each step waits for its own completion.
     while (cq.Next(&tag, &ok)) {
       if (reinterpret_cast<intptr_t>(tag) == want) return ok;
@@ -146,10 +170,14 @@ void Call(grpc::GenericStub& stub, const std::string& method, const std::string&
   };
   call->StartCall(reinterpret_cast<void*>(1));
   if (step(1)) {
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    call->Write(request, reinterpret_cast<void*>(2));
-    if (step(2)) {
+    bool sent = true;
+    for (const auto& bytes : messages) {
+      grpc::Slice slice(bytes);
+      grpc::ByteBuffer request(&slice, 1);
+      call->Write(request, reinterpret_cast<void*>(2));
+      if (!(sent = step(2))) break;
+    }
+    if (sent) {
       call->WritesDone(reinterpret_cast<void*>(3));
       step(3);
     }
@@ -186,14 +214,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* dir = std::getenv("PREAU_FUZZ_WRITE_SEEDS");
   if (dir == nullptr) return 0;
   std::vector<std::string> paths = MethodPaths();
-  auto write = [&](const std::string& method, const std::string& name,
-                   const google::protobuf::Message& msg) {
+  // One seed: the method's byte, then the messages with the separator between them.
+  auto write_all = [&](const std::string& method, const std::string& name,
+                       const std::vector<const google::protobuf::Message*>& msgs) {
     for (size_t i = 0; i < paths.size(); ++i) {
       if (paths[i] != method) continue;
-      std::ofstream(std::string(dir) + "/" + name, std::ios::binary)
-          << static_cast<char>(i) << msg.SerializeAsString();
+      std::ofstream out(std::string(dir) + "/" + name, std::ios::binary);
+      out << static_cast<char>(i);
+      for (size_t k = 0; k < msgs.size(); ++k) {
+        out << (k ? kSeparator : std::string_view()) << msgs[k]->SerializeAsString();
+      }
     }
   };
+  auto write = [&](const std::string& method, const std::string& name,
+                   const google::protobuf::Message& msg) { write_all(method, name, {&msg}); };
   for (size_t i = 0; i < paths.size(); ++i) {
     std::ofstream(std::string(dir) + "/empty-" + std::to_string(i), std::ios::binary)
         << static_cast<char>(i);
@@ -218,6 +252,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   day->set_screen_on_minutes(30);
   day->add_apps()->set_app("org.geogebra");
   write("/preau.v1.DeviceService/Connect", "usage", usage);
+  // The order an agent sends them in: the handlers after a hello.
+  write_all("/preau.v1.DeviceService/Connect", "hello-usage", {&hello, &usage});
   std::printf("seeds written to %s\n", dir);
   std::exit(0);
 }
@@ -226,7 +262,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World* world = Setup();
   if (size == 0) return 0;
   const Method& m = world->methods[data[0] % world->methods.size()];
-  std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  Call(m.device ? *world->device : *world->admin, m.path, bytes);
+  std::vector<std::string> messages =
+      SplitMessages(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+  if (!m.streaming) messages.resize(1);
+  Call(m.device ? *world->device : *world->admin, m.path, messages);
   return 0;
 }
