@@ -30,6 +30,7 @@
 #include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/catalog.grpc.pb.h"
+#include "preau/v1/console.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "preau/v1/filter.grpc.pb.h"
@@ -41,10 +42,25 @@ namespace {
 
 using preau::v1::AdminService;
 
-constexpr const char* kServices[] = {
-    "preau.v1.AdminService",  "preau.v1.CatalogService", "preau.v1.ClassService",
-    "preau.v1.DeviceService", "preau.v1.FilterService",  "preau.v1.PolicyService",
-    "preau.v1.ReportService"};
+// Every .proto file of proto/preau/v1, as CMake found them ("preau/v1/admin.proto,..."):
+// every service they declare is fuzzed, so a new service or RPC needs no edit here.
+std::vector<const google::protobuf::ServiceDescriptor*> AllServices() {
+  std::vector<const google::protobuf::ServiceDescriptor*> out;
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  std::string_view files = PREAU_PROTO_FILES;
+  while (!files.empty()) {
+    size_t comma = files.find(',');
+    std::string name(files.substr(0, comma));
+    files.remove_prefix(comma == std::string_view::npos ? files.size() : comma + 1);
+    const auto* file = pool->FindFileByName(name);
+    if (file == nullptr) {
+      std::fprintf(stderr, "rpc_request_fuzz: %s is not linked in\n", name.c_str());
+      std::abort();
+    }
+    for (int i = 0; i < file->service_count(); ++i) out.push_back(file->service(i));
+  }
+  return out;
+}
 
 struct Method {
   std::string path;  // "/preau.v1.AdminService/CreateGroup"
@@ -137,10 +153,7 @@ World* Setup() {
       Channel(port, id->ca_pem, id->certificate_pem, id->private_key_pem));
 
   // Every method of every service, from the descriptors: a new RPC is fuzzed untouched.
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const char* name : kServices) {
-    const auto* service = pool->FindServiceByName(name);
-    if (service == nullptr) Fail(std::string("no service ") + name);
+  for (const auto* service : AllServices()) {
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* m = service->method(i);
       w->methods.push_back({"/" + service->full_name() + "/" + m->name(),
@@ -198,10 +211,8 @@ void Call(grpc::GenericStub& stub, const std::string& method,
 // The method list, without a server: for the seeds.
 std::vector<std::string> MethodPaths() {
   std::vector<std::string> out;
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const char* name : kServices) {
-    const auto* service = pool->FindServiceByName(name);
-    for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+  for (const auto* service : AllServices()) {
+    for (int i = 0; i < service->method_count(); ++i) {
       out.push_back("/" + service->full_name() + "/" + service->method(i)->name());
     }
   }
