@@ -4,7 +4,6 @@
 #include "agent/enforce/focus_enforcer.h"
 #include "agent/enforce/screen_lock_enforcer.h"
 #include "agent/enforce/settings_enforcers.h"
-#include "agent/enforce/updates_enforcer.h"
 #include "agent/enforce/wifi_enforcer.h"
 
 namespace preau::agent {

@@ -54,6 +54,49 @@ Result<IssuedOperatorCert> IssueOperatorCert(ServerCore& core, const std::string
   return out;
 }
 
+// A well-formed group path within the caller's scopes.
+Status GroupInScope(const OperatorRecord& op, const std::string& path) {
+  PREAU_RETURN_IF_ERROR(ValidateGroupPath(path));
+  return RequireScope(op, path);
+}
+
+// An operators' call about one device: `fn` runs once the caller may act on the device
+// (outside its scope, the answer is the one for an unknown device).
+grpc::ServerUnaryReactor* RunDeviceCall(
+    ServerCore& core, grpc::CallbackServerContext* ctx, std::string_view rpc,
+    const std::string& id, const std::string& target,
+    const std::function<Status(const OperatorRecord&, DeviceRecord&)>& fn) {
+  return RunAdminCall(core, ctx, rpc, target, [&](const OperatorRecord& op) -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core.store, op, id));
+    return fn(op, d);
+  });
+}
+
+// The same for a call about another operator, found by name.
+grpc::ServerUnaryReactor* RunOperatorCall(
+    ServerCore& core, grpc::CallbackServerContext* ctx, std::string_view rpc,
+    const std::string& name,
+    const std::function<Status(const OperatorRecord&, OperatorRecord&)>& fn) {
+  return RunAdminCall(core, ctx, rpc, name, [&](const OperatorRecord& op) -> Status {
+    PREAU_ASSIGN_OR_RETURN(auto other, OperatorInScope(*core.store, op, name));
+    return fn(op, other);
+  });
+}
+
+// A call that reaches the device's agent needs it enrolled and connected.
+Status RequireConnected(ServerCore& core, const DeviceRecord& d, const std::string& offline) {
+  if (d.retired_ms != 0) return FailedPrecondition("device " + d.id + " is retired");
+  if (!core.connections.Online(d.id)) return FailedPrecondition("device " + d.id + offline);
+  return Status::Ok();
+}
+
+// What a reconnecting device gets, sent again: its policy, filter and catalogue (after a
+// move, they depend on its new group).
+void Resync(ServerCore& core, const std::string& device_id) {
+  v1::Hello resync;
+  for (auto* f : core.features) f->OnHello(device_id, resync);
+}
+
 Status ValidateOperatorName(const std::string& name) {
   if (name.empty() || name.size() > 64) return InvalidArgument("operator name must be 1 to 64 characters");
   for (char c : name) {
@@ -98,8 +141,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerCont
                                                         const v1::CreateGroupRequest* req,
                                                         v1::Group* out) {
   return RunAdminCall(core_, ctx, "AdminService.CreateGroup", req->path(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
+    PREAU_RETURN_IF_ERROR(GroupInScope(op, req->path()));
     PREAU_RETURN_IF_ERROR(core_.store->CreateGroup(req->path(), core_.Now()));
     out->set_path(req->path());
     out->set_created_unix_ms(core_.Now());
@@ -112,10 +154,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RenameGroup(grpc::CallbackServerCont
                                                         v1::Group* out) {
   return RunAdminCall(core_, ctx, "AdminService.RenameGroup", req->path() + " -> " + req->new_path(),
                       [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
-    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->new_path()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, req->new_path()));
+    PREAU_RETURN_IF_ERROR(GroupInScope(op, req->path()));
+    PREAU_RETURN_IF_ERROR(GroupInScope(op, req->new_path()));
     PREAU_RETURN_IF_ERROR(core_.store->RenameGroup(req->path(), req->new_path(), core_.Now()));
     out->set_path(req->new_path());
     return Status::Ok();
@@ -126,8 +166,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteGroup(grpc::CallbackServerCont
                                                         const v1::DeleteGroupRequest* req,
                                                         v1::DeleteGroupResponse*) {
   return RunAdminCall(core_, ctx, "AdminService.DeleteGroup", req->path(), [&](const OperatorRecord& op) {
-    PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->path()));
-    PREAU_RETURN_IF_ERROR(RequireScope(op, req->path()));
+    PREAU_RETURN_IF_ERROR(GroupInScope(op, req->path()));
     return core_.store->DeleteGroup(req->path());
   });
 }
@@ -179,8 +218,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerCont
                                                         v1::ListDevicesResponse* out) {
   return RunAdminCall(core_, ctx, "AdminService.ListDevices", req->group(), [&](const OperatorRecord& op) {
     if (!req->group().empty()) {
-      PREAU_RETURN_IF_ERROR(ValidateGroupPath(req->group()));
-      PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
+      PREAU_RETURN_IF_ERROR(GroupInScope(op, req->group()));
     }
     PREAU_ASSIGN_OR_RETURN(auto devices,
                            core_.store->ListDevices(req->group(), req->include_retired()));
@@ -197,8 +235,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContext* ctx,
                                                       const v1::GetDeviceRequest* req,
                                                       v1::Device* out) {
-  return RunAdminCall(core_, ctx, "AdminService.GetDevice", req->id(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
+  return RunDeviceCall(core_, ctx, "AdminService.GetDevice", req->id(), req->id(),
+                       [&](const OperatorRecord&, DeviceRecord& d) {
     *out = DeviceToProto(d, core_.connections.Online(d.id));
     PREAU_ASSIGN_OR_RETURN(auto clones, core_.store->CountAudit(kCloneAuditAction, d.id));
     out->set_clone_refusals(static_cast<uint32_t>(clones.count));
@@ -210,20 +248,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AdminServiceImpl::MoveDevice(grpc::CallbackServerContext* ctx,
                                                        const v1::MoveDeviceRequest* req,
                                                        v1::Device* out) {
-  return RunAdminCall(core_, ctx, "AdminService.MoveDevice", req->id() + " -> " + req->group(),
-                      [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
+  return RunDeviceCall(core_, ctx, "AdminService.MoveDevice", req->id(),
+                       req->id() + " -> " + req->group(),
+                       [&](const OperatorRecord& op, DeviceRecord& d) {
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     if (!core_.store->GroupExists(req->group())) return NotFound("unknown group '" + req->group() + "'");
     PREAU_RETURN_IF_ERROR(core_.store->MoveDevice(req->id(), req->group()));
     PREAU_ASSIGN_OR_RETURN(d, core_.store->GetDevice(req->id()));
     bool online = core_.connections.Online(d.id);
     *out = DeviceToProto(d, online);
-    // The device's policy and filter depend on its group: let the features resend.
-    if (online) {
-      v1::Hello resync;
-      for (auto* f : core_.features) f->OnHello(d.id, resync);
-    }
+    if (online) Resync(core_, d.id);
     return Status::Ok();
   });
 }
@@ -231,8 +265,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::MoveDevice(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminServiceImpl::RetireDevice(grpc::CallbackServerContext* ctx,
                                                          const v1::RetireDeviceRequest* req,
                                                          v1::Device* out) {
-  return RunAdminCall(core_, ctx, "AdminService.RetireDevice", req->id(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
+  return RunDeviceCall(core_, ctx, "AdminService.RetireDevice", req->id(), req->id(),
+                       [&](const OperatorRecord&, DeviceRecord& d) {
     PREAU_RETURN_IF_ERROR(core_.store->RetireDevice(req->id(), core_.Now()));
     // The store refuses its certificate from now on; close the stream it has open.
     core_.connections.Close(d.id, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -246,18 +280,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RetireDevice(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* AdminServiceImpl::ResendPolicy(grpc::CallbackServerContext* ctx,
                                                          const v1::ResendPolicyRequest* req,
                                                          v1::Device* out) {
-  return RunAdminCall(core_, ctx, "AdminService.ResendPolicy", req->id(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
-    if (d.retired_ms != 0) return FailedPrecondition("device " + d.id + " is retired");
-    bool online = core_.connections.Online(d.id);
-    if (!online) {
-      return FailedPrecondition("device " + d.id + " is offline: it gets its policy when it "
-                                "reconnects");
-    }
-    // What a reconnecting device gets: its policy, filter and catalogue, sent again.
-    v1::Hello resync;
-    for (auto* f : core_.features) f->OnHello(d.id, resync);
-    *out = DeviceToProto(d, online);
+  return RunDeviceCall(core_, ctx, "AdminService.ResendPolicy", req->id(), req->id(),
+                       [&](const OperatorRecord&, DeviceRecord& d) {
+    PREAU_RETURN_IF_ERROR(RequireConnected(
+        core_, d, " is offline: it gets its policy when it reconnects"));
+    Resync(core_, d.id);
+    *out = DeviceToProto(d, true);
     return Status::Ok();
   });
 }
@@ -265,12 +293,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResendPolicy(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* AdminServiceImpl::RestartAgent(grpc::CallbackServerContext* ctx,
                                                          const v1::RestartAgentRequest* req,
                                                          v1::Device* out) {
-  return RunAdminCall(core_, ctx, "AdminService.RestartAgent", req->id(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto d, DeviceInScope(*core_.store, op, req->id()));
-    if (d.retired_ms != 0) return FailedPrecondition("device " + d.id + " is retired");
-    if (!core_.connections.Online(d.id)) {
-      return FailedPrecondition("device " + d.id + " is offline");
-    }
+  return RunDeviceCall(core_, ctx, "AdminService.RestartAgent", req->id(), req->id(),
+                       [&](const OperatorRecord& op, DeviceRecord& d) {
+    PREAU_RETURN_IF_ERROR(RequireConnected(core_, d, " is offline"));
     // UNAVAILABLE: the agent treats it as a dropped connection and starts over.
     core_.connections.Close(d.id, grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                "restart asked by operator " + op.name));
@@ -305,8 +330,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateOperator(grpc::CallbackServerC
     }
     std::vector<std::string> scopes(req->scopes().begin(), req->scopes().end());
     for (const auto& s : scopes) {
-      PREAU_RETURN_IF_ERROR(ValidateGroupPath(s));
-      PREAU_RETURN_IF_ERROR(RequireScope(op, s));
+      PREAU_RETURN_IF_ERROR(GroupInScope(op, s));
     }
     // Separation of duties: nobody makes someone with more reach than themselves.
     PREAU_RETURN_IF_ERROR(RequireNoWiderThan(op, req->role(), scopes));
@@ -346,8 +370,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListOperators(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* AdminServiceImpl::GetOperator(grpc::CallbackServerContext* ctx,
                                                         const v1::GetOperatorRequest* req,
                                                         v1::Operator* out) {
-  return RunAdminCall(core_, ctx, "AdminService.GetOperator", req->name(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto other, OperatorInScope(*core_.store, op, req->name()));
+  return RunOperatorCall(core_, ctx, "AdminService.GetOperator", req->name(),
+                         [&](const OperatorRecord&, OperatorRecord& other) {
     *out = OperatorToProto(other);
     return Status::Ok();
   });
@@ -356,8 +380,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetOperator(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::RevokeOperator(grpc::CallbackServerContext* ctx,
                                                            const v1::RevokeOperatorRequest* req,
                                                            v1::Operator* out) {
-  return RunAdminCall(core_, ctx, "AdminService.RevokeOperator", req->name(), [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto other, OperatorInScope(*core_.store, op, req->name()));
+  return RunOperatorCall(core_, ctx, "AdminService.RevokeOperator", req->name(),
+                         [&](const OperatorRecord& op, OperatorRecord& other) {
     PREAU_RETURN_IF_ERROR(core_.store->RevokeOperator(other.name, core_.Now()));
     // Every call it has open ends now; its next one is refused by authentication.
     core_.operator_calls.AbortAll(

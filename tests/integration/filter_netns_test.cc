@@ -51,9 +51,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace dns = agent::dns;
 
-constexpr const char* kUt1 = PREAU_SOURCE_DIR "/tests/data/ut1";
-constexpr const char* kClass = "ville/jules-ferry/cm2-a";
-constexpr const char* kCasino = "000-online-casino.com";  // in gambling/domains
 constexpr const char* kAgentAddress = "127.80.65.53";
 constexpr const char* kUpstream = "10.53.0.1";
 constexpr const char* kOutside = "10.53.0.9";

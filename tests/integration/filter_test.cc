@@ -48,10 +48,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace dns = agent::dns;
 
-constexpr const char* kUt1 = PREAU_SOURCE_DIR "/tests/data/ut1";
-constexpr const char* kClass = "ville/jules-ferry/cm2-a";
 constexpr int64_t kStart = 1'790'000'000'000;  // 2026-09-21, a school day
-constexpr const char* kCasino = "000-online-casino.com";     // in gambling/domains
 constexpr const char* kCasino2 = "000-online-casino.biz";    // in gambling/domains
 constexpr const char* kGame = "007arcadegames.com";          // in games/domains
 

@@ -1,7 +1,7 @@
-// DNS peers for the resolver's tests, over real UDP on loopback: a fake upstream server
-// that answers what a test's responder says, and a client that asks and decodes. Header
-// only, so that both the unit tests and the integration tests (which link different
-// libraries) use the same ones.
+// DNS peers for the resolver's and the filter's tests, over real UDP on loopback: a fake
+// upstream server that answers what a test's responder says, and a client that asks and
+// decodes; and the filter tests' shared fixture names. Header only, so that both the unit
+// tests and the integration tests (which link different libraries) use the same ones.
 #pragma once
 
 #include <arpa/inet.h>
@@ -23,6 +23,12 @@
 #include "agent/filter/dns_message.h"
 
 namespace preau::testing {
+
+// What the filter's integration tests (filter_test, filter_netns_test) share: the UT1
+// extract they import, the class they put devices in, and a name of its gambling list.
+inline constexpr const char* kUt1 = PREAU_SOURCE_DIR "/tests/data/ut1";
+inline constexpr const char* kClass = "ville/jules-ferry/cm2-a";
+inline constexpr const char* kCasino = "000-online-casino.com";  // in gambling/domains
 
 inline sockaddr_in Loopback(uint16_t port) {
   sockaddr_in a{};

@@ -26,6 +26,44 @@ Result<std::unique_ptr<AdminClient>> Connect(const CliContext& ctx) {
   return AdminClient::Connect(ctx.connection);
 }
 
+// One AdminService call as most commands make it: connect, send `req`, and return the
+// answer, or the failure explained and put in context (`what`: "retiring device X").
+template <typename Req, typename Resp>
+Result<Resp> AdminCall(const CliContext& ctx,
+                       grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                   const Req&, Resp*),
+                       const Req& req, const std::string& what) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  Resp resp;
+  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+    return (client->admin().*rpc)(c, req, &resp);
+  }).Context(what));
+  return resp;
+}
+
+// The same for a call that names one device by its id and answers with the device.
+template <typename Req>
+Result<v1::Device> DeviceCall(const CliContext& ctx,
+                              grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                          const Req&,
+                                                                          v1::Device*),
+                              const std::string& id, const std::string& what) {
+  Req req;
+  req.set_id(id);
+  return AdminCall(ctx, rpc, req, what);
+}
+
+// The same for a call that names one operator and answers with it.
+template <typename Req>
+Result<v1::Operator> OperatorCall(const CliContext& ctx,
+                                  grpc::Status (v1::AdminService::Stub::*rpc)(
+                                      grpc::ClientContext*, const Req&, v1::Operator*),
+                                  const std::string& name, const std::string& what) {
+  Req req;
+  req.set_name(name);
+  return AdminCall(ctx, rpc, req, what);
+}
+
 std::string Plural(uint64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -293,38 +331,32 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
 // --- groups -------------------------------------------------------------------------------
 
 Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::CreateGroupRequest req;
   req.set_path(o.path);
-  v1::Group group;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().CreateGroup(c, req, &group);
-  }).Context("creating group '" + o.path + "'"));
+  PREAU_ASSIGN_OR_RETURN(v1::Group group,
+                         AdminCall(ctx, &v1::AdminService::Stub::CreateGroup, req,
+                                   "creating group '" + o.path + "'"));
   Print(ctx, "Created group " + group.path() + "\n");
   return Status::Ok();
 }
 
 Status GroupsRename(const CliContext& ctx, const GroupsRenameOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::RenameGroupRequest req;
   req.set_path(o.path);
   req.set_new_path(o.new_path);
-  v1::Group group;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().RenameGroup(c, req, &group);
-  }).Context("renaming group '" + o.path + "'"));
+  PREAU_ASSIGN_OR_RETURN(v1::Group group,
+                         AdminCall(ctx, &v1::AdminService::Stub::RenameGroup, req,
+                                   "renaming group '" + o.path + "'"));
   Print(ctx, "Renamed group " + o.path + " to " + group.path() + "\n");
   return Status::Ok();
 }
 
 Status GroupsDelete(const CliContext& ctx, const GroupsCreateOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::DeleteGroupRequest req;
   req.set_path(o.path);
-  v1::DeleteGroupResponse resp;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().DeleteGroup(c, req, &resp);
-  }).Context("deleting group '" + o.path + "'"));
+  PREAU_RETURN_IF_ERROR(AdminCall(ctx, &v1::AdminService::Stub::DeleteGroup, req,
+                                  "deleting group '" + o.path + "'")
+                            .status());
   Print(ctx, "Deleted group " + o.path + "\n");
   return Status::Ok();
 }
@@ -423,51 +455,35 @@ Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o) {
 }
 
 Status DevicesMove(const CliContext& ctx, const DevicesMoveOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::MoveDeviceRequest req;
   req.set_id(o.id);
   req.set_group(o.group);
-  v1::Device d;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().MoveDevice(c, req, &d);
-  }).Context("moving device " + o.id + " to '" + o.group + "'"));
+  PREAU_ASSIGN_OR_RETURN(v1::Device d,
+                         AdminCall(ctx, &v1::AdminService::Stub::MoveDevice, req,
+                                   "moving device " + o.id + " to '" + o.group + "'"));
   Print(ctx, "Moved " + DeviceLabel(d) + " to " + d.group() + "\n");
   return Status::Ok();
 }
 
 Status DevicesRetire(const CliContext& ctx, const DeviceIdOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::RetireDeviceRequest req;
-  req.set_id(o.id);
-  v1::Device d;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().RetireDevice(c, req, &d);
-  }).Context("retiring device " + o.id));
+  PREAU_ASSIGN_OR_RETURN(v1::Device d, DeviceCall(ctx, &v1::AdminService::Stub::RetireDevice,
+                                                  o.id, "retiring device " + o.id));
   Print(ctx, "Retired " + DeviceLabel(d) +
                  ": its certificate is revoked and it can no longer connect\n");
   return Status::Ok();
 }
 
 Status DevicesResend(const CliContext& ctx, const DeviceIdOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::ResendPolicyRequest req;
-  req.set_id(o.id);
-  v1::Device d;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().ResendPolicy(c, req, &d);
-  }).Context("resending the policy of device " + o.id));
+  PREAU_ASSIGN_OR_RETURN(v1::Device d, DeviceCall(ctx, &v1::AdminService::Stub::ResendPolicy,
+                                                  o.id, "resending the policy of device " + o.id));
   Print(ctx, "Sent " + DeviceLabel(d) + " its policy, filter and apps again\n");
   return Status::Ok();
 }
 
 Status DevicesRestart(const CliContext& ctx, const DeviceIdOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::RestartAgentRequest req;
-  req.set_id(o.id);
-  v1::Device d;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().RestartAgent(c, req, &d);
-  }).Context("restarting the agent of device " + o.id));
+  PREAU_ASSIGN_OR_RETURN(v1::Device d,
+                         DeviceCall(ctx, &v1::AdminService::Stub::RestartAgent, o.id,
+                                    "restarting the agent of device " + o.id));
   Print(ctx, "Closed the connection of " + DeviceLabel(d) + ": its agent reconnects and starts over\n");
   return Status::Ok();
 }
@@ -558,13 +574,9 @@ Status OperatorsList(const CliContext& ctx) {
 }
 
 Status OperatorsShow(const CliContext& ctx, const std::string& name) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::GetOperatorRequest req;
-  req.set_name(name);
-  v1::Operator op;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().GetOperator(c, req, &op);
-  }).Context("showing operator '" + name + "'"));
+  PREAU_ASSIGN_OR_RETURN(v1::Operator op,
+                         OperatorCall(ctx, &v1::AdminService::Stub::GetOperator, name,
+                                      "showing operator '" + name + "'"));
   Table t = OperatorTable();
   AddOperatorRow(t, op);
   Print(ctx, RenderSingle(t, ctx.format));
@@ -572,13 +584,9 @@ Status OperatorsShow(const CliContext& ctx, const std::string& name) {
 }
 
 Status OperatorsRevoke(const CliContext& ctx, const std::string& name) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::RevokeOperatorRequest req;
-  req.set_name(name);
-  v1::Operator op;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().RevokeOperator(c, req, &op);
-  }).Context("revoking operator '" + name + "'"));
+  PREAU_RETURN_IF_ERROR(OperatorCall(ctx, &v1::AdminService::Stub::RevokeOperator, name,
+                                     "revoking operator '" + name + "'")
+                            .status());
   Print(ctx, "Revoked operator " + name + ": its open calls were ended and its credentials "
                                           "are refused from now on\n");
   return Status::Ok();
