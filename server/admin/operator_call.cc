@@ -42,7 +42,9 @@ OperatorCall::~OperatorCall() {
 Status OperatorCall::Run(const std::function<Status(const OperatorRecord&)>& fn) {
   if (!admitted_.ok()) return admitted_;
   PendingAudit pending(entry_);
+  pending_ = &pending;
   Status st = fn(op_);
+  pending_ = nullptr;
   written_ |= pending.written();
   // What the work learnt (the group it acted on) goes in the row written later.
   entry_.set_group(pending.entry().group());

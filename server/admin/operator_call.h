@@ -37,9 +37,10 @@ class OperatorCall {
   const OperatorRecord& op() const { return op_; }
   const std::string& actor() const { return entry_.actor(); }
 
-  void set_action(const std::string& action) { entry_.set_action(action); }
-  void set_target(const std::string& target) { entry_.set_target(target); }
-  void set_detail(const std::string& detail) { entry_.set_detail(detail); }
+  // While Run's work runs, the row is pending in a transaction hook: these reach it too.
+  void set_action(const std::string& action) { Entries([&](v1::AuditEntry& e) { e.set_action(action); }); }
+  void set_target(const std::string& target) { Entries([&](v1::AuditEntry& e) { e.set_target(target); }); }
+  void set_detail(const std::string& detail) { Entries([&](v1::AuditEntry& e) { e.set_detail(detail); }); }
 
   // Runs `fn` on this thread with the call's audit row pending; refused at once if the
   // call was not admitted.
@@ -53,8 +54,15 @@ class OperatorCall {
   void AbortOnRevocation(OpenCalls::Abort abort);
 
  private:
+  template <typename Fn>
+  void Entries(Fn&& fn) {
+    fn(entry_);
+    if (pending_) fn(pending_->entry());
+  }
+
   ServerCore& core_;
   const RpcRule* rule_;
+  PendingAudit* pending_ = nullptr;  // during Run
   v1::AuditEntry entry_;
   OperatorRecord op_;
   Status admitted_;

@@ -114,6 +114,22 @@ TEST_F(ClassTest, TeacherLocksTheirClassThenUnlocks) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(Count(resp, v1::DEVICE_DONE), 3);
   for (auto* a : {a1.get(), a2.get(), a3.get()}) EXPECT_FALSE(Locked(*a));
+
+  // The audit row, written in the command's own transaction, says what the command was
+  // and whom it reached.
+  grpc::ClientContext ctx;
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(server_->admin().ListAudit(&ctx, v1::ListAuditRequest(), &audit).ok());
+  int rows = 0;
+  for (const auto& e : audit.entries()) {
+    if (e.actor() != "mme.martin" || e.target() != kClassA) continue;
+    if (e.action() != "class.lock" && e.action() != "class.unlock") continue;
+    ++rows;
+    EXPECT_EQ(e.result(), "ok");
+    EXPECT_NE(e.detail().find(" for 3 devices, 3 online"), std::string::npos)
+        << e.action() << ": '" << e.detail() << "'";
+  }
+  EXPECT_EQ(rows, 2);
 }
 
 TEST_F(ClassTest, FocusAndOpenReachEveryDevice) {
