@@ -481,6 +481,11 @@ void FilterPlugin::FinishSelfTest(const std::string& name, uint64_t seen_before,
   o.outcome = v1::RULE_FAILED;
   if (!check.ok()) {
     o.reason = check.message();
+  } else if (!held_) {
+    // In the path but with no lists, the resolver filters nothing: not applied until the
+    // server's snapshot is in force (its arrival starts another self-test).
+    o.reason = std::string("no filter lists yet: the server's snapshot has not arrived (") +
+               (fail_open_ ? "names resolve unfiltered meanwhile)" : "names are refused meanwhile)");
   } else if (!reached) {
     o.reason = "another resolver is in the path: " + name + " asked through the system's "
                "resolver did not reach the agent" +

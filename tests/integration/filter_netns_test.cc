@@ -596,7 +596,8 @@ TEST_F(FilterNetnsTest, BadInputsAreClearErrorsAndTheSystemStaysAsItWas) {
   garbage_ = true;
   std::string answer = InDevice("dig +tries=1 +time=5 garbage-upstream.example");
   EXPECT_NE(answer.find("status: SERVFAIL"), std::string::npos) << answer;
-  EXPECT_EQ(InDevice(std::string("dig +short +tries=1 +time=3 ") + kCasino), "0.0.0.0\n");
+  std::string blocked = InDevice(std::string("dig +tries=1 +time=3 ") + kCasino);
+  EXPECT_NE(blocked.find("IN\tA\t0.0.0.0"), std::string::npos) << answer << blocked << AgentLog();
   EXPECT_EQ(::kill(agent_pid_, 0), 0);  // still running
 }
 
