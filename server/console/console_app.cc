@@ -119,7 +119,15 @@ Result<v1::CommandKind> KindOf(const std::string& verb) {
   if (verb == "open") return v1::COMMAND_OPEN;
   if (verb == "allow") return v1::COMMAND_ALLOW;
   if (verb == "message") return v1::COMMAND_MESSAGE;
+  if (verb == "wifi-on") return v1::COMMAND_WIFI_ON;
+  if (verb == "wifi-off") return v1::COMMAND_WIFI_OFF;
   return InvalidArgument("action inconnue '" + verb + "'");
+}
+
+// The CLI's summary verb for a page's action ("wifi-on" is the CLI's "wifi on").
+std::string SummaryVerb(std::string verb) {
+  if (verb.rfind("wifi-", 0) == 0) verb[4] = ' ';
+  return verb;
 }
 
 // The page's actions the server's class commands accept: each is tried on a sample
@@ -128,13 +136,15 @@ Result<v1::CommandKind> KindOf(const std::string& verb) {
 const std::vector<std::string>& SupportedActions() {
   static const std::vector<std::string> kSupported = [] {
     std::vector<std::string> out;
-    for (const char* verb : {"lock", "unlock", "focus", "open", "allow", "message"}) {
+    for (const char* verb : {"lock", "unlock", "focus", "open", "allow", "message", "wifi-on",
+                             "wifi-off"}) {
       v1::ClassCommandRequest req;
       req.set_kind(*KindOf(verb));
       req.set_message("x");
       if (std::string(verb) == "focus" || std::string(verb) == "open") {
         req.set_url("https://fr.vikidia.org");
       }
+      if (std::string(verb) == "wifi-on") req.set_for_seconds(60);
       if (std::string(verb) == "allow") {
         req.set_site("fr.vikidia.org");
         req.set_for_seconds(60);
@@ -601,14 +611,14 @@ void ConsoleApp::Command(const Caller& caller, const HttpRequest& req,
                    j.Set("resume", Json::String(
                        resp.results_size() == 0
                            ? "Aucun appareil dans cette classe"
-                           : ClassSummary(verb, resp, SummaryLanguage::kFrench)));
+                           : ClassSummary(SummaryVerb(verb), resp, SummaryLanguage::kFrench)));
                    Json details = Json::Array();
                    for (const auto& d : resp.results()) {
                      if (d.outcome() == v1::DEVICE_DONE) continue;
                      Json x = Json::Object();
                      x.Set("nom", Json::String(d.device_name()));
                      x.Set("pourquoi", Json::String(ClassOutcomeWhy(
-                         verb, resp, d, SummaryLanguage::kFrench)));
+                         SummaryVerb(verb), resp, d, SummaryLanguage::kFrench)));
                      details.Add(std::move(x));
                    }
                    j.Set("details", std::move(details));

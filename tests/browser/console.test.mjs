@@ -108,7 +108,7 @@ try {
   check(elsewhere.length === 0, 'nothing is loaded from anywhere but the server: ' + elsewhere.join(' '));
   const shown = await page.$$eval('#actions button[data-action]',
                                   (bs) => bs.filter((b) => b.offsetParent !== null).map((b) => b.dataset.action));
-  check(['lock', 'unlock', 'focus', 'open', 'allow'].every((a) => shown.includes(a)),
+  check(['lock', 'unlock', 'focus', 'open', 'allow', 'message', 'wifi-on', 'wifi-off'].every((a) => shown.includes(a)),
         `the class's buttons, as far as the server carries them out: ${shown.join(', ')}`);
   fs.mkdirSync(ARTEFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTEFACTS, 'console-phone.png'), fullPage: true });
@@ -226,6 +226,25 @@ try {
   const stillLocked = await page.$$eval('#grille .tuile[data-en-ligne="oui"]',
                                         (ts) => ts.every((t) => t.dataset.verrou === 'verrouillee'));
   check(stillLocked, 'and the devices stayed locked');
+
+  // Wi-Fi for a class activity (loi Abeille), with a duration: the CLI's summary.
+  const wifi = await page.evaluate(async (a) => {
+    const s = await (await fetch('/api/session')).json();
+    const send = async (fields) => {
+      const c = await fetch('/api/commande', {
+        method: 'POST', headers: { 'X-CSRF-Token': s.csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ chemin: a, ...fields }) });
+      const j = await c.json();
+      return [c.status, j.resume || j.erreur, (j.details || []).map((d) => d.pourquoi)];
+    };
+    return { on: await send({ action: 'wifi-on', minutes: '45' }) };
+  }, CLASS_A);
+  // These simulated devices hold no policy yet, so no Wi-Fi rule to lift: each says so
+  // (the radio itself is tested on a real link in desktop_lock_test).
+  check(wifi.on[0] === 200 &&
+        wifi.on[1].startsWith(`0/${DEVICES} ont le Wi-Fi, 1 hors ligne`) &&
+        wifi.on[2].filter((w) => /no policy held yet/.test(w)).length === DEVICES - 1,
+        `Wi-Fi on for 45 minutes reaches the devices, which answer why not: "${wifi.on[1]}" ${wifi.on[2][1]}`);
 
   // The same link a second time, in a fresh browser context: refused, and said why.
   const other = await browser.createBrowserContext();
