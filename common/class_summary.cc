@@ -41,6 +41,17 @@ std::string Pending(const std::string& verb, const v1::ClassCommandResponse& r, 
 
 }  // namespace
 
+std::optional<v1::CommandKind> ClassCommandKind(const std::string& verb) {
+  static const std::map<std::string, v1::CommandKind> kKinds = {
+      {"lock", v1::COMMAND_LOCK},       {"unlock", v1::COMMAND_UNLOCK},
+      {"focus", v1::COMMAND_FOCUS},     {"open", v1::COMMAND_OPEN},
+      {"allow", v1::COMMAND_ALLOW},     {"message", v1::COMMAND_MESSAGE},
+      {"wifi on", v1::COMMAND_WIFI_ON}, {"wifi off", v1::COMMAND_WIFI_OFF}};
+  auto it = kKinds.find(verb);
+  if (it == kKinds.end()) return std::nullopt;
+  return it->second;
+}
+
 std::string ClassSummary(const std::string& verb, const v1::ClassCommandResponse& response,
                          SummaryLanguage l) {
   std::map<v1::DeviceOutcome, int> n;

@@ -4,6 +4,7 @@
 // One count, two languages: both front ends always tell the same story.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "preau/v1/command.pb.h"
@@ -11,6 +12,10 @@
 namespace preau {
 
 enum class SummaryLanguage { kEnglish, kFrench };
+
+// The class command a summary verb names ("lock", "unlock", "focus", "open", "allow",
+// "message", "wifi on", "wifi off"), or nothing: one table for both front ends.
+std::optional<v1::CommandKind> ClassCommandKind(const std::string& verb);
 
 std::string ClassSummary(const std::string& verb, const v1::ClassCommandResponse& response,
                          SummaryLanguage language = SummaryLanguage::kEnglish);

@@ -112,22 +112,19 @@ std::string LockState(const std::string& s) {
   return "inconnu";
 }
 
-Result<v1::CommandKind> KindOf(const std::string& verb) {
-  if (verb == "lock") return v1::COMMAND_LOCK;
-  if (verb == "unlock") return v1::COMMAND_UNLOCK;
-  if (verb == "focus") return v1::COMMAND_FOCUS;
-  if (verb == "open") return v1::COMMAND_OPEN;
-  if (verb == "allow") return v1::COMMAND_ALLOW;
-  if (verb == "message") return v1::COMMAND_MESSAGE;
-  if (verb == "wifi-on") return v1::COMMAND_WIFI_ON;
-  if (verb == "wifi-off") return v1::COMMAND_WIFI_OFF;
-  return InvalidArgument("action inconnue '" + verb + "'");
-}
 
 // The CLI's summary verb for a page's action ("wifi-on" is the CLI's "wifi on").
 std::string SummaryVerb(std::string verb) {
   if (verb.rfind("wifi-", 0) == 0) verb[4] = ' ';
   return verb;
+}
+
+// A page's action ("wifi-on", as HTML names it) is the summary verb of the same command.
+Result<v1::CommandKind> KindOf(const std::string& verb) {
+  if (verb.find(' ') == std::string::npos) {
+    if (auto kind = ClassCommandKind(SummaryVerb(verb))) return *kind;
+  }
+  return InvalidArgument("action inconnue '" + verb + "'");
 }
 
 // The page's actions the server's class commands accept: each is tried on a sample

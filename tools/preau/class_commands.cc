@@ -18,14 +18,9 @@ Result<v1::CommandKind> KindOf(const ClassCommandOptions& o) {
   const std::string& verb = o.verb;
   if (verb == "wifi") {
     if (o.wifi_on == o.wifi_off) return InvalidArgument("class wifi: give --on --for DURATION or --off");
-    return o.wifi_on ? v1::COMMAND_WIFI_ON : v1::COMMAND_WIFI_OFF;
+    return *ClassCommandKind(o.wifi_on ? "wifi on" : "wifi off");
   }
-  if (verb == "lock") return v1::COMMAND_LOCK;
-  if (verb == "unlock") return v1::COMMAND_UNLOCK;
-  if (verb == "focus") return v1::COMMAND_FOCUS;
-  if (verb == "open") return v1::COMMAND_OPEN;
-  if (verb == "allow") return v1::COMMAND_ALLOW;
-  if (verb == "message") return v1::COMMAND_MESSAGE;
+  if (auto kind = ClassCommandKind(verb); kind && verb.rfind("wifi", 0) != 0) return *kind;
   return InvalidArgument("class command '" + verb +
                          "': expected lock, unlock, focus, open, allow, message or wifi");
 }
