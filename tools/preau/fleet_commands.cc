@@ -326,6 +326,44 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
   return {v.begin(), v.end()};
 }
 
+// What `operators create` and `operators renew` share: the credentials file reserved first
+// (nothing is asked of the server for a file that cannot be written), then a new key and its
+// certificate request. The key never leaves this process but in that file.
+struct NewOperatorKey {
+  std::unique_ptr<ReservedFile> file;
+  std::string key_pem;
+  std::string csr_pem;
+};
+
+Result<NewOperatorKey> PrepareOperatorKey(const std::string& name, const std::string& out,
+                                          const std::string& what) {
+  NewOperatorKey k;
+  auto file = ReservedFile::Create(out);
+  if (!file.ok()) return file.status().Context(what);
+  k.file = std::move(*file);
+  auto key = pki::GenerateKey();
+  if (!key.ok()) return key.status().Context(what + ": generating its key");
+  auto csr = pki::CreateCsr(key->private_key_pem, name);
+  if (!csr.ok()) return csr.status().Context(what + ": creating its certificate request");
+  k.key_pem = key->private_key_pem;
+  k.csr_pem = *csr;
+  return k;
+}
+
+// The credentials the server's answer makes, with the key of `k`, written to its file.
+Status CommitOperatorCredentials(AdminClient& client, const std::string& server,
+                                 const std::string& name, const v1::CreateOperatorResponse& resp,
+                                 NewOperatorKey& k, Credentials* creds) {
+  creds->server = server;
+  if (creds->server.empty()) creds->server = client.credentials().server;
+  if (creds->server.empty()) creds->server = client.server();
+  creds->name = name;
+  creds->ca_pem = resp.ca_pem().empty() ? client.credentials().ca_pem : resp.ca_pem();
+  creds->cert_pem = resp.certificate_pem();
+  creds->key_pem = k.key_pem;
+  return k.file->Commit(SerializeCredentials(*creds));
+}
+
 }  // namespace
 
 // --- groups -------------------------------------------------------------------------------
@@ -496,34 +534,21 @@ Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o) {
   if (o.out.empty()) return InvalidArgument("--out FILE is required (the new credentials file)");
   PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   std::string what = "creating operator '" + o.name + "'";
-  auto file = ReservedFile::Create(o.out);
-  if (!file.ok()) return file.status().Context(what);
-
-  auto key = pki::GenerateKey();
-  if (!key.ok()) return key.status().Context(what + ": generating its key");
-  auto csr = pki::CreateCsr(key->private_key_pem, o.name);
-  if (!csr.ok()) return csr.status().Context(what + ": creating its certificate request");
+  PREAU_ASSIGN_OR_RETURN(auto key, PrepareOperatorKey(o.name, o.out, what));
 
   v1::CreateOperatorRequest req;
   req.set_name(o.name);
   req.set_role(role);
   for (const auto& s : o.scopes) req.add_scopes(s);
   req.set_hours(o.hours);
-  req.set_csr_pem(*csr);
+  req.set_csr_pem(key.csr_pem);
   v1::CreateOperatorResponse resp;
   PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
     return client->admin().CreateOperator(c, req, &resp);
   }).Context(what));
 
   Credentials creds;
-  creds.server = o.server_address;
-  if (creds.server.empty()) creds.server = client->credentials().server;
-  if (creds.server.empty()) creds.server = client->server();
-  creds.name = o.name;
-  creds.ca_pem = resp.ca_pem().empty() ? client->credentials().ca_pem : resp.ca_pem();
-  creds.cert_pem = resp.certificate_pem();
-  creds.key_pem = key->private_key_pem;
-  Status written = (*file)->Commit(SerializeCredentials(creds));
+  Status written = CommitOperatorCredentials(*client, o.server_address, o.name, resp, key, &creds);
   if (!written.ok()) {
     return written.Context("operator '" + o.name +
                            "' was created but its credentials could not be saved (its key is "
@@ -596,26 +621,16 @@ Status OperatorsRenew(const CliContext& ctx, const OperatorsRenewOptions& o) {
   if (o.out.empty()) return InvalidArgument("--out FILE is required (the new credentials file)");
   PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   std::string what = "renewing the credentials of operator '" + o.name + "'";
-  auto file = ReservedFile::Create(o.out);
-  if (!file.ok()) return file.status().Context(what);
-  auto key = pki::GenerateKey();
-  if (!key.ok()) return key.status().Context(what + ": generating its key");
-  auto csr = pki::CreateCsr(key->private_key_pem, o.name);
-  if (!csr.ok()) return csr.status().Context(what + ": creating its certificate request");
+  PREAU_ASSIGN_OR_RETURN(auto key, PrepareOperatorKey(o.name, o.out, what));
   v1::RenewOperatorRequest req;
   req.set_name(o.name);
-  req.set_csr_pem(*csr);
+  req.set_csr_pem(key.csr_pem);
   v1::CreateOperatorResponse resp;
   PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
     return client->admin().RenewOperator(c, req, &resp);
   }).Context(what));
   Credentials creds;
-  creds.server = client->credentials().server.empty() ? client->server() : client->credentials().server;
-  creds.name = o.name;
-  creds.ca_pem = resp.ca_pem().empty() ? client->credentials().ca_pem : resp.ca_pem();
-  creds.cert_pem = resp.certificate_pem();
-  creds.key_pem = key->private_key_pem;
-  Status written = (*file)->Commit(SerializeCredentials(creds));
+  Status written = CommitOperatorCredentials(*client, "", o.name, resp, key, &creds);
   if (!written.ok()) {
     return written.Context("the credentials of '" + o.name + "' were renewed but could not be "
                            "saved (renew them again)");
