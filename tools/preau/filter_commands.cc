@@ -153,18 +153,6 @@ Result<std::vector<ImportFile>> FilesOf(const std::string& dir, std::vector<std:
   return out;
 }
 
-Table CategoryTable() {
-  return Table({{"name", "Category"},
-                {"type", "Type"},
-                {"domains", "Domains"},
-                {"domain_lines", "Domain lines", Shown::kDataOnly},
-                {"urls", "URLs"},
-                {"url_lines", "URL lines", Shown::kDataOnly},
-                {"skipped", "Skipped"},
-                {"skipped_reasons", "Skipped reasons", Shown::kDataOnly},
-                {"description", "Description", Shown::kDataOnly}});
-}
-
 std::vector<Cell> CategoryRow(const v1::FilterCategorySummary& c) {
   std::vector<std::string> reasons(c.skipped_reasons().begin(), c.skipped_reasons().end());
   return {Cell::Text(Printable(c.name())),
@@ -176,6 +164,21 @@ std::vector<Cell> CategoryRow(const v1::FilterCategorySummary& c) {
           Cell::Uint(c.skipped()),
           Cell::List(reasons, "-"),
           Cell::OptionalText(Printable(c.description()))};
+}
+
+// One row per category of version `v`.
+Table CategoryTable(const v1::FilterVersion& v) {
+  Table t({{"name", "Category"},
+                {"type", "Type"},
+                {"domains", "Domains"},
+                {"domain_lines", "Domain lines", Shown::kDataOnly},
+                {"urls", "URLs"},
+                {"url_lines", "URL lines", Shown::kDataOnly},
+                {"skipped", "Skipped"},
+                {"skipped_reasons", "Skipped reasons", Shown::kDataOnly},
+                {"description", "Description", Shown::kDataOnly}});
+  for (const auto& c : v.categories()) t.AddRow(CategoryRow(c));
+  return t;
 }
 
 // The skipped lines under the table, for people: the reader's reasons, as the server kept
@@ -252,13 +255,8 @@ Status FilterImport(const CliContext& ctx, const FilterImportOptions& o) {
   if (!s.ok()) return client->Explain(s).Context("importing " + o.dir);
 
   const v1::FilterVersion& v = resp.version();
-  Table t = CategoryTable();
-  for (const auto& c : v.categories()) t.AddRow(CategoryRow(c));
-  if (ctx.format != OutputFormat::kTable) {
-    Print(ctx, t.Render(ctx.format));
-    return Status::Ok();
-  }
-  Print(ctx, t.Render(ctx.format));
+  Print(ctx, CategoryTable(v).Render(ctx.format));
+  if (ctx.format != OutputFormat::kTable) return Status::Ok();
   Print(ctx, SkippedText(v));
   Print(ctx, "Imported version " + std::to_string(v.version()) + ": " +
                  std::to_string(v.domains()) + " domains and " + std::to_string(v.urls()) +
@@ -277,8 +275,7 @@ Status FilterRollback(const CliContext& ctx, uint64_t version) {
     return stub.Rollback(call, req, &resp);
   }).Context("rolling back to version " + std::to_string(version)));
   const v1::FilterVersion& v = resp.version();
-  Table t = CategoryTable();
-  for (const auto& c : v.categories()) t.AddRow(CategoryRow(c));
+  Table t = CategoryTable(v);
   if (ctx.format != OutputFormat::kTable) {
     Print(ctx, t.Render(ctx.format));
     return Status::Ok();
@@ -326,8 +323,7 @@ Status FilterList(const CliContext& ctx) {
     for (size_t i = 0; i < versions.size(); ++i) {
       Json v = versions.RowObject(i);
       Json cats = Json::Array();
-      Table ct = CategoryTable();
-      for (const auto& c : resp.versions(static_cast<int>(i)).categories()) ct.AddRow(CategoryRow(c));
+      Table ct = CategoryTable(resp.versions(static_cast<int>(i)));
       for (size_t j = 0; j < ct.size(); ++j) cats.Add(ct.RowObject(j));
       v.Set("category_list", std::move(cats));
       out.Add(std::move(v));
@@ -341,8 +337,7 @@ Status FilterList(const CliContext& ctx) {
   }
   Print(ctx, versions.Render(ctx.format));
   const v1::FilterVersion& cur = resp.versions(0);
-  Table ct = CategoryTable();
-  for (const auto& c : cur.categories()) ct.AddRow(CategoryRow(c));
+  Table ct = CategoryTable(cur);
   Print(ctx, "\nCategories of version " + std::to_string(cur.version()) + " (" +
                  std::to_string(resp.snapshots()) + " device snapshots built):\n");
   Print(ctx, ct.Render(ctx.format));
