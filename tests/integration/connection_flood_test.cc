@@ -21,6 +21,7 @@
 #include "common/files.h"
 #include "server/net/accept_loop.h"
 #include "tests/support/harness.h"
+#include "tests/support/idle_connections.h"
 
 extern char** environ;
 
@@ -102,24 +103,6 @@ class ServerProcess {
   std::string port_file_;
 };
 
-// Opens `n` TCP connections to 127.0.0.1:`port` that never send a byte.
-std::vector<int> Flood(int port, size_t n) {
-  std::vector<int> fds;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (size_t i = 0; i < n; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) break;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      break;
-    }
-    fds.push_back(fd);
-  }
-  return fds;
-}
 
 TEST(ConnectionFloodTest, AFloodPastTheFileLimitNeitherHangsNorStopsTheServer) {
   // The flood needs more descriptors than a default soft limit may give this test.
@@ -145,7 +128,7 @@ TEST(ConnectionFloodTest, AFloodPastTheFileLimitNeitherHangsNorStopsTheServer) {
   size_t sockets_before = server.OpenSockets();
 
   // Twice the file limit of idle connections: the kernel's listen queue takes them all.
-  std::vector<int> flood = Flood(port, 512);
+  std::vector<int> flood = OpenIdleConnections(port, 512);
   ASSERT_EQ(flood.size(), 512u);
   // What the server holds once it has taken what it can (its cap is below its limit).
   size_t held = 0;
@@ -245,7 +228,7 @@ TEST(AcceptLoopTest, OutOfDescriptorsItDrainsTheQueueAndThenAcceptsAgain) {
   }
   EXPECT_EQ(acceptor.count(), 0u);
 
-  std::vector<int> later = Flood((*loop)->port(), 2);
+  std::vector<int> later = OpenIdleConnections((*loop)->port(), 2);
   ASSERT_EQ(later.size(), 2u);
   EXPECT_TRUE(WaitUntil([&] { return acceptor.count() == 2; }, 10s));
   for (int fd : later) close(fd);

@@ -30,6 +30,7 @@
 #include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "server/server.h"
+#include "tests/support/idle_connections.h"
 #include "tools/bench/child_server.h"
 #include "tools/bench/proc_stats.h"
 
@@ -92,21 +93,8 @@ int main(int argc, char** argv) {
     double idle_ms = OperatorCallMs(*creds, server.address(), 21, &failures);
     double rss_before = preau::bench::StatusKb(server.pid(), "VmRSS");
 
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::vector<int> fds;
     auto opened = Steady::now();
-    for (size_t i = 0; i < connections; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0) break;
-      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        close(fd);
-        break;
-      }
-      fds.push_back(fd);
-    }
+    std::vector<int> fds = preau::testing::OpenIdleConnections(server.port(), connections);
     // Let the server take them all (its accept loop runs on its own thread).
     uint64_t held = 0;
     for (auto deadline = Steady::now() + 5s; Steady::now() < deadline;) {
