@@ -2,16 +2,18 @@
 
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "session/desktop_entry.h"
+#include "session/spawn.h"
 #include "session/x_window.h"
 
 namespace preau::session {
@@ -65,14 +67,42 @@ FocusKeeper::FocusKeeper(Display* dpy)
       type_normal_(XInternAtom(dpy, "_NET_WM_WINDOW_TYPE_NORMAL", False)),
       type_dialog_(XInternAtom(dpy, "_NET_WM_WINDOW_TYPE_DIALOG", False)) {}
 
-void FocusKeeper::KeepApp(const std::string& app) {
-  if (url_.empty() && app_ == Lower(app)) return;
-  End();
-  app_ = Lower(app);
+std::string FocusKeeper::KeepApp(const std::string& app) {
+  if (!url_.empty() || app_ != Lower(app)) {
+    End();
+    app_ = Lower(app);
+    classes_ = {app_};
+  }
+  std::string why;
+  DesktopEntry entry = FindDesktopEntry(app, &why);
+  if (why.empty()) {
+    // Its windows carry the file's StartupWMClass or, without one, most often the
+    // program's name rather than the id.
+    std::string program = entry.argv[0].substr(entry.argv[0].rfind('/') + 1);
+    classes_ = {app_, Lower(entry.startup_wm_class.empty() ? program : entry.startup_wm_class)};
+  }
+  if (AppHasWindow()) return "";
+  if (!why.empty()) {
+    End();
+    return why;
+  }
+  if (launched_ > 0 && WhyLaunchEnded().empty()) return "";  // still starting
+  // Launched as the pupil, in this session: the teacher's focus does not wait for the
+  // pupil to find the app.
+  launched_ = Spawn(entry.argv, &why);
+  launched_program_ = entry.argv[0];
+  launch_status_ = -1;
+  if (launched_ < 0) {
+    End();
+    return "cannot launch " + app + ": " + why;
+  }
+  std::fprintf(stderr, "preau-session: launched %s (%s) for a focus\n", app.c_str(),
+               entry.path.c_str());
+  return "";
 }
 
 std::string FocusKeeper::KeepUrl(const std::string& url) {
-  if (url == url_ && browser_ > 0 && waitpid(browser_, nullptr, WNOHANG) == 0) return "";
+  if (url == url_ && WhyLaunchEnded().empty()) return "";
   End();
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return "not an http(s) address";
@@ -90,42 +120,59 @@ std::string FocusKeeper::KeepUrl(const std::string& url) {
     // Chromium's sandbox refuses root; a pupil's session is never root, a test's may be.
     if (getuid() == 0) args.insert(args.begin() + 1, "--no-sandbox");
   }
-  pid_t pid = fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    setsid();
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-      dup2(null, STDIN_FILENO);
-      dup2(null, STDOUT_FILENO);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
+  std::string why;
+  pid_t pid = Spawn(args, &why);
+  if (pid < 0) return why;
   browser_ = pid;
+  launched_program_ = b.program;
+  launch_status_ = -1;
   app_ = b.window_class;
+  classes_ = {app_};
   url_ = url;
   return "";
 }
 
 void FocusKeeper::End() {
   app_.clear();
+  classes_.clear();
   url_.clear();
   if (browser_ > 0) {
     kill(-browser_, SIGTERM);  // its own session: the browser's helpers too
-    waitpid(browser_, nullptr, WNOHANG);
+    Orphan(browser_);
     browser_ = -1;
   }
+  // A launched app stays open: the pupil may have work in it.
+  Orphan(launched_);
+  launched_ = -1;
+}
+
+std::string FocusKeeper::WhyLaunchEnded() {
+  pid_t& pid = browser_ > 0 ? browser_ : launched_;
+  if (pid > 0) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid) return "";
+    pid = -1;
+    launch_status_ = status;
+  }
+  if (launch_status_ == -1) return url_.empty() ? "" : "the kiosk browser is not running";
+  std::string what = url_.empty() ? launched_program_ : "the kiosk browser (" + launched_program_ + ")";
+  if (WIFEXITED(launch_status_) && WEXITSTATUS(launch_status_) == 127) {
+    return "cannot run " + launched_program_;
+  }
+  if (WIFSIGNALED(launch_status_)) {
+    return what + " was killed (signal " + std::to_string(WTERMSIG(launch_status_)) + ")";
+  }
+  return what + " exited (status " + std::to_string(WEXITSTATUS(launch_status_)) + ")";
 }
 
 bool FocusKeeper::IsApp(Window w) {
   XClassHint hint{};
   if (!XGetClassHint(dpy_, w, &hint)) return false;
-  bool match = (hint.res_name && Lower(hint.res_name) == app_) ||
-               (hint.res_class && Lower(hint.res_class) == app_);
+  bool match = false;
+  for (const auto& c : classes_) {
+    match |= (hint.res_name && Lower(hint.res_name) == c) ||
+             (hint.res_class && Lower(hint.res_class) == c);
+  }
   if (hint.res_name) XFree(hint.res_name);
   if (hint.res_class) XFree(hint.res_class);
   return match;
@@ -190,6 +237,13 @@ std::vector<FocusKeeper::Client> FocusKeeper::Clients() {
   return out;
 }
 
+bool FocusKeeper::AppHasWindow() {
+  for (const auto& c : Clients()) {
+    if (c.ours) return true;
+  }
+  return false;
+}
+
 void FocusKeeper::Activate(Window w) {
   XEvent ev{};
   ev.xclient.type = ClientMessage;
@@ -226,7 +280,14 @@ std::string FocusKeeper::Enforce() {
   }
   if (mine == None) {
     XFlush(dpy_);
+    std::string ended = WhyLaunchEnded();
+    if (!ended.empty()) return ended;
     return "no window of " + app_ + " is open";
+  }
+  if (!url_.empty()) {
+    // A kiosk window left over from a browser that ended is not the kiosk any more.
+    std::string ended = WhyLaunchEnded();
+    if (!ended.empty()) return ended;
   }
   Window active = ActiveWindow(dpy_, active_window_);
   bool viewable = false;

@@ -24,6 +24,7 @@
 #include "session/focus_keeper.h"
 #include "session/lock_screen.h"
 #include "session/message_window.h"
+#include "session/spawn.h"
 #include "session/url_opener.h"
 #include "session/wire.h"
 
@@ -36,10 +37,17 @@ constexpr int kVerifyEveryMs = 250;
 constexpr int kReconnectEveryMs = 1000;
 constexpr int kOpenCheckEveryMs = 100;  // while xdg-open has not answered
 constexpr int kFocusCheckEveryMs = 100;  // while a focus is not verified yet
-// How long a focus may take to verify: a kiosk browser may start slowly; an app's window
-// is there or not.
+// While a verified focus holds, it is re-checked on every X event and at least this often
+// (a kiosk browser that ended leaves no event of its own).
+constexpr int kFocusWatchEveryMs = 1000;
+// How long a focus may take to verify: a kiosk browser or a launched app may start slowly;
+// an app's open window is there or not.
 constexpr int64_t kFocusUrlAnswerMs = 20000;
+constexpr int64_t kFocusLaunchAnswerMs = 10000;
 constexpr int64_t kFocusAppAnswerMs = 2500;
+// A held focus not verified for this long is reported lost (a window manager or a browser
+// going full screen may take a moment to settle).
+constexpr int64_t kFocusLostAfterMs = 1500;
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
@@ -126,6 +134,10 @@ int main(int argc, char** argv) {
   preau::session::FocusKeeper focus(dpy);
   std::string focus_id;       // the focus request waiting for its verdict
   int64_t focus_deadline = 0;
+  std::string focus_what;     // the focus asked ("app xlogo", "url https://...")
+  bool focus_held = false;    // verified once: watched, and reported when it cannot hold
+  std::string focus_lost;     // why it does not hold, as told to the agent ("" : holds)
+  int64_t unheld_since = 0;
   preau::session::ActivityWatch activity(dpy, usage_every_ms, /*enabled=*/wayland.empty());
   if (!wayland.empty()) {
     std::fprintf(stderr, "preau-session: %s; locks and focus are reported unverified, "
@@ -175,7 +187,8 @@ int main(int argc, char** argv) {
     int timeout = -1;
     if (lock.shown()) timeout = kVerifyEveryMs;
     if (opener.waiting()) timeout = at_most(timeout, kOpenCheckEveryMs);
-    if (!focus_id.empty()) timeout = at_most(timeout, kFocusCheckEveryMs);
+    if (!focus_id.empty() || (unheld_since != 0 && focus_lost.empty())) timeout = at_most(timeout, kFocusCheckEveryMs);
+    if (focus_held) timeout = at_most(timeout, kFocusWatchEveryMs);
     if (activity.usable() && agent.connected()) timeout = at_most(timeout, next_tick - SteadyMs());
     if (!agent.connected()) timeout = at_most(timeout, next_connect - SteadyMs());
     pollfd fds[2] = {{ConnectionNumber(dpy), POLLIN, 0}, {agent.fd(), POLLIN, 0}};
@@ -211,7 +224,14 @@ int main(int argc, char** argv) {
         }
       } else if (f[0] == "focus" && f.size() >= 3) {
         // focus <id> app <class> | url <url> | off
-        auto what = preau::session::SplitFields(preau::session::UnescapeText(f[2]), 2);
+        std::string asked = preau::session::UnescapeText(f[2]);
+        auto what = preau::session::SplitFields(asked, 2);
+        // The same focus asked again (the agent restoring one that did not hold) keeps
+        // what holds of it meanwhile, even if restoring it fails.
+        if (asked != focus_what) focus_held = false;
+        focus_what = asked;
+        focus_lost.clear();
+        unheld_since = 0;
         std::string failure = what[0] == "off" ? "" : wayland;
         if (!failure.empty()) {
           // Not verifiable here: nothing is started.
@@ -219,9 +239,10 @@ int main(int argc, char** argv) {
           focus.End();
           agent.Send("done focus " + f[1]);
           focus_id.clear();
+          focus_what.clear();
           continue;
         } else if (what[0] == "app" && what.size() == 2) {
-          focus.KeepApp(what[1]);
+          failure = focus.KeepApp(what[1]);
         } else if (what[0] == "url" && what.size() == 2) {
           failure = focus.KeepUrl(what[1]);
         } else {
@@ -230,9 +251,12 @@ int main(int argc, char** argv) {
         if (!failure.empty()) {
           agent.Send("failed focus " + f[1] + " " + preau::session::EscapeText(failure));
           focus_id.clear();
+          focus_held = false;
         } else {
           focus_id = f[1];
-          focus_deadline = SteadyMs() + (what[0] == "url" ? kFocusUrlAnswerMs : kFocusAppAnswerMs);
+          focus_deadline = SteadyMs() + (what[0] == "url"       ? kFocusUrlAnswerMs
+                                         : focus.launching()   ? kFocusLaunchAnswerMs
+                                                               : kFocusAppAnswerMs);
         }
       } else if (f[0] == "unlock") {
         lock.Hide();
@@ -250,12 +274,32 @@ int main(int argc, char** argv) {
       if (why.empty()) {
         agent.Send("done focus " + focus_id);
         focus_id.clear();
+        focus_held = true;
       } else if (SteadyMs() >= focus_deadline) {
         agent.Send("failed focus " + focus_id + " " + preau::session::EscapeText(why));
         focus_id.clear();
-        focus.End();  // not proven: the agent reports it failed, so nothing stays half-done
+        // Not proven: a new focus is undone, so nothing stays half-done; one that held
+        // keeps the other windows down while the agent tries again.
+        if (!focus_held) focus.End();
+        focus_lost = why;
+      }
+    } else if (focus_held && focus.active()) {
+      // A held focus is watched: the pupil closed the app, the kiosk browser ended... The
+      // agent hears it (and restores the focus), and hears when it holds again.
+      std::string why = focus.Enforce();
+      if (why.empty()) {
+        unheld_since = 0;
+        if (!focus_lost.empty() && agent.Send("focus held")) focus_lost.clear();
+      } else {
+        if (unheld_since == 0) unheld_since = SteadyMs();
+        if (focus_lost.empty() && SteadyMs() - unheld_since >= kFocusLostAfterMs &&
+            agent.Send("focus lost " + preau::session::EscapeText(why))) {
+          std::fprintf(stderr, "preau-session: the focus does not hold: %s\n", why.c_str());
+          focus_lost = why;
+        }
       }
     }
+    preau::session::ReapOrphans();
     if (SteadyMs() >= next_tick) {
       int64_t elapsed = SteadyMs() - (next_tick - usage_every_ms);
       next_tick = SteadyMs() + usage_every_ms;

@@ -1,12 +1,10 @@
 #include "session/url_opener.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
+
+#include "session/spawn.h"
 
 namespace preau::session {
 namespace {
@@ -31,15 +29,9 @@ std::vector<UrlOpener::Answer> UrlOpener::Start(const std::string& id, const std
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return {{id, "not an http(s) address"}};
   }
-  pid_t pid = fork();
-  if (pid < 0) return {{id, std::string("fork: ") + std::strerror(errno)}};
-  if (pid == 0) {
-    setsid();  // the browser outlives this program's own signals
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) dup2(null, STDIN_FILENO);
-    execlp("xdg-open", "xdg-open", url.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  std::string why;
+  pid_t pid = Spawn({"xdg-open", url}, &why);  // the browser outlives this program
+  if (pid < 0) return {{id, why}};
   children_.push_back({pid, id, now_ms});
   return Poll(now_ms);
 }

@@ -7,6 +7,8 @@
 //                      unlock
 //                      message <id> <text>                 show a message until dismissed
 //                      open <id> <url>                     open in the session's browser
+//                      focus <id> app <desktop id>|url <url>|off
+//                                                          keep one app / a kiosk URL in front
 //                      refused <reason>                    the agent will not talk to us
 //   session -> agent   hello <pid>
 //                      lock verified                       shown on every screen, input held
@@ -15,6 +17,8 @@
 //                      done <verb> <id>                    message shown / URL launched
 //                      failed <verb> <id> <reason>
 //                      dismissed <id>                      the pupil closed a message
+//                      focus lost <reason>                 a focus done before no longer holds
+//                      focus held                          ... and holds again
 //                      usage <ms> <input 0|1> <class>      screen in use for <ms>, input
 //                                                          seen, window class in front
 #pragma once

@@ -198,6 +198,14 @@ bool ClassControlFeature::Enforce(int64_t now_ms) {
     Status st = p.Lock(held_.lock().message(), held_.lock().until_unix_ms());
     if (!st.ok()) std::fprintf(stderr, "preau-agent: re-locking: %s\n", st.message().c_str());
   }
+  // A focus that does not hold any more (the app closed, the kiosk browser ended) is asked
+  // for again; the report says it is not held until the platform verified it again.
+  std::string why = held_.has_focus() ? p.WhyFocusNotHeld() : "";
+  if (why != focus_not_held_) {
+    if (!why.empty()) std::fprintf(stderr, "preau-agent: the focus does not hold: %s\n", why.c_str());
+    focus_not_held_ = why;
+  }
+  if (!why.empty()) p.RestoreFocus();
   return changed;
 }
 

@@ -58,6 +58,7 @@ class ClassControlFeature final : public AgentFeature {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool stopped_ = false;
   Platform::LockCheck reported_;
+  std::string focus_not_held_;  // why the held focus does not hold ("" : it does)
   uint64_t reports_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <chrono>
 #include <map>
+#include <mutex>
 
 #include "agent/platform/app_blocker.h"
 #include "agent/platform/command_runner.h"
@@ -154,11 +155,33 @@ class LinuxPlatform final : public Platform {
       return FailedPrecondition("not supported here: no preau-session socket is configured");
     }
     std::string what = !app.empty() ? "app " + app : !url.empty() ? "url " + url : "off";
-    auto timeout = url.empty() ? session_.verify_timeout + milliseconds(2000) : kOpenTimeout + milliseconds(5000);
+    // A kiosk browser or an app launched for the focus may take a while to show a window.
+    auto timeout = url.empty() ? session_.verify_timeout + milliseconds(12'000)
+                               : kOpenTimeout + milliseconds(5000);
     Status st = link_->Request("focus", "f" + std::to_string(++requests_), what, timeout,
                                /*keep=*/true);
-    focused_ = st.ok() && what != "off";
+    std::lock_guard<std::mutex> lock(focus_mu_);
+    if (st.ok()) {
+      focus_ = what == "off" ? "" : what;
+    } else if (what != focus_) {
+      // A new focus that failed is not kept: preau-session undid it.
+      link_->ForgetKept();
+      focus_.clear();
+    }
     return st;
+  }
+
+  // Held by preau-session, which reports when it cannot hold it any more (the app's
+  // windows closed, the kiosk browser ended) and when it holds again.
+  std::string WhyFocusNotHeld() override {
+    std::lock_guard<std::mutex> lock(focus_mu_);
+    if (!link_ || focus_.empty()) return "";
+    if (!link_->State().connected) return "no preau-session is running";
+    return link_->KeptNotHeld();
+  }
+  void RestoreFocus() override {
+    std::lock_guard<std::mutex> lock(focus_mu_);
+    if (link_ && !focus_.empty()) link_->ResendKept();
   }
 
   // In the pupil's session, by its browser: preau-session runs xdg-open as the session's
@@ -177,11 +200,6 @@ class LinuxPlatform final : public Platform {
 
   void OnUserActivity(std::function<void()> listener) override {
     if (link_) link_->SetActivityListener(std::move(listener));
-  }
-  std::string WhyFocusNotHeld() override {
-    // preau-session keeps a focus by itself once verified; gone, nothing keeps it.
-    if (link_ && focused_ && !link_->State().connected) return "no preau-session is running";
-    return "";
   }
 
   uint64_t UserActivityCount() override { return link_ ? link_->activity_count() : 0; }
@@ -261,7 +279,8 @@ class LinuxPlatform final : public Platform {
   std::unique_ptr<SessionLink> link_;
   std::atomic<bool> fallback_locked_{false};  // the session locker was asked to lock
   std::atomic<uint64_t> requests_{0};         // ids of requests to the session
-  std::atomic<bool> focused_{false};          // the session verified a focus it keeps
+  std::mutex focus_mu_;
+  std::string focus_;  // the focus preau-session keeps ("app ID", "url URL"), "" : none
 };
 
 }  // namespace

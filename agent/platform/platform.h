@@ -59,6 +59,9 @@ class Platform {
   // holds ("" while it does, or without a focus).
   virtual Status Focus(const std::string& app, const std::string& url) = 0;
   virtual std::string WhyFocusNotHeld() { return ""; }
+  // Asks again, without waiting, for the focus WhyFocusNotHeld says does not hold (the
+  // app or the kiosk browser launched again); WhyFocusNotHeld says when it holds again.
+  virtual void RestoreFocus() {}
   virtual Status OpenUrl(const std::string& url) = 0;
   // Shows a teacher's message until the user dismisses it; ok once it is on screen.
   virtual Status ShowMessage(const std::string& id, const std::string& text) {

@@ -120,7 +120,11 @@ void SessionLink::Accept() {
   // A session program that comes back is locked again at once.
   std::string want = WantLine();
   if (!want.empty()) SendLocked(want);
-  if (!kept_.empty()) SendLocked(kept_);
+  if (!kept_.empty()) {
+    SendLocked(kept_);
+    kept_not_held_ = "preau-session restarted and has not restored it yet";
+    kept_resent_ = true;
+  }
   changed_.notify_all();
 }
 
@@ -155,6 +159,17 @@ void SessionLink::HandleLine(const std::string& line) {
     auto rest = session::SplitFields(f[2], 2);
     std::string key = f[1] + " " + rest[0];
     answers_[key] = f[0] == "done" ? "" : (rest.size() > 1 ? session::UnescapeText(rest[1]) : "failed");
+    if (key == kept_key_) {
+      kept_not_held_ = answers_[key];
+      kept_resent_ = false;
+    }
+    changed_.notify_all();
+  } else if (f.size() >= 2 && f[0] == "focus") {
+    // focus lost <why> | focus held: a focus done before, watched by the session.
+    if (kept_key_.empty()) return;
+    kept_not_held_ = f[1] == "held" ? ""
+                     : f.size() > 2 ? session::UnescapeText(f[2])
+                                    : "the focus does not hold";
     changed_.notify_all();
   } else if (f.size() >= 3 && f[0] == "usage") {
     // usage <ms> <input 0|1> <app>: the screen was in use for <ms>, <app> in front.
@@ -232,8 +247,14 @@ Status SessionLink::Request(const std::string& verb, const std::string& id,
   std::string key = verb + " " + id;
   answers_.erase(key);
   std::string line = verb + " " + id + " " + session::EscapeText(argument);
-  if (keep) kept_ = line;
+  if (keep) {
+    kept_ = line;
+    kept_key_ = key;
+    kept_not_held_ = "not verified yet";
+    kept_resent_ = false;
+  }
   if (!SendLocked(line)) {
+    if (keep) kept_not_held_ = "no preau-session is running";
     return Unavailable("no preau-session is running in the desktop session");
   }
   bool answered = changed_.wait_for(lock, timeout, [&] {
@@ -241,12 +262,36 @@ Status SessionLink::Request(const std::string& verb, const std::string& id,
   });
   auto it = answers_.find(key);
   if (it == answers_.end()) {
-    return Unavailable(answered ? "preau-session went away" : "preau-session did not answer in time");
+    std::string why = answered ? "preau-session went away" : "preau-session did not answer in time";
+    if (keep) kept_not_held_ = why;
+    return Unavailable(why);
   }
   std::string why = it->second;
   answers_.erase(it);
+  if (keep && key == kept_key_) {
+    kept_not_held_ = why;
+  }
   if (!why.empty()) return Unavailable(why);
   return Status::Ok();
+}
+
+std::string SessionLink::KeptNotHeld() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return kept_not_held_;
+}
+
+void SessionLink::ResendKept() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kept_.empty() || kept_resent_) return;
+  kept_resent_ = SendLocked(kept_);
+}
+
+void SessionLink::ForgetKept() {
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_.clear();
+  kept_key_.clear();
+  kept_not_held_.clear();
+  kept_resent_ = false;
 }
 
 SessionLockState SessionLink::State() const {

@@ -56,6 +56,15 @@ class SessionLink {
   // sent again to a session program that (re)connects, as the lock is (for a focus).
   Status Request(const std::string& verb, const std::string& id, const std::string& argument,
                  std::chrono::milliseconds timeout, bool keep = false);
+  // The kept request (a focus) after it was answered: "" while the session says it holds,
+  // else why not (it failed, or the session reported it lost: the app closed, the kiosk
+  // browser ended). A session program that (re)connects has not proven it yet.
+  std::string KeptNotHeld() const;
+  // Sends the kept request again without waiting (to restore it); its answer updates
+  // KeptNotHeld. Nothing is sent while an earlier one is unanswered.
+  void ResendKept();
+  // Forgets the kept request (it failed: a reconnecting session must not get it).
+  void ForgetKept();
   // How many peers were refused (tests, logs).
   int refused_peers() const;
   // Input reports heard so far, and the usage reported since the last Take (see
@@ -87,6 +96,9 @@ class SessionLink {
   SessionLockState state_;
   uint64_t reports_ = 0;  // lock reports heard, to wait for the one after a request
   std::string kept_;  // the focus line a (re)connecting session program gets
+  std::string kept_key_;          // its "verb id", to hear its answers
+  std::string kept_not_held_;     // see KeptNotHeld
+  bool kept_resent_ = false;      // resent, not answered yet
   std::map<std::string, std::string> answers_;  // "verb id" -> "" (done) or why it failed
   int refused_ = 0;
   uint64_t activity_ = 0;

@@ -604,10 +604,86 @@ TEST_F(DesktopLockTest, FocusKeepsOnlyTheAppInFront) {
   ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "apres"}, "xclock2.log").ok());
   EXPECT_TRUE(WaitUntil([&] { return visible("apres"); }));
 
-  // A focus on an app that is not open is not pretended.
+  // A focus on an app this device does not have is not pretended.
   r = Class({"focus", kClass, "--app", "fr.lumni.app"});
   EXPECT_NE(r.out.find("0/1 focused"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("no window of fr.lumni.app is open"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no application 'fr.lumni.app' on this device"), std::string::npos)
+      << r.out;
+}
+
+// Applications of the session's menus: .desktop files in an XDG data folder of the test.
+DeviceSetup WithApps(const std::string& dir) {
+  std::string data = dir + "/xdg-apps";
+  EXPECT_EQ(mkdir(data.c_str(), 0755), 0);
+  EXPECT_EQ(mkdir((data + "/applications").c_str(), 0755), 0);
+  // Its window is known by StartupWMClass (the xlogo already open is another app); %U is
+  // dropped, the quoted title kept whole.
+  EXPECT_TRUE(WriteFileAtomic(data + "/applications/fr.preau.regard.desktop",
+                              "[Desktop Entry]\nType=Application\nName=Regard\n"
+                              "Exec=xlogo -name regard -title \"Regard de classe\" %U\n"
+                              "StartupWMClass=regard\n")
+                  .ok());
+  DeviceSetup s;
+  s.session_env = {"XDG_DATA_DIRS=" + data + ":/usr/share"};
+  return s;
+}
+
+// The string of a tool's answer without its line end.
+std::string Line(const CommandResult& r) {
+  std::string s = r.exit_code == 0 ? r.out : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A focus on an app that is not running launches it (as the pupil, from its .desktop
+// file), is done once its window is the active one, and stays held: the pupil closing the
+// app makes the device report the focus not held, and the agent launches it again.
+TEST_F(DesktopLockTest, FocusLaunchesTheAppAndKeepsItThroughItsClosing) {
+  auto d = MakeDevice("d1", true, WithApps(dir_.path()));
+  ASSERT_TRUE(d);
+  auto& platform = d->agent->agent().platform();
+  auto visible = [&](const std::string& name) {
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", name}).exit_code == 0;
+  };
+  auto active = [&] { return Line(d->desktop->Tool("xdotool", {"getactivewindow", "getwindowname"})); };
+  ASSERT_FALSE(visible("Regard de classe"));
+
+  auto r = Class({"focus", kClass, "--app", "fr.preau.regard", "--wait", "30s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1/1 focused"), std::string::npos) << r.out;
+  EXPECT_EQ(active(), "Regard de classe");
+  EXPECT_FALSE(visible("xlogo")) << "the other app is still shown";
+  EXPECT_EQ(platform.WhyFocusNotHeld(), "");
+
+  // The pupil closes the app: the device says the focus does not hold, then launches the
+  // app again and says it holds.
+  std::string first = Line(d->desktop->Tool("xdotool", {"search", "--name", "Regard de classe"}));
+  ASSERT_FALSE(first.empty());
+  d->desktop->Tool("xdotool", {"windowkill", first});
+  std::string why;
+  ASSERT_TRUE(WaitUntil([&] { return !(why = platform.WhyFocusNotHeld()).empty(); }, 15s));
+  EXPECT_TRUE(why.find("xlogo") != std::string::npos ||
+              why.find("no window of") != std::string::npos) << why;
+  EXPECT_TRUE(WaitUntil([&] {
+    return platform.WhyFocusNotHeld().empty() && active() == "Regard de classe";
+  }, 20s)) << platform.WhyFocusNotHeld() << "; active: " << active();
+  // Launched twice by the session (X may give the new window the old one's id).
+  auto log = ReadFile(d->dir + "/session-1.log");
+  ASSERT_TRUE(log.ok());
+  size_t launches = 0;
+  for (size_t at = 0; (at = log->find("launched fr.preau.regard", at)) != std::string::npos; ++at) {
+    ++launches;
+  }
+  EXPECT_EQ(launches, 2u) << *log;
+  EXPECT_FALSE(visible("xlogo"));
+
+  // Unlock ends the focus; the launched app stays (the pupil's work), the rest is usable.
+  r = Class({"unlock", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowmap", "windowactivate"});
+  EXPECT_TRUE(WaitUntil([&] { return visible("xlogo") && active() == "xlogo"; }))
+      << "active: " << active();
+  EXPECT_TRUE(visible("Regard de classe"));
 }
 
 
@@ -654,8 +730,48 @@ TEST_F(DesktopLockTest, FocusOnAUrlRunsTheBrowserInKioskMode) {
   EXPECT_NE(d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "xlogo"}).exit_code,
             0)
       << "xlogo is still shown beside the kiosk browser";
+
+  // What the pupil tries while the focus holds: a new window, raising another one,
+  // alt+tab, minimising the kiosk. The kiosk stays the active window, nothing else shown.
+  auto kiosk_in_front = [&] {
+    active = d->desktop->Tool("xdotool", {"getactivewindow"}).out;
+    browser = d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "chromium"}).out;
+    return !active.empty() && ("\n" + browser).find("\n" + active) != std::string::npos &&
+           d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "xlogo"}).exit_code != 0 &&
+           d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "autre"}).exit_code != 0;
+  };
+  ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "autre"}, "xclock.log").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return d->desktop->Tool("xdotool", {"search", "--name", "autre"}).exit_code == 0;
+  }));
+  d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowmap", "windowactivate"});
+  d->desktop->Tool("xdotool", {"key", "alt+Tab"});
+  d->desktop->Tool("xdotool", {"getactivewindow", "windowminimize"});
+  EXPECT_TRUE(WaitUntil(kiosk_in_front, 5s)) << "active " << active << " not among:\n" << browser;
+  auto& platform = d->agent->agent().platform();
+  EXPECT_EQ(platform.WhyFocusNotHeld(), "");
+
+  // The kiosk browser is killed: the device says the focus does not hold, starts the
+  // browser again, and says it holds once verified.
+  std::string pid = Line(d->desktop->Tool("xdotool", {"getactivewindow", "getwindowpid"}));
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(kill(std::stoi(pid), SIGKILL), 0);
+  std::string why;
+  ASSERT_TRUE(WaitUntil([&] { return !(why = platform.WhyFocusNotHeld()).empty(); }, 15s));
+  EXPECT_NE(why.find("kiosk browser"), std::string::npos) << why;
+  EXPECT_TRUE(WaitUntil([&] { return platform.WhyFocusNotHeld().empty() && kiosk_in_front(); }, 40s))
+      << platform.WhyFocusNotHeld();
+  std::string again = Line(d->desktop->Tool("xdotool", {"getactivewindow", "getwindowpid"}));
+  EXPECT_NE(again, pid) << "not a new browser";
+
+  // The focus ends: no kiosk left, the desktop is the pupil's again.
   r = Class({"unlock", kClass});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  d->desktop->Tool("xdotool", {"search", "--name", "autre", "windowmap", "windowactivate"});
+  EXPECT_TRUE(WaitUntil([&] {
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "autre"}).exit_code == 0 &&
+           d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "chromium"}).exit_code != 0;
+  })) << "the kiosk is still there or the pupil's window is not shown";
 }
 
 }  // namespace
