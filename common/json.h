@@ -40,10 +40,12 @@ class Json {
   // A scalar as CSV wants it: strings as is, numbers in decimal, true/false, "" for null;
   // arrays join their scalars with ';', objects are their one-line JSON.
   std::string CsvText() const;
+  // Appends the JSON text as it reads nested `depth` levels deep (for a listing that
+  // writes its array's items one at a time).
+  void DumpTo(std::string& out, int indent, int depth) const;
 
  private:
   enum class Kind { kNull, kBool, kInt, kUint, kNumber, kString, kRaw, kArray, kObject };
-  void DumpTo(std::string& out, int indent, int depth) const;
 
   Kind kind_ = Kind::kNull;
   bool bool_ = false;

@@ -4,6 +4,7 @@
 #include "common/pki.h"
 #include "server/admin/authz.h"
 #include "server/admin/hours.h"
+#include "server/admin/paging.h"
 #include "server/fleet/device_service.h"
 #include "server/fleet/enrollment_token.h"
 #include "server/pki/peer.h"
@@ -172,16 +173,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteGroup(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* ctx,
-                                                       const v1::ListGroupsRequest*,
+                                                       const v1::ListGroupsRequest* req,
                                                        v1::ListGroupsResponse* out) {
   return RunAdminCall(core_, ctx, "AdminService.ListGroups", "", [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto groups, core_.store->ListGroups());
-    for (const auto& [path, count] : groups) {
-      if (!InScope(op, path)) continue;
-      auto* g = out->add_groups();
-      g->set_path(path);
-      g->set_device_count(count);
-    }
+    using Row = std::pair<std::string, uint32_t>;
+    PREAU_ASSIGN_OR_RETURN(auto page, OpenPage("groups", "", req->page_size(), req->page_token()));
+    PREAU_ASSIGN_OR_RETURN(std::string last, FillPage(
+        page, [&](const std::string& after, size_t n) { return core_.store->ListGroups(after, n); },
+        [](const Row& row) { return row.first; },
+        [&](const Row& row) -> std::optional<v1::Group> {
+          if (!InScope(op, row.first)) return std::nullopt;
+          v1::Group g;
+          g.set_path(row.first);
+          g.set_device_count(row.second);
+          return g;
+        },
+        out->mutable_groups()));
+    if (!last.empty()) out->set_next_page_token(PageToken("groups", "", last));
     return Status::Ok();
   });
 }
@@ -220,14 +228,25 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDevices(grpc::CallbackServerCont
     if (!req->group().empty()) {
       PREAU_RETURN_IF_ERROR(GroupInScope(op, req->group()));
     }
-    PREAU_ASSIGN_OR_RETURN(auto devices,
-                           core_.store->ListDevices(req->group(), req->include_retired()));
-    for (const auto& d : devices) {
-      if (!InScope(op, d.group)) continue;
-      bool online = core_.connections.Online(d.id);
-      if (req->online_only() && !online) continue;
-      *out->add_devices() = DeviceToProto(d, online);
-    }
+    // A token resumes only the listing it was made for: same group and flags.
+    std::string filter = req->group() + "\n" + (req->online_only() ? "online" : "") + "\n" +
+                         (req->include_retired() ? "retired" : "");
+    PREAU_ASSIGN_OR_RETURN(auto page,
+                           OpenPage("devices", filter, req->page_size(), req->page_token()));
+    PREAU_ASSIGN_OR_RETURN(std::string last, FillPage(
+        page,
+        [&](const std::string& after, size_t n) {
+          return core_.store->ListDevices(req->group(), req->include_retired(), after, n);
+        },
+        [](const DeviceRecord& d) { return d.id; },
+        [&](const DeviceRecord& d) -> std::optional<v1::Device> {
+          if (!InScope(op, d.group)) return std::nullopt;
+          bool online = core_.connections.Online(d.id);
+          if (req->online_only() && !online) return std::nullopt;
+          return DeviceToProto(d, online);
+        },
+        out->mutable_devices()));
+    if (!last.empty()) out->set_next_page_token(PageToken("devices", filter, last));
     return Status::Ok();
   });
 }
@@ -356,13 +375,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateOperator(grpc::CallbackServerC
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListOperators(grpc::CallbackServerContext* ctx,
-                                                          const v1::ListOperatorsRequest*,
+                                                          const v1::ListOperatorsRequest* req,
                                                           v1::ListOperatorsResponse* out) {
   return RunAdminCall(core_, ctx, "AdminService.ListOperators", "", [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto ops, core_.store->ListOperators());
-    for (const auto& o : ops) {
-      if (Covers(op, o)) *out->add_operators() = OperatorToProto(o);
-    }
+    PREAU_ASSIGN_OR_RETURN(auto page,
+                           OpenPage("operators", "", req->page_size(), req->page_token()));
+    PREAU_ASSIGN_OR_RETURN(std::string last, FillPage(
+        page,
+        [&](const std::string& after, size_t n) { return core_.store->ListOperators(after, n); },
+        [](const OperatorRecord& o) { return o.name; },
+        [&](const OperatorRecord& o) -> std::optional<v1::Operator> {
+          if (!Covers(op, o)) return std::nullopt;
+          return OperatorToProto(o);
+        },
+        out->mutable_operators()));
+    if (!last.empty()) out->set_next_page_token(PageToken("operators", "", last));
     return Status::Ok();
   });
 }
@@ -425,14 +452,32 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAudit(grpc::CallbackServerContex
                                                       const v1::ListAuditRequest* req,
                                                       v1::ListAuditResponse* out) {
   return RunAdminCall(core_, ctx, "AdminService.ListAudit", "", [&](const OperatorRecord& op) {
-    PREAU_ASSIGN_OR_RETURN(auto entries, core_.store->ListAudit(req->since_unix_ms(), req->limit()));
-    // The audit of the caller's scope: rows about its groups (the whole log for the
-    // whole authority).
-    for (auto& e : entries) {
-      if (InScope(op, e.group()) && (InScope(op, "") || !e.group().empty())) {
-        *out->add_entries() = std::move(e);
-      }
+    // Keyed on the sequence number alone: `--since 7d` moves with the clock, and a
+    // resumed listing goes on after the last row it printed whatever its start.
+    PREAU_ASSIGN_OR_RETURN(auto page, OpenPage("audit", "", req->page_size(), req->page_token()));
+    int64_t after_seq = 0;
+    if (!page.after.empty()) {
+      char* end = nullptr;
+      after_seq = std::strtoll(page.after.c_str(), &end, 10);
+      if (*end != '\0') return InvalidArgument("page token names no audit entry");
     }
+    PREAU_ASSIGN_OR_RETURN(std::string last, FillPage(
+        page,
+        [&](const std::string& after, size_t n) {
+          return core_.store->ListAudit(req->since_unix_ms(), static_cast<uint32_t>(n),
+                                        after.empty() ? 0 : std::stoll(after));
+        },
+        [](const v1::AuditEntry& e) { return std::to_string(e.seq()); },
+        [&](v1::AuditEntry& e) -> std::optional<v1::AuditEntry> {
+          // The audit of the caller's scope: rows about its groups (the whole log for the
+          // whole authority).
+          if (!InScope(op, e.group()) || (!InScope(op, "") && e.group().empty())) {
+            return std::nullopt;
+          }
+          return std::move(e);
+        },
+        out->mutable_entries()));
+    if (!last.empty()) out->set_next_page_token(PageToken("audit", "", last));
     return Status::Ok();
   });
 }

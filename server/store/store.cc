@@ -1,5 +1,6 @@
 #include "server/store/store.h"
 
+#include <limits>
 #include <sstream>
 
 #include "server/store/migrations.h"
@@ -70,6 +71,10 @@ DeviceRecord ReadDevice(const Stmt& s) {
   d.policy_state = s.Text(11);
   d.lock_state = s.Text(12);
   return d;
+}
+// A LIMIT for `limit` rows, 0 meaning all (a plain number: LIMIT -1 is SQLite's alone).
+int64_t SqlLimit(size_t limit) {
+  return limit == 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(limit);
 }
 constexpr const char* kDeviceColumns =
     "id, name, group_path, cert_serial, key_fingerprint, enrolled_ms, last_seen_ms, "
@@ -316,11 +321,13 @@ bool Store::GroupExists(const std::string& path) {
   return row.ok() && *row;
 }
 
-Result<std::vector<std::pair<std::string, uint32_t>>> Store::ListGroups() {
+Result<std::vector<std::pair<std::string, uint32_t>>> Store::ListGroups(const std::string& after,
+                                                                        size_t limit) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
       "SELECT g.path, (SELECT COUNT(*) FROM devices d WHERE d.group_path=g.path AND "
-      "d.retired_ms=0) FROM groups g ORDER BY g.path"));
+      "d.retired_ms=0) FROM groups g WHERE g.path > ? ORDER BY g.path LIMIT ?"));
+  s.Bind(1, after).Bind(2, SqlLimit(limit));
   std::vector<std::pair<std::string, uint32_t>> out;
   for (;;) {
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -399,13 +406,18 @@ Result<DeviceRecord> Store::GetDevice(const std::string& id) {
 }
 
 Result<std::vector<DeviceRecord>> Store::ListDevices(const std::string& prefix,
-                                                     bool include_retired) {
+                                                     bool include_retired,
+                                                     const std::string& after, size_t limit) {
   std::lock_guard<std::mutex> lock(db_->mu());
+  // A page is in id order (the primary key: stable whatever moves or renames happen
+  // between pages); the whole list reads better by group and name.
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
       std::string("SELECT ") + kDeviceColumns +
       " FROM devices WHERE (?1 = '' OR group_path = ?1 OR substr(group_path, 1, length(?1) + 1) = ?1 || '/')"
-      " AND (?2 OR retired_ms = 0) ORDER BY group_path, name, id"));
-  s.Bind(1, prefix).Bind(2, static_cast<int64_t>(include_retired));
+      " AND (?2 OR retired_ms = 0) AND id > ?3" +
+      (limit == 0 ? " ORDER BY group_path, name, id" : " ORDER BY id LIMIT ?4")));
+  s.Bind(1, prefix).Bind(2, static_cast<int64_t>(include_retired)).Bind(3, after);
+  if (limit != 0) s.Bind(4, static_cast<int64_t>(limit));
   std::vector<DeviceRecord> out;
   for (;;) {
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -484,10 +496,13 @@ Result<OperatorRecord> Store::GetOperator(const std::string& name) {
   return ReadOperator(s);
 }
 
-Result<std::vector<OperatorRecord>> Store::ListOperators() {
+Result<std::vector<OperatorRecord>> Store::ListOperators(const std::string& after,
+                                                         size_t limit) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
-      std::string("SELECT ") + kOperatorColumns + " FROM operators ORDER BY name"));
+      std::string("SELECT ") + kOperatorColumns +
+      " FROM operators WHERE name > ? ORDER BY name LIMIT ?"));
+  s.Bind(1, after).Bind(2, SqlLimit(limit));
   std::vector<OperatorRecord> out;
   for (;;) {
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -535,12 +550,14 @@ Status Store::AppendAudit(const v1::AuditEntry& e) {
   return st;
 }
 
-Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t limit) {
+Result<std::vector<v1::AuditEntry>> Store::ListAudit(int64_t since_ms, uint32_t limit,
+                                                     int64_t after_seq) {
   std::lock_guard<std::mutex> lock(db_->mu());
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
       "SELECT seq, at_ms, actor, action, target, result, detail, group_path FROM audit "
-      "WHERE at_ms >= ? ORDER BY seq LIMIT ?"));
-  s.Bind(1, since_ms).Bind(2, static_cast<int64_t>(limit == 0 ? 100000 : limit));
+      "WHERE at_ms >= ? AND seq > ? ORDER BY seq LIMIT ?"));
+  s.Bind(1, since_ms).Bind(2, after_seq)
+      .Bind(3, static_cast<int64_t>(limit == 0 ? 100000 : limit));
   std::vector<v1::AuditEntry> out;
   for (;;) {
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());

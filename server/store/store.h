@@ -112,8 +112,10 @@ class Store {
   // Deletes `path` if nothing depends on it (no group below, no device, policy, app
   // assignment, stock device or operator scope); its tokens go with it.
   Status DeleteGroup(const std::string& path);
-  // Groups with the number of (non-retired) devices in each.
-  Result<std::vector<std::pair<std::string, uint32_t>>> ListGroups();
+  // Groups with the number of (non-retired) devices in each, in path order. With `limit`
+  // (0: all), at most that many, after path `after` (keyset paging: see admin/paging.h).
+  Result<std::vector<std::pair<std::string, uint32_t>>> ListGroups(const std::string& after = "",
+                                                                   size_t limit = 0);
 
   Status CreateToken(const TokenSpec& token, int64_t now_ms);
   // Ok if the token is known, not expired and has uses left (enrolment checks it before
@@ -125,8 +127,12 @@ class Store {
                                    int64_t now_ms);
 
   Result<DeviceRecord> GetDevice(const std::string& id);
+  // Devices in `group_prefix` and below ("": all), by group, name and id; with `limit`
+  // (0: all), at most that many in id order after id `after` (a page).
   Result<std::vector<DeviceRecord>> ListDevices(const std::string& group_prefix,
-                                                bool include_retired);
+                                                bool include_retired,
+                                                const std::string& after = "",
+                                                size_t limit = 0);
   Status MoveDevice(const std::string& id, const std::string& group);
   Status RetireDevice(const std::string& id, int64_t now_ms);
   Status UpdateInventory(const std::string& id, const std::string& inventory,
@@ -137,14 +143,19 @@ class Store {
 
   Status CreateOperator(const OperatorRecord& op);
   Result<OperatorRecord> GetOperator(const std::string& name);
-  Result<std::vector<OperatorRecord>> ListOperators();
+  // In name order; with `limit` (0: all), at most that many after name `after`.
+  Result<std::vector<OperatorRecord>> ListOperators(const std::string& after = "",
+                                                    size_t limit = 0);
   Status RevokeOperator(const std::string& name, int64_t now_ms);
   // The operator's new certificate: the old one is refused from now on.
   Status RenewOperator(const std::string& name, const std::string& cert_serial,
                        int64_t cert_expires_ms);
 
   Status AppendAudit(const v1::AuditEntry& entry);
-  Result<std::vector<v1::AuditEntry>> ListAudit(int64_t since_ms, uint32_t limit);
+  // Entries at or after `since_ms`, oldest first: at most `limit` (0: 100,000) with a
+  // sequence number above `after_seq`.
+  Result<std::vector<v1::AuditEntry>> ListAudit(int64_t since_ms, uint32_t limit,
+                                                int64_t after_seq = 0);
   // Certificate renewal (DeviceService.Renew). A renewed certificate is pending until the
   // device first authenticates with it; then it replaces the current one (serial and key
   // fingerprint) and the previous certificate stops working.

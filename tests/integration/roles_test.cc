@@ -252,7 +252,7 @@ std::vector<Case> AllCases() {
                "operator", Permission::kManageOperators});
   c.push_back({"AdminService.ListAudit", S::kNone, [](Stubs& s, const Target&, const std::string&) {
                  v1::ListAuditRequest r;
-                 r.set_limit(1);
+                 r.set_page_size(1);
                  v1::ListAuditResponse out;
                  return s.admin->ListAudit(Ctx().get(), r, &out);
                }});

@@ -144,14 +144,20 @@ std::string TestServer::CreateToken(const std::string& group, uint32_t uses, int
 }
 
 std::vector<v1::Device> TestServer::Devices(const std::string& group) {
-  grpc::ClientContext ctx;
-  SetDeadline(ctx);
+  std::vector<v1::Device> out;
   v1::ListDevicesRequest req;
   req.set_group(group);
-  v1::ListDevicesResponse resp;
-  auto st = admin_->ListDevices(&ctx, req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  return {resp.devices().begin(), resp.devices().end()};
+  do {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ListDevicesResponse resp;
+    auto st = admin_->ListDevices(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    if (!st.ok()) break;
+    out.insert(out.end(), resp.devices().begin(), resp.devices().end());
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  return out;
 }
 
 std::string TestServer::CreateOperator(const std::string& dir, const std::string& name,

@@ -64,6 +64,43 @@ Result<v1::Operator> OperatorCall(const CliContext& ctx,
   return AdminCall(ctx, rpc, req, what);
 }
 
+// Prints a listing page after page as the server hands them out (`items(resp)` the page's
+// items, `add_row(table, item)` one row), in bounded memory whatever its length; with
+// --limit, stops after that many and tells how to resume.
+template <typename Req, typename Resp, typename Items, typename AddRow>
+Status ListPages(const CliContext& ctx,
+                 grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                                             Resp*),
+                 Req req, const PageOptions& o, const Table& shape,
+                 Items&& items, AddRow&& add_row, const std::string& what,
+                 const std::string& noun) {
+  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
+  TableStream stream(shape.columns(), ctx.format, *ctx.out);
+  std::string token = o.page_token;
+  uint64_t printed = 0;
+  for (;;) {
+    req.set_page_token(token);
+    req.set_page_size(o.limit == 0 ? 0 : static_cast<uint32_t>(o.limit - printed));
+    Resp resp;
+    PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
+      return (client->admin().*rpc)(c, req, &resp);
+    }).Context(what));
+    Table page(shape.columns());
+    for (const auto& item : items(resp)) add_row(page, item);
+    stream.Write(page);
+    printed += page.size();
+    token = resp.next_page_token();
+    if (token.empty()) break;
+    if (o.limit != 0 && printed >= o.limit) {
+      stream.Finish();
+      *ctx.err << "More " << noun << " follow: resume with --page-token " << token << "\n";
+      return Status::Ok();
+    }
+  }
+  stream.Finish();
+  return Status::Ok();
+}
+
 std::string Plural(uint64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -399,18 +436,15 @@ Status GroupsDelete(const CliContext& ctx, const GroupsCreateOptions& o) {
   return Status::Ok();
 }
 
-Status GroupsList(const CliContext& ctx) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::ListGroupsResponse resp;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().ListGroups(c, v1::ListGroupsRequest(), &resp);
-  }).Context("listing groups"));
-  Table t({{"path", "Path"}, {"device_count", "Devices"}});
-  for (const auto& g : resp.groups()) {
-    t.AddRow({Cell::Text(g.path()), Cell::Uint(g.device_count())});
-  }
-  Print(ctx, t.Render(ctx.format));
-  return Status::Ok();
+Status GroupsList(const CliContext& ctx, const PageOptions& page) {
+  return ListPages(
+      ctx, &v1::AdminService::Stub::ListGroups, v1::ListGroupsRequest(), page,
+      Table({{"path", "Path"}, {"device_count", "Devices"}}),
+      [](const v1::ListGroupsResponse& r) -> const auto& { return r.groups(); },
+      [](Table& t, const v1::Group& g) {
+        t.AddRow({Cell::Text(g.path()), Cell::Uint(g.device_count())});
+      },
+      "listing groups", "groups");
 }
 
 // --- enrolment tokens -----------------------------------------------------------------------
@@ -444,19 +478,15 @@ Status TokenCreate(const CliContext& ctx, const TokenCreateOptions& o) {
 // --- devices --------------------------------------------------------------------------------
 
 Status DevicesList(const CliContext& ctx, const DevicesListOptions& o) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
   v1::ListDevicesRequest req;
   req.set_group(o.group);
   req.set_online_only(o.online_only);
   req.set_include_retired(o.include_retired);
-  v1::ListDevicesResponse resp;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().ListDevices(c, req, &resp);
-  }).Context("listing devices"));
-  Table t = DeviceTable();
-  for (const auto& d : resp.devices()) t.AddRow(DeviceRow(d));
-  Print(ctx, t.Render(ctx.format));
-  return Status::Ok();
+  return ListPages(
+      ctx, &v1::AdminService::Stub::ListDevices, req, o.page, DeviceTable(),
+      [](const v1::ListDevicesResponse& r) -> const auto& { return r.devices(); },
+      [](Table& t, const v1::Device& d) { t.AddRow(DeviceRow(d)); }, "listing devices",
+      "devices");
 }
 
 Status DevicesShow(const CliContext& ctx, const DeviceIdOptions& o) {
@@ -586,16 +616,13 @@ void AddOperatorRow(Table& t, const v1::Operator& op) {
 }
 }  // namespace
 
-Status OperatorsList(const CliContext& ctx) {
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::ListOperatorsResponse resp;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().ListOperators(c, v1::ListOperatorsRequest(), &resp);
-  }).Context("listing operators"));
-  Table t = OperatorTable();
-  for (const auto& op : resp.operators()) AddOperatorRow(t, op);
-  Print(ctx, t.Render(ctx.format));
-  return Status::Ok();
+Status OperatorsList(const CliContext& ctx, const PageOptions& page) {
+  return ListPages(
+      ctx, &v1::AdminService::Stub::ListOperators, v1::ListOperatorsRequest(), page,
+      OperatorTable(),
+      [](const v1::ListOperatorsResponse& r) -> const auto& { return r.operators(); },
+      [](Table& t, const v1::Operator& op) { AddOperatorRow(t, op); }, "listing operators",
+      "operators");
 }
 
 Status OperatorsShow(const CliContext& ctx, const std::string& name) {
@@ -649,26 +676,22 @@ Status AuditList(const CliContext& ctx, const AuditListOptions& o) {
     PREAU_ASSIGN_OR_RETURN(int64_t seconds, ParseDuration(o.since));
     req.set_since_unix_ms(NowUnixMs() - seconds * 1000);
   }
-  req.set_limit(o.limit);
-  PREAU_ASSIGN_OR_RETURN(auto client, Connect(ctx));
-  v1::ListAuditResponse resp;
-  PREAU_RETURN_IF_ERROR(client->Call([&](grpc::ClientContext* c) {
-    return client->admin().ListAudit(c, req, &resp);
-  }).Context("reading the audit log"));
-  Table t({{"seq", "Seq"},
-           {"at", "Time"},
-           {"actor", "Actor"},
-           {"action", "Action"},
-           {"target", "Target"},
-           {"result", "Result"},
-           {"detail", "Detail"}});
-  for (const auto& e : resp.entries()) {
-    t.AddRow({Cell::Int(e.seq()), Cell::Time(e.at_unix_ms()), Cell::Text(e.actor()),
-              Cell::Text(e.action()), Cell::Text(e.target()), Cell::Text(e.result()),
-              Cell::Text(e.detail())});
-  }
-  Print(ctx, t.Render(ctx.format));
-  return Status::Ok();
+  return ListPages(
+      ctx, &v1::AdminService::Stub::ListAudit, req, o.page,
+      Table({{"seq", "Seq"},
+             {"at", "Time"},
+             {"actor", "Actor"},
+             {"action", "Action"},
+             {"target", "Target"},
+             {"result", "Result"},
+             {"detail", "Detail"}}),
+      [](const v1::ListAuditResponse& r) -> const auto& { return r.entries(); },
+      [](Table& t, const v1::AuditEntry& e) {
+        t.AddRow({Cell::Int(e.seq()), Cell::Time(e.at_unix_ms()), Cell::Text(e.actor()),
+                  Cell::Text(e.action()), Cell::Text(e.target()), Cell::Text(e.result()),
+                  Cell::Text(e.detail())});
+      },
+      "reading the audit log", "entries");
 }
 
 // --- whoami -----------------------------------------------------------------------------------

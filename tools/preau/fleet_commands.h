@@ -18,12 +18,20 @@
 
 namespace preau::cli {
 
+// Every listing pages (devices, groups, operators, audit): the CLI follows the server's
+// pages by itself, printing each as it comes, unless `limit` stops it after that many
+// items; then the token that resumes is printed on ctx.err for `--page-token`.
+struct PageOptions {
+  uint32_t limit = 0;       // at most this many items; 0: all
+  std::string page_token;   // resume where a listing stopped
+};
+
 // --- groups -------------------------------------------------------------------------------
 struct GroupsCreateOptions {
   std::string path;  // authority/school/class
 };
 Status GroupsCreate(const CliContext& ctx, const GroupsCreateOptions& o);
-Status GroupsList(const CliContext& ctx);
+Status GroupsList(const CliContext& ctx, const PageOptions& page);
 struct GroupsRenameOptions {
   std::string path;
   std::string new_path;
@@ -46,6 +54,7 @@ struct DevicesListOptions {
   std::string group;  // this group and those below it; empty: all the caller may see
   bool online_only = false;
   bool include_retired = false;
+  PageOptions page;
 };
 Status DevicesList(const CliContext& ctx, const DevicesListOptions& o);
 
@@ -82,7 +91,7 @@ struct OperatorsCreateOptions {
 // is reserved before the server is asked, so a file that cannot be written never leaves
 // behind an operator whose key is lost.
 Status OperatorsCreate(const CliContext& ctx, const OperatorsCreateOptions& o);
-Status OperatorsList(const CliContext& ctx);
+Status OperatorsList(const CliContext& ctx, const PageOptions& page);
 Status OperatorsShow(const CliContext& ctx, const std::string& name);
 // Revoked at once: the server ends its open calls and refuses its credentials.
 Status OperatorsRevoke(const CliContext& ctx, const std::string& name);
@@ -96,7 +105,7 @@ Status OperatorsRenew(const CliContext& ctx, const OperatorsRenewOptions& o);
 // --- audit ------------------------------------------------------------------------------------
 struct AuditListOptions {
   std::string since;   // a duration back from now; empty: the whole log
-  uint32_t limit = 0;  // 0: the server's limit
+  PageOptions page;
 };
 Status AuditList(const CliContext& ctx, const AuditListOptions& o);
 

@@ -55,6 +55,15 @@ void AddOutputFlag(CLI::App* cmd, Wiring& w) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
 }
 
+// --limit N and --page-token T on every listing (see PageOptions).
+void AddPageFlags(CLI::App* cmd, preau::cli::PageOptions& page, const std::string& noun) {
+  cmd->add_option("--limit", page.limit,
+                  "At most N " + noun + " (then prints the --page-token that resumes)")
+      ->check(CLI::Range(1u, 1000000000u));
+  cmd->add_option("--page-token", page.page_token,
+                  "Resume a listing where a --limit stopped it");
+}
+
 // CLI11 validators: the value is checked while parsing, so a bad one is a usage error.
 const CLI::Validator kDuration(
     [](std::string& value) {
@@ -96,7 +105,9 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
   {
     auto* cmd = groups->add_subcommand("list", "List groups and their device counts");
     AddOutputFlag(cmd, w);
-    OnRun(cmd, w, [&ctx] { return c::GroupsList(ctx); });
+    auto page = std::make_shared<c::PageOptions>();
+    AddPageFlags(cmd, *page, "groups");
+    OnRun(cmd, w, [&ctx, page] { return c::GroupsList(ctx, *page); });
   }
   {
     auto o = std::make_shared<c::GroupsRenameOptions>();
@@ -141,6 +152,7 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
         ->check(kGroupPath);
     cmd->add_flag("--online", o->online_only, "Only devices connected now");
     cmd->add_flag("--retired", o->include_retired, "Include retired devices");
+    AddPageFlags(cmd, o->page, "devices");
     AddOutputFlag(cmd, w);
     OnRun(cmd, w, [&ctx, o] { return c::DevicesList(ctx, *o); });
   }
@@ -204,7 +216,9 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
   {
     auto* cmd = operators->add_subcommand("list", "List operators");
     AddOutputFlag(cmd, w);
-    OnRun(cmd, w, [&ctx] { return c::OperatorsList(ctx); });
+    auto page = std::make_shared<c::PageOptions>();
+    AddPageFlags(cmd, *page, "operators");
+    OnRun(cmd, w, [&ctx, page] { return c::OperatorsList(ctx, *page); });
   }
   {
     auto name = std::make_shared<std::string>();
@@ -258,7 +272,7 @@ void AddFleetCommands(CLI::App& app, Wiring& w) {
     auto* cmd = audit->add_subcommand("list", "List audit entries, oldest first");
     cmd->add_option("--since", o->since, "Only the last DURATION, e.g. 7d (default: all)")
         ->check(kDuration);
-    cmd->add_option("--limit", o->limit, "At most this many entries");
+    AddPageFlags(cmd, o->page, "entries");
     AddOutputFlag(cmd, w);
     OnRun(cmd, w, [&ctx, o] { return c::AuditList(ctx, *o); });
   }

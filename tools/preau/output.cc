@@ -94,6 +94,11 @@ size_t DisplayWidth(const std::string& s) {
 }  // namespace
 
 std::string Table::RenderText() const {
+  std::vector<size_t> width;
+  return RenderTextLines(width, /*header=*/true);
+}
+
+std::string Table::RenderTextLines(std::vector<size_t>& width, bool with_header) const {
   std::vector<size_t> shown;
   for (size_t c = 0; c < columns_.size(); ++c) {
     if (columns_[c].shown != Shown::kDataOnly) shown.push_back(c);
@@ -111,12 +116,13 @@ std::string Table::RenderText() const {
     for (size_t c : shown) line.push_back(Printable(row[c].display));
     lines.push_back(std::move(line));
   }
-  std::vector<size_t> width(shown.size(), 0);
+  width.resize(shown.size(), 0);
   for (const auto& line : lines) {
     for (size_t i = 0; i < line.size(); ++i) width[i] = std::max(width[i], DisplayWidth(line[i]));
   }
   std::string out;
-  for (const auto& line : lines) {
+  for (size_t l = with_header ? 0 : 1; l < lines.size(); ++l) {
+    const auto& line = lines[l];
     std::string text;
     for (size_t i = 0; i < line.size(); ++i) {
       text += line[i];
@@ -142,7 +148,7 @@ std::string Table::RenderRecord(size_t i) const {
   return out;
 }
 
-std::string Table::RenderCsv() const {
+std::string Table::RenderCsv(bool with_header) const {
   std::string out;
   auto emit = [&](const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
@@ -155,7 +161,7 @@ std::string Table::RenderCsv() const {
   for (const auto& col : columns_) {
     if (col.shown != Shown::kTableOnly) header.push_back(col.key);
   }
-  emit(header);
+  if (with_header) emit(header);
   for (const auto& row : rows_) {
     std::vector<std::string> fields;
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -164,6 +170,37 @@ std::string Table::RenderCsv() const {
     emit(fields);
   }
   return out;
+}
+
+// --- streamed listings ---------------------------------------------------------------------------
+
+TableStream::TableStream(std::vector<Column> columns, OutputFormat format, std::ostream& out)
+    : columns_(std::move(columns)), format_(format), out_(out) {}
+
+void TableStream::Write(const Table& page) {
+  if (page.size() == 0) return;
+  std::string text;
+  switch (format_) {
+    case OutputFormat::kTable: text = page.RenderTextLines(width_, rows_ == 0); break;
+    case OutputFormat::kCsv: text = page.RenderCsv(rows_ == 0); break;
+    case OutputFormat::kJson:
+      for (size_t i = 0; i < page.size(); ++i) {
+        text += rows_ + i == 0 ? "[\n  " : ",\n  ";
+        page.RowObject(i).DumpTo(text, 2, 1);
+      }
+      break;
+  }
+  rows_ += page.size();
+  out_ << text << std::flush;
+}
+
+void TableStream::Finish() {
+  if (rows_ == 0) {
+    out_ << Table(columns_).Render(format_);
+  } else if (format_ == OutputFormat::kJson) {
+    out_ << "\n]\n";
+  }
+  out_ << std::flush;
 }
 
 // --- text helpers -------------------------------------------------------------------------------

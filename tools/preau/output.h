@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ class Table {
   // One cell per column, in column order.
   void AddRow(std::vector<Cell> cells);
   size_t size() const { return rows_.size(); }
+  const std::vector<Column>& columns() const { return columns_; }
 
   // The whole rendering, ending with a newline (an empty JSON listing is "[]\n").
   std::string Render(OutputFormat format) const;
@@ -66,11 +68,35 @@ class Table {
   std::string RenderRecord(size_t i) const;
 
  private:
+  friend class TableStream;
   std::string RenderText() const;
-  std::string RenderCsv() const;
+  // The text rows (and header with `header`), each column at least `width` wide; widens
+  // `width` to this table's cells first.
+  std::string RenderTextLines(std::vector<size_t>& width, bool header) const;
+  std::string RenderCsv(bool header = true) const;
 
   std::vector<Column> columns_;
   std::vector<std::vector<Cell>> rows_;
+};
+
+// TableStream: a listing printed page by page as its pages arrive, so that a fleet of any
+// size is listed in bounded memory and reads as if it had been rendered whole: one header,
+// one JSON array across the pages, text columns as wide as the widest cell so far (a later
+// page may widen them, never narrow them).
+class TableStream {
+ public:
+  TableStream(std::vector<Column> columns, OutputFormat format, std::ostream& out);
+  // Prints `page`'s rows (a Table with this stream's columns), flushed.
+  void Write(const Table& page);
+  // Ends the listing (JSON's closing bracket; a header alone for an empty table).
+  void Finish();
+
+ private:
+  std::vector<Column> columns_;
+  OutputFormat format_;
+  std::ostream& out_;
+  std::vector<size_t> width_;
+  size_t rows_ = 0;
 };
 
 // RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled.
