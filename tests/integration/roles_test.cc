@@ -465,12 +465,7 @@ class RolesTest : public ::testing::Test {
     return std::move(a).value();
   }
 
-  std::vector<v1::AuditEntry> Audit() {
-    v1::ListAuditResponse out;
-    auto st = root_->admin->ListAudit(Ctx().get(), {}, &out);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return {out.entries().begin(), out.entries().end()};
-  }
+  std::vector<v1::AuditEntry> Audit() { return WholeAudit(*root_->admin); }
 
   // Uploads org.fixture@1.0 as `stubs`' operator.
   void UploadFixture(Stubs& stubs) {

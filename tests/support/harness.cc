@@ -160,6 +160,22 @@ std::vector<v1::Device> TestServer::Devices(const std::string& group) {
   return out;
 }
 
+std::vector<v1::AuditEntry> WholeAudit(v1::AdminService::Stub& admin) {
+  std::vector<v1::AuditEntry> out;
+  v1::ListAuditRequest req;
+  do {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    v1::ListAuditResponse resp;
+    auto st = admin.ListAudit(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    if (!st.ok()) break;
+    out.insert(out.end(), resp.entries().begin(), resp.entries().end());
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  return out;
+}
+
 std::string TestServer::CreateOperator(const std::string& dir, const std::string& name,
                                        v1::Role role, const std::vector<std::string>& scopes,
                                        const std::string& hours) {

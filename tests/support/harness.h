@@ -127,6 +127,9 @@ class TestAgent {
   std::unique_ptr<agent::Agent> agent_;
 };
 
+// The whole audit log as `admin` may read it, following its pages.
+std::vector<v1::AuditEntry> WholeAudit(v1::AdminService::Stub& admin);
+
 // Agent options suited to tests: fast reconnects, fast heartbeats.
 agent::AgentOptions FastAgentOptions(const std::string& state_dir, const std::string& server);
 
