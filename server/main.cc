@@ -86,7 +86,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--listen", run.listen, "Address to listen on (port 0 picks one)");
   run_cmd->add_option("--port-file", port_file, "Write the chosen port here once listening");
   run_cmd->add_option("--max-connections", run.max_connections,
-                      "Connections served at once (default 10000, lowered to fit the file limit)");
+                      "Connections served at once (default 50000, lowered to fit the file limit)");
+  run_cmd->add_option("--admit-connects", run.admit_connects_per_s,
+                      "Device connections let in per second; more are told to retry later "
+                      "(0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--admit-enrolments", run.admit_enrolments_per_s,
+                      "Enrolments let in per second; more are told to retry later (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--handshake-timeout-ms", run.handshake_timeout_ms,
                       "Close a connection that has not finished its TLS handshake by then");
   run_cmd->add_option("--idle-timeout-ms", run.idle_timeout_ms,

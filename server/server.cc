@@ -89,6 +89,10 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   }
   PREAU_ASSIGN_OR_RETURN(core.store, Store::Open(opts.data_dir + "/store.db", /*create=*/false));
   PREAU_ASSIGN_OR_RETURN(core.keys, LoadServerKeys(opts.data_dir));
+  core.connect_admission =
+      std::make_unique<Admission>(opts.admit_connects_per_s, opts.admit_connects_per_s);
+  core.enroll_admission =
+      std::make_unique<Admission>(opts.admit_enrolments_per_s, opts.admit_enrolments_per_s);
 
   auto device = std::make_unique<DeviceServiceImpl>(core);
   auto admin = std::make_unique<AdminServiceImpl>(core);

@@ -32,13 +32,18 @@ struct RunOptions {
   std::string listen = "127.0.0.1:0";
   const Clock* clock = nullptr;  // tests inject a ManualClock
   // Connections served at once (lowered to fit the file limit); more are closed at accept.
-  size_t max_connections = 10000;
+  size_t max_connections = 50000;
   // A connection that has not finished its TLS handshake and HTTP/2 preface by then is
   // closed: what an idle or slow unauthenticated client can hold.
   int handshake_timeout_ms = 10000;
   // A connection with no call in flight for this long is closed (devices keep a stream
   // open, so this only ends clients that connected and stopped talking).
   int idle_timeout_ms = 60000;
+  // Devices let in per second (a burst of as many at once), Connect streams and
+  // enrolments; beyond, they are told to retry later (server/fleet/admission.h). 0: no
+  // limit.
+  double admit_connects_per_s = 300;
+  double admit_enrolments_per_s = 100;
   // The teachers' console over HTTPS ("ADDR:PORT"; "" = off). See server/console.
   std::string console_listen;
 };

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "preau/v1/device.pb.h"
 #include "server/admin/open_calls.h"
+#include "server/fleet/admission.h"
 #include "server/fleet/connections.h"
 #include "server/fleet/device_events.h"
 #include "server/pki/server_keys.h"
@@ -54,6 +55,9 @@ struct ServerCore {
   Connections connections;
   DeviceEvents device_events;  // a device connected, left, or reported its state
   OpenCalls operator_calls;  // operators' long calls, ended when one is revoked
+  // The pace at which devices are let in (RunOptions::admit_*): unlimited until Start.
+  std::unique_ptr<Admission> connect_admission = std::make_unique<Admission>(0, 1);
+  std::unique_ptr<Admission> enroll_admission = std::make_unique<Admission>(0, 1);
   const Clock* clock = &Clock::System();
   std::vector<DeviceFeature*> features;
   // The teachers' console (server/console): where it listens ("" = off), and the port it

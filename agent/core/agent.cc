@@ -13,6 +13,7 @@
 #include "common/clock_check.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
+#include "common/retry_after.h"
 #include "common/pki.h"
 
 namespace preau::agent {
@@ -84,11 +85,16 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone(const grpc::Status& s) override {
+    // A server admitting devices at its pace says when to come back.
+    int64_t retry_after_ms = 0;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      retry_after_ms = RetryAfterMs(ctx_.GetServerTrailingMetadata());
+    }
     // The handler is posted BEFORE done_ is set: Agent::Stop returns once done_ is set,
     // and its owner may then destroy the event loop; a post after that would reach a
     // destroyed io_context. The handler waits for done_ before it deletes this stream,
     // and nothing here touches `this` once done_ is set.
-    Post([s](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s); });
+    Post([s, retry_after_ms](Agent* a, uint64_t gen) { a->OnStreamDone(gen, s, retry_after_ms); });
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
     cv_.notify_all();
@@ -177,7 +183,10 @@ std::shared_ptr<grpc::Channel> Agent::MakeChannel() const {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_min.count()));
+  // gRPC also takes its minimum reconnect backoff as the least time a connection attempt
+  // (TCP + TLS handshake) is given: at 1 s, a handshake queued behind a busy server's
+  // others was dropped and started again, about ten times per device after a restart.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.connect_timeout.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
   return grpc::CreateCustomChannel(
       opts_.server,
@@ -293,14 +302,10 @@ void Agent::Start() {
   });
 }
 
-void Agent::Stop() {
-  if (!alive_->load()) return;
-  // Every wait here has a deadline: a stop that cannot finish says so and returns,
-  // rather than hanging the process that asked. The promises are shared with the posted
-  // handlers, which may still run after a wait gave up.
-  constexpr auto kStopDeadline = std::chrono::seconds(10);
+void Agent::RequestStop() {
+  if (!alive_->load() || stop_requested_.valid()) return;
   auto cancelled = std::make_shared<std::promise<Stream*>>();
-  auto cancelled_f = cancelled->get_future();
+  stop_requested_ = cancelled->get_future().share();
   asio::post(strand_, [this, cancelled] {
     stopping_ = true;
     reconnect_timer_.cancel();
@@ -311,17 +316,29 @@ void Agent::Stop() {
     if (stream_) stream_->Cancel();
     cancelled->set_value(stream_);
   });
-  if (cancelled_f.wait_for(kStopDeadline) != std::future_status::ready) {
-    std::fprintf(stderr, "preau-agent: stop: the event loop did not run the stop within 10 s "
+}
+
+void Agent::Stop() {
+  if (!alive_->load()) return;
+  // Every wait here has a deadline: a stop that cannot finish says so and returns,
+  // rather than hanging the process that asked. The promises are shared with the posted
+  // handlers, which may still run after a wait gave up. A loop busy with thousands of
+  // devices' connections can take a while to reach the stop: it is given a minute.
+  constexpr auto kStopDeadline = std::chrono::seconds(60);
+  RequestStop();
+  if (stop_requested_.wait_for(kStopDeadline) != std::future_status::ready) {
+    std::fprintf(stderr, "preau-agent: stop: the event loop did not run the stop within 60 s "
                          "(is it running?); giving up\n");
     alive_->store(false);
+    released_ = false;  // its stream, if any, may still be gRPC's
     return;
   }
-  if (Stream* s = cancelled_f.get(); s && !s->WaitDone(kStopDeadline)) {
+  if (Stream* s = stop_requested_.get(); s && !s->WaitDone(kStopDeadline)) {
     // gRPC still owns the stream: leaking it is the only safe thing left to do.
-    std::fprintf(stderr, "preau-agent: stop: the stream did not end within 10 s of its "
+    std::fprintf(stderr, "preau-agent: stop: the stream did not end within 60 s of its "
                          "cancellation; leaving it\n");
     alive_->store(false);
+    released_ = false;
     return;
   }
   // The stream's own OnDone handler may run before or after this; once alive_ is false it
@@ -379,9 +396,26 @@ void Agent::Resync() {
   if (stream_) SendHello();
 }
 
-void Agent::ScheduleReconnect() {
+void Agent::ScheduleReconnect(int64_t retry_after_ms, bool was_connected) {
   if (stopping_) return;
   using std::chrono::milliseconds;
+  if (retry_after_ms > 0) {
+    // Admission control: the server gave this device a slot. Come back then, a little
+    // later at random (never earlier), without counting it as a failure.
+    std::uniform_int_distribution<int64_t> late(0, std::min<int64_t>(retry_after_ms / 4 + 200, 5'000));
+    ArmReconnect(milliseconds(retry_after_ms + late(rng_)));
+    return;
+  }
+  if (was_connected) {
+    // The stream of a connected device ended: the server went away, and with it every
+    // device at the same moment. Spread the first try over the reconnect window so that a
+    // whole fleet does not come back within the same second.
+    int64_t window = std::min(opts_.reconnect_spread.count(), opts_.backoff_max.count());
+    std::uniform_int_distribution<int64_t> spread(opts_.backoff_min.count() / 4,
+                                                  std::max(opts_.backoff_min.count() / 4, window));
+    ArmReconnect(milliseconds(spread(rng_)));
+    return;
+  }
   int64_t min = opts_.backoff_min.count(), max = opts_.backoff_max.count();
   int64_t delay = min << std::min(attempt_, 20);
   if (delay > max || delay <= 0) delay = max;
@@ -397,7 +431,11 @@ void Agent::ScheduleReconnect() {
   // Full jitter over the upper half, so a fleet that lost its server does not return at once.
   std::uniform_int_distribution<int64_t> jitter(delay / 2, delay);
   ++attempt_;
-  reconnect_timer_.expires_after(milliseconds(jitter(rng_)));
+  ArmReconnect(milliseconds(jitter(rng_)));
+}
+
+void Agent::ArmReconnect(std::chrono::milliseconds delay) {
+  reconnect_timer_.expires_after(delay);
   reconnect_timer_.async_wait(asio::bind_executor(
       strand_, [this, alive = std::weak_ptr<std::atomic<bool>>(alive_)](boost::system::error_code ec) {
         auto a = alive.lock();
@@ -405,8 +443,14 @@ void Agent::ScheduleReconnect() {
       }));
 }
 
-void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
+void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s, int64_t retry_after_ms) {
   if (gen != gen_ || stopping_) return;
+  bool was_connected;
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    was_connected = status_.connected;
+    if (retry_after_ms > 0) ++status_.deferrals;
+  }
   // Posted by OnDone just before it lets go of the stream: wait for that (microseconds).
   if (!stream_->WaitDone(std::chrono::seconds(10))) {
     std::fprintf(stderr, "preau-agent: a finished stream did not let go within 10 s; leaving it\n");
@@ -436,7 +480,7 @@ void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s) {
       s.error_message().find(" was retired") != std::string::npos) {
     for (auto& f : features_) f->OnRetired();
   }
-  ScheduleReconnect();
+  ScheduleReconnect(retry_after_ms, was_connected && s.error_code() != grpc::StatusCode::PERMISSION_DENIED);
 }
 
 void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {

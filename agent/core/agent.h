@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -43,6 +44,12 @@ struct AgentOptions {
   std::chrono::milliseconds inventory_check{15 * 60'000};
   std::chrono::milliseconds backoff_min{1'000};
   std::chrono::milliseconds backoff_max{300'000};
+  // The least time a connection attempt (TCP and TLS handshake) gets before gRPC gives
+  // up on it: a server busy with a whole fleet's handshakes answers late, not never.
+  std::chrono::milliseconds connect_timeout{20'000};
+  // A connected device whose stream ends tries again at a random moment within this
+  // window: after a server restart, the fleet comes back spread over it.
+  std::chrono::milliseconds reconnect_spread{10'000};
   size_t outbox_max = 10'000;  // reports kept while offline; the oldest are dropped past it
   // The device certificate is renewed (DeviceService.Renew, a new key) once it has less
   // than this left; checked on every connection and every renew_check.
@@ -60,6 +67,7 @@ struct AgentStatus {
   int64_t outbox_pending = 0;
   std::string last_refusal;    // "<report id>: <why>" for the last report the server refused
   int renewals = 0;            // certificates renewed by this process
+  int deferrals = 0;           // connections the server's admission told to come back later
   int64_t certificate_not_after_unix = 0;  // the end of the certificate in use
 };
 
@@ -73,10 +81,17 @@ class Agent : private AgentContext {
   void AddFeature(std::unique_ptr<AgentFeature> feature);
   // Starts connecting (returns at once).
   void Start();
+  // Asks the agent to stop and returns at once; Stop() then waits. A fleet asks every
+  // agent first, so that all their stops wait behind the event loop's backlog together
+  // rather than one after the other.
+  void RequestStop();
   // Closes the stream and cancels timers; blocks until the stream is gone, at most about
-  // 10 s per step (then it logs what did not finish and returns). Call from a thread
+  // a minute per step (then it logs what did not finish and returns). Call from a thread
   // other than the io_context's.
   void Stop();
+  // False when Stop gave up while gRPC still held this agent's stream: the agent and its
+  // io_context must then be kept (leaked), as gRPC may still call into them.
+  bool released() const { return released_; }
 
   AgentStatus status() const;
   Platform& platform() override { return *platform_; }
@@ -98,9 +113,12 @@ class Agent : private AgentContext {
   void Resync() override;
 
   void Connect();
-  void ScheduleReconnect();
+  // After a stream ended: at the server's hint if it gave one, spread over the reconnect
+  // window if the device was connected, else with jittered exponential backoff.
+  void ScheduleReconnect(int64_t retry_after_ms, bool was_connected);
+  void ArmReconnect(std::chrono::milliseconds delay);
   void OnServerMessage(uint64_t gen, const v1::ServerMessage& msg);
-  void OnStreamDone(uint64_t gen, const grpc::Status& status);
+  void OnStreamDone(uint64_t gen, const grpc::Status& status, int64_t retry_after_ms);
   void SendHello();
   void FlushOutbox();
   // Runs `tick` on the strand every `every` while the agent runs and `tick` returns true.
@@ -145,6 +163,9 @@ class Agent : private AgentContext {
   std::minstd_rand rng_;
   uint64_t next_msg_ = 0;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  // Set by RequestStop: the stream being cancelled (null if none), once the loop ran it.
+  std::shared_future<Stream*> stop_requested_;
+  bool released_ = true;
 
   mutable std::mutex status_mu_;
   AgentStatus status_;

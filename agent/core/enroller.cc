@@ -1,12 +1,15 @@
 #include "agent/core/enroller.h"
 
 #include <chrono>
+#include <random>
+#include <thread>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
+#include "common/retry_after.h"
 #include "common/pki.h"
 #include "preau/v1/device.grpc.pb.h"
 
@@ -29,9 +32,26 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   req.set_requested_name(opts.name);
   *req.mutable_inventory() = opts.inventory;
   v1::EnrollResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opts.timeout_ms));
-  grpc::Status gs = stub->Enroll(&ctx, req, &resp);
+  grpc::Status gs;
+  // A server enrolling a whole school at once lets devices in at its pace and tells the
+  // others when to come back: wait for that slot (a little later at random), for at most
+  // kMaxAdmissionWait in all.
+  constexpr auto kMaxAdmissionWait = std::chrono::minutes(10);
+  const auto give_up = std::chrono::steady_clock::now() + kMaxAdmissionWait;
+  std::minstd_rand rng(std::random_device{}());
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opts.timeout_ms));
+    gs = stub->Enroll(&ctx, req, &resp);
+    int64_t hint = gs.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED
+                       ? RetryAfterMs(ctx.GetServerTrailingMetadata())
+                       : 0;
+    if (hint == 0) break;
+    std::uniform_int_distribution<int64_t> late(0, std::min<int64_t>(hint / 4 + 200, 5'000));
+    auto wait = std::chrono::milliseconds(hint + late(rng));
+    if (std::chrono::steady_clock::now() + wait > give_up) break;
+    std::this_thread::sleep_for(wait);
+  }
   if (!gs.ok()) return FromGrpc(gs).Context("enrolment with " + opts.server + " refused");
 
   // Check what came back before keeping it: the certificate must be for our key and

@@ -45,6 +45,14 @@ void FlagClone(ServerCore& core, const std::string& device_id, const std::string
 class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
  public:
   DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core) {
+    // Before any work for it: a fleet coming back at once is let in at the server's pace,
+    // the rest told when to come back (on the connection they already hold).
+    grpc::Status admitted = core_.connect_admission->AdmitCall(*ctx, "device connections");
+    if (!admitted.ok()) {
+      finished_ = true;
+      Finish(admitted);
+      return;
+    }
     auto dev = AuthenticateDevice(*ctx, *core_.store);
     if (!dev.ok()) {
       finished_ = true;
@@ -356,6 +364,13 @@ Status DeviceServiceImpl::DoEnroll(const grpc::CallbackServerContext& ctx,
 grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext* ctx,
                                                     const v1::EnrollRequest* req,
                                                     v1::EnrollResponse* resp) {
+  // A refusal for the pace changes nothing and costs nothing: no audit row for it.
+  if (grpc::Status admitted = core_.enroll_admission->AdmitCall(*ctx, "enrolments");
+      !admitted.ok()) {
+    auto* r = ctx->DefaultReactor();
+    r->Finish(admitted);
+    return r;
+  }
   v1::AuditEntry entry;
   entry.set_at_unix_ms(core_.Now());
   entry.set_actor("enrollment");

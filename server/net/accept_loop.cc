@@ -22,8 +22,9 @@ namespace preau::server {
 namespace {
 
 // Descriptors kept free beyond the connections for the database, artifacts being served,
-// logs and gRPC's own (its threads' wake-ups and pollers).
-size_t ReservedDescriptors(size_t limit) { return std::max<size_t>(64, limit / 10); }
+// logs and gRPC's own (its threads' wake-ups and pollers): a few dozen in use, measured
+// with 19,000 devices connected; 2 % of the limit (400 of 20,000) leaves ample room.
+size_t ReservedDescriptors(size_t limit) { return std::max<size_t>(64, limit / 50); }
 
 size_t FileLimit() {
   rlimit rl{};

@@ -70,8 +70,10 @@ std::shared_ptr<grpc::Channel> DeviceChannel(const std::string& state_dir,
 }
 
 TestServer::TestServer(const std::string& dir, const Clock* clock,
-                       const std::string& console_listen)
-    : data_(dir + "/server"), clock_(clock), console_listen_(console_listen) {
+                       const std::string& console_listen,
+                       std::function<void(server::RunOptions&)> tune)
+    : data_(dir + "/server"), clock_(clock), console_listen_(console_listen),
+      tune_(std::move(tune)) {
   server::InitOptions init;
   init.data_dir = data_;
   init.authority_name = "Ville de Test";
@@ -88,6 +90,7 @@ void TestServer::StartOn(const std::string& listen) {
   run.listen = listen;
   run.clock = clock_;
   run.console_listen = console_listen_;
+  if (tune_) tune_(run);
   auto s = server::Server::Start(run);
   ASSERT_TRUE(s.ok()) << s.status().message();
   server_ = std::move(s).value();

@@ -50,8 +50,10 @@ class TestServer {
  public:
   // Initialises a data folder in `dir` and starts a server on 127.0.0.1:0; with
   // `console_listen` ("127.0.0.1:0"), the teachers' console too (console_port()).
+  // `tune` adjusts the server's run options (e.g. its admission rates).
   explicit TestServer(const std::string& dir, const Clock* clock = nullptr,
-                      const std::string& console_listen = "");
+                      const std::string& console_listen = "",
+                      std::function<void(server::RunOptions&)> tune = {});
   ~TestServer();
   void Stop();
   // Stops and starts again on the same data folder and the same port.
@@ -87,6 +89,7 @@ class TestServer {
   std::string data_;
   const Clock* clock_;
   std::string console_listen_;
+  std::function<void(server::RunOptions&)> tune_;
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   int port_ = 0;

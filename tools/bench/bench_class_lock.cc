@@ -31,6 +31,7 @@
 #include "preau/v1/command.grpc.pb.h"
 #include "server/server.h"
 #include "tools/bench/child_server.h"
+#include "tools/bench/class_lock_runs.h"
 #include "tools/bench/stats.h"
 #include "tools/sim/fleet.h"
 
@@ -39,7 +40,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 using preau::bench::Ms;
-using preau::bench::Percentile;
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_class_lock: %s\n", what.c_str());
@@ -137,52 +137,9 @@ int main(int argc, char** argv) {
               devices, Ms(SteadyClock::now() - t0) / 1000, server_streams(),
               fds);
 
-  // Warm the channel (TLS handshake, HTTP/2 settings) before measuring.
-  for (int i = 0; i < 20; ++i) {
-    grpc::ClientContext ctx;
-    preau::v1::Operator me;
-    admin->WhoAmI(&ctx, preau::v1::WhoAmIRequest(), &me);
-  }
-
-  std::vector<double> lock_ms, unary_ms;
-  for (int i = 0; i < runs; ++i) {
-    for (int k = 0; k < 5; ++k) {
-      grpc::ClientContext ctx;
-      preau::v1::Operator me;
-      auto a = SteadyClock::now();
-      auto st = admin->WhoAmI(&ctx, preau::v1::WhoAmIRequest(), &me);
-      unary_ms.push_back(Ms(SteadyClock::now() - a));
-      if (!st.ok()) Die("WhoAmI: " + st.error_message());
-    }
-    preau::v1::ClassCommandRequest req;
-    req.set_group(kClass);
-    req.set_kind(i % 2 == 0 ? preau::v1::COMMAND_LOCK : preau::v1::COMMAND_UNLOCK);
-    if (i % 2 == 0) req.set_message("Regardez le tableau");
-    preau::v1::ClassCommandResponse resp;
-    grpc::ClientContext ctx;
-    auto a = SteadyClock::now();
-    auto st = klass->Run(&ctx, req, &resp);
-    lock_ms.push_back(Ms(SteadyClock::now() - a));
-    if (!st.ok()) Die("class command: " + st.error_message());
-    size_t done = 0;
-    for (const auto& r : resp.results()) done += r.outcome() == preau::v1::DEVICE_DONE;
-    if (done != class_size) {
-      Die("run " + std::to_string(i) + ": only " + std::to_string(done) + " of " +
-          std::to_string(class_size) + " devices acked");
-    }
-  }
-
-  double lp50 = Percentile(lock_ms, 0.5), lp99 = Percentile(lock_ms, 0.99);
-  double up50 = Percentile(unary_ms, 0.5), up99 = Percentile(unary_ms, 0.99);
-  std::printf("class of %zu among %zu connected devices, %d runs (lock/unlock alternating)\n",
-              class_size, devices, runs);
-  std::printf("  class command to last ack:  p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", lp50,
-              lp99, *std::max_element(lock_ms.begin(), lock_ms.end()));
-  std::printf("  bare unary call (WhoAmI):   p50 %7.2f ms   p99 %7.2f ms   (%zu calls)\n", up50,
-              up99, unary_ms.size());
-  std::printf("  ratio class/unary:          p50 %7.1fx     p99 %7.1fx\n", lp50 / up50,
-              lp99 / up99);
-  std::printf("  target p99 < 100 ms: %s\n", lp99 < 100 ? "met" : "NOT met");
+  auto times = preau::bench::RunClassLocks(*admin, *klass, kClass, class_size, runs);
+  if (!times.ok()) Die(times.status().message());
+  preau::bench::PrintClassLocks(*times, class_size, devices, runs);
 
   in_class->Stop();
   if (rest) rest->Stop();

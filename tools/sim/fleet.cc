@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 
 namespace preau::sim {
@@ -48,7 +49,7 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
         a.ca_pem = opts.ca_pem;
         a.enroll_token = opts.token;
         a.name = "sim-" + std::to_string(opts.first_seed + i);
-        auto agent = agent::Agent::Create(f->io_, a, agent::MakeSimPlatform(opts.first_seed + i));
+        auto agent = agent::Agent::Create(*f->io_, a, agent::MakeSimPlatform(opts.first_seed + i));
         if (!agent.ok()) {
           std::lock_guard<std::mutex> lock(err_mu);
           if (first_error.ok()) first_error = agent.status().Context("device " + a.name);
@@ -67,9 +68,9 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
     return first_error;
   }
   f->work_ = std::make_unique<
-      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(f->io_.get_executor());
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(f->io_->get_executor());
   for (int t = 0; t < std::max(1, opts.threads); ++t) {
-    f->threads_.emplace_back([io = &f->io_] { io->run(); });
+    f->threads_.emplace_back([io = f->io_.get()] { io->run(); });
   }
   for (size_t i = 0; i < f->agents_.size(); ++i) {
     auto& a = f->agents_[i];
@@ -88,15 +89,35 @@ size_t Fleet::Connected() const {
 }
 
 void Fleet::Stop() {
+  // Every agent is asked first: with thousands of devices the loop may be busy for a
+  // while (each new connection sets up its TLS context on it), and the stops then wait
+  // behind that backlog once, together, instead of one agent after the other.
   for (auto& a : agents_) {
-    if (a) a->Stop();
+    if (a) a->RequestStop();
+  }
+  bool leak = false;
+  for (auto& a : agents_) {
+    if (a) {
+      a->Stop();
+      leak = leak || !a->released();
+    }
   }
   // The loop stops before the agents are destroyed: a timer that expired just as an agent
   // stopped still has its handler on the way, and it must never run on a deleted agent.
-  work_.reset();
-  io_.stop();
+  if (work_) work_.reset();
+  io_->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (leak) {
+    // gRPC may still call into a stream an agent could not release (and through it, the
+    // agent and the loop): destroying them would be a use after free. Keep them.
+    std::fprintf(stderr, "preau-sim: some agents could not be released; keeping them\n");
+    for (auto& a : agents_) {
+      if (a && !a->released()) (void)a.release();
+    }
+    (void)io_.release();
+    io_ = std::make_unique<boost::asio::io_context>();
+  }
   agents_.clear();
 }
 

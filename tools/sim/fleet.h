@@ -43,7 +43,9 @@ class Fleet {
 
  private:
   Fleet() = default;
-  boost::asio::io_context io_;
+  // On the heap: if an agent could not be released (its stream still gRPC's), the loop
+  // and that agent are leaked rather than destroyed under gRPC's feet.
+  std::unique_ptr<boost::asio::io_context> io_ = std::make_unique<boost::asio::io_context>();
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<agent::Agent>> agents_;

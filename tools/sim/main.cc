@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   app.add_option("--first-seed", opts.first_seed, "Seed of the first device (models, serials)");
   app.add_option("--threads", opts.threads, "Event-loop threads");
   app.add_option("--for", run_for, "Stop after this many seconds once all are connected (0: until a signal)");
+  std::string status_file;
+  app.add_option("--status-file", status_file,
+                 "Rewrite FILE every second with 'CONNECTED COUNT' (for benchmarks)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -44,21 +47,36 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "preau-sim: %zu devices ready in %.2f s (%.0f devices/s)\n", (*fleet)->size(),
                (*fleet)->enroll_seconds(), (*fleet)->size() / std::max(1e-9, (*fleet)->enroll_seconds()));
+  auto write_status = [&] {
+    if (status_file.empty()) return;
+    (void)preau::WriteFileAtomic(status_file, std::to_string((*fleet)->Connected()) + " " +
+                                                  std::to_string((*fleet)->size()) + "\n");
+  };
+  // Waits up to `seconds` for a stop signal, rewriting the status file every second;
+  // true if a signal came.
+  auto wait_signal = [&](double seconds) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      write_status();
+      struct timespec ts = {1, 0};
+      siginfo_t info;
+      if (sigtimedwait(&set, &info, &ts) > 0) return true;
+    }
+    return false;
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((*fleet)->Connected() < (*fleet)->size() && std::chrono::steady_clock::now() < deadline) {
+  for (int i = 0; (*fleet)->Connected() < (*fleet)->size() &&
+                  std::chrono::steady_clock::now() < deadline; ++i) {
+    if (i % 20 == 0) write_status();
     struct timespec ts = {0, 50'000'000};
     siginfo_t info;
-    if (sigtimedwait(&set, &info, &ts) > 0) return 0;
+    if (sigtimedwait(&set, &info, &ts) > 0) {
+      (*fleet)->Stop();
+      return 0;
+    }
   }
   std::fprintf(stderr, "preau-sim: %zu/%zu connected\n", (*fleet)->Connected(), (*fleet)->size());
-  if (run_for > 0) {
-    struct timespec ts = {static_cast<time_t>(run_for), 0};
-    siginfo_t info;
-    sigtimedwait(&set, &info, &ts);
-  } else {
-    int sig;
-    sigwait(&set, &sig);
-  }
+  wait_signal(run_for > 0 ? run_for : 1e12);
   (*fleet)->Stop();
   return 0;
 }

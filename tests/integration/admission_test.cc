@@ -1,0 +1,107 @@
+// Admission: a server that lets devices in at a set pace answers the rest at once with
+// RESOURCE_EXHAUSTED and a retry-after hint, which agents and enrolment honour: a burst
+// of devices far beyond the rate ends with every one of them enrolled and connected.
+// The real server on 127.0.0.1:0 (SQLite file, mTLS) and real agents of the simulator.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include "agent/core/enroller.h"
+#include "common/grpc_credentials.h"
+#include "common/pki.h"
+#include "common/retry_after.h"
+#include "preau/v1/device.grpc.pb.h"
+#include "tests/support/harness.h"
+#include "tools/sim/fleet.h"
+
+namespace preau::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kClass = "ville/jules-ferry/cm2-a";
+
+// An enrolment beyond the rate is answered at once, clearly, with a hint, and changes
+// nothing (the token keeps its use); the same enrolment through the agent's enroller
+// waits for its slot and succeeds.
+TEST(AdmissionTest, AnEnrolmentBeyondTheRateIsToldWhenToComeBack) {
+  TempDir dir;
+  TestServer server(dir.path(), nullptr, "", [](server::RunOptions& run) {
+    run.admit_enrolments_per_s = 0.5;  // one now, the next in 2 s
+  });
+  server.CreateGroup(kClass);
+  std::string token = server.CreateToken(kClass, /*uses=*/2);
+
+  auto enroll_raw = [&](grpc::ClientContext& ctx) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = v1::DeviceService::NewStub(
+        grpc::CreateCustomChannel(server.address(), MtlsCredentials(server.ca_pem()), args));
+    auto key = pki::GenerateKey();
+    v1::EnrollRequest req;
+    req.set_token(token);
+    req.set_csr_pem(*pki::CreateCsr(key->private_key_pem, "preau-device"));
+    v1::EnrollResponse resp;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub->Enroll(&ctx, req, &resp);
+  };
+  grpc::ClientContext first_ctx;
+  ASSERT_TRUE(enroll_raw(first_ctx).ok());
+  grpc::ClientContext second_ctx;
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status second = enroll_raw(second_ctx);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_NE(second.error_message().find("retry in"), std::string::npos) << second.error_message();
+  int64_t hint = RetryAfterMs(second_ctx.GetServerTrailingMetadata());
+  EXPECT_GT(hint, 0);
+  EXPECT_LE(hint, 2000);
+  EXPECT_LT(took, 1500ms) << "answered at once, not left to time out";
+  EXPECT_EQ(server.Devices().size(), 1u) << "the deferred enrolment changed nothing";
+
+  // The agent's enroller honours the hint and gets in with the token's second use.
+  agent::EnrollRequestOptions e;
+  e.server = server.address();
+  e.ca_pem = server.ca_pem();
+  e.token = token;
+  e.name = "patient";
+  auto id = agent::Enroll(e);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_EQ(server.Devices().size(), 2u);
+  EXPECT_GE(server.server().core().enroll_admission->stats().deferred, 1u);
+}
+
+// 80 devices enrol and connect at once against a server admitting 20 of each per second:
+// many are told to come back later, and every one ends enrolled and connected.
+TEST(AdmissionTest, ABurstBeyondTheRateEndsWithEveryDeviceConnected) {
+  TempDir dir;
+  TestServer server(dir.path(), nullptr, "", [](server::RunOptions& run) {
+    run.admit_connects_per_s = 20;
+    run.admit_enrolments_per_s = 20;
+  });
+  server.CreateGroup(kClass);
+  constexpr size_t kDevices = 80;
+  sim::FleetOptions fo;
+  fo.server = server.address();
+  fo.ca_pem = server.ca_pem();
+  fo.token = server.CreateToken(kClass, kDevices);
+  fo.count = kDevices;
+  fo.enroll_parallelism = 40;
+  fo.agent = FastAgentOptions("", "");
+  auto fleet = sim::Fleet::Start(fo);
+  ASSERT_TRUE(fleet.ok()) << fleet.status().message();
+  EXPECT_TRUE(WaitUntil([&] { return (*fleet)->Connected() == kDevices; }, 60s))
+      << (*fleet)->Connected() << "/" << kDevices << " connected";
+  auto connects = server.server().core().connect_admission->stats();
+  auto enrolments = server.server().core().enroll_admission->stats();
+  EXPECT_GT(enrolments.deferred, 0u) << "40 enrolments at once against 20 per second";
+  EXPECT_GT(connects.deferred, 0u) << "80 connections at once against 20 per second";
+  int deferrals = 0;
+  for (size_t i = 0; i < (*fleet)->size(); ++i) deferrals += (*fleet)->agent(i).status().deferrals;
+  EXPECT_GT(deferrals, 0) << "agents were told to retry later, and came back";
+  EXPECT_LE(static_cast<uint64_t>(deferrals), connects.deferred);
+  EXPECT_EQ(server.Devices().size(), kDevices);
+  (*fleet)->Stop();
+}
+
+}  // namespace
+}  // namespace preau::testing
