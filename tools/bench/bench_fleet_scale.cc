@@ -161,7 +161,14 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/bench-scale-XXXXXX";
   if (!mkdtemp(tmpl)) Die("mkdtemp failed");
   const std::string root = tmpl, data = root + "/server";
-  pid_t init = preau::bench::Spawn({bin + "/preau-server", "init", "--data", data}, root + "/init.log");
+  // Each simulator reaches the server on its own loopback address, which the server's
+  // certificate must name.
+  size_t processes = 1 + (devices - class_size + per_process - 1) / per_process;
+  std::vector<std::string> init_args = {bin + "/preau-server", "init", "--data", data};
+  for (size_t n = 0; n < processes; ++n) {
+    init_args.insert(init_args.end(), {"--host", "127.0.0." + std::to_string(2 + n)});
+  }
+  pid_t init = preau::bench::Spawn(init_args, root + "/init.log");
   int st = 0;
   waitpid(init, &st, 0);
   if (st != 0) Die("preau-server init failed");
