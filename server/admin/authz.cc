@@ -1,12 +1,13 @@
 #include "server/admin/authz.h"
 
 #include "server/admin/hours.h"
+#include "server/admin/refusal_texts.h"
 
 namespace preau::server {
 
 namespace {
 std::string Who(const OperatorRecord& op) {
-  return "operator '" + op.name + "' (" + RoleName(op.role) + ")";
+  return Say(refusal::kOperator, {op.name, RoleName(op.role)});
 }
 }  // namespace
 
@@ -17,8 +18,8 @@ Status RequirePermission(const OperatorRecord& op, Permission p, const std::stri
 
 Status Authorize(const OperatorRecord& op, const RpcRule& rule, int64_t now_ms) {
   if (!RoleHas(op.role, rule.permission)) {
-    return PermissionDenied(Who(op) + " may not " + PermissionWhat(rule.permission) + " (" +
-                            rule.rpc + " needs " + PermissionName(rule.permission) + ")");
+    return PermissionDenied(Say(refusal::kRoleMayNot, {Who(op), PermissionWhat(rule.permission),
+                                                       rule.rpc, PermissionName(rule.permission)}));
   }
   const RoleSpec* spec = FindRole(op.role);
   // Seeing oneself and renewing one's credentials are not acts on the fleet.
@@ -43,10 +44,9 @@ Status RequireScope(const OperatorRecord& op, const std::string& group) {
   if (auto* audit = PendingAudit::Current()) audit->NoteGroup(group);
   if (InScope(op, group)) return Status::Ok();
   if (group.empty()) {
-    return PermissionDenied(Who(op) + " is limited to its scopes and may not act on the "
-                            "whole authority");
+    return PermissionDenied(Say(refusal::kNotWholeAuthority, {Who(op)}));
   }
-  return PermissionDenied(Who(op) + " has no rights on group '" + group + "'");
+  return PermissionDenied(Say(refusal::kNoRightsOnGroup, {Who(op), group}));
 }
 
 Result<DeviceRecord> DeviceInScope(Store& store, const OperatorRecord& op, const std::string& id) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/policy/local_time.h"
+#include "server/admin/refusal_texts.h"
 
 namespace preau::server {
 
@@ -116,9 +117,9 @@ Status CheckHours(const std::string& operator_name, const std::string& hours, in
       return Status::Ok();
     }
   }
-  return PermissionDenied("operator '" + operator_name + "' may act only " +
-                          FormatHours(*windows) + " (" + kOperatorHoursZone + "); it is " +
-                          kDayNames[t.weekday] + " " + Hhmm(t.minute_of_day));
+  return PermissionDenied(Say(refusal::kOutsideHours,
+                              {operator_name, FormatHours(*windows), kOperatorHoursZone,
+                               kDayNames[t.weekday] + std::string(" ") + Hhmm(t.minute_of_day)}));
 }
 
 }  // namespace preau::server

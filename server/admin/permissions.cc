@@ -9,36 +9,37 @@ struct PermissionText {
   Permission permission;
   const char* name;
   const char* what;  // "may not ..."
+  const char* what_fr;  // the same in French, for the console ("ne peut pas ...")
 };
 
 const std::vector<PermissionText>& PermissionNames() {
   static const std::vector<PermissionText> kNames = {
-      {P::kWhoAmI, "whoami", "see itself"},
-      {P::kSeeGroups, "see-groups", "see groups"},
-      {P::kManageGroups, "manage-groups", "create groups"},
-      {P::kEnrollDevices, "enroll-devices", "create enrollment tokens"},
-      {P::kSeeDevices, "see-devices", "see devices"},
-      {P::kManageDevices, "manage-devices", "move or retire devices"},
-      {P::kSupportDevices, "support-devices", "resend policies or restart agents"},
-      {P::kSeeAudit, "see-audit", "read the audit log"},
-      {P::kSeeOperators, "see-operators", "see operators"},
-      {P::kManageOperators, "manage-operators", "manage operators"},
-      {P::kApplyPolicies, "apply-policies", "apply policies"},
-      {P::kSeePolicyStatus, "see-policy-status", "see policy status"},
-      {P::kUploadApps, "upload-apps", "upload apps"},
-      {P::kAssignApps, "assign-apps", "assign apps"},
-      {P::kReviewApps, "review-apps", "review apps"},
-      {P::kSeeApps, "see-apps", "see apps"},
-      {P::kSeeAppStatus, "see-app-status", "see devices' apps"},
-      {P::kImportFilters, "import-filters", "import filter lists"},
-      {P::kSeeFilters, "see-filters", "see filter lists"},
-      {P::kTestFilters, "test-filters", "test the filter"},
-      {P::kClassCommands, "class-commands", "run class commands"},
-      {P::kDeviceReports, "device-reports", "see reports per device"},
-      {P::kCountReports, "count-reports", "build reports"},
-      {P::kExportDevice, "export-device", "export a device's data"},
-      {P::kImportStock, "import-stock", "import stock-taking"},
-      {P::kRetention, "retention", "see or change retention"},
+      {P::kWhoAmI, "whoami", "see itself", "se voir elle-même"},
+      {P::kSeeGroups, "see-groups", "see groups", "voir les groupes"},
+      {P::kManageGroups, "manage-groups", "create groups", "créer des groupes"},
+      {P::kEnrollDevices, "enroll-devices", "create enrollment tokens", "créer des jetons d'inscription"},
+      {P::kSeeDevices, "see-devices", "see devices", "voir les appareils"},
+      {P::kManageDevices, "manage-devices", "move or retire devices", "déplacer ou retirer des appareils"},
+      {P::kSupportDevices, "support-devices", "resend policies or restart agents", "renvoyer les politiques ou redémarrer les agents"},
+      {P::kSeeAudit, "see-audit", "read the audit log", "lire le journal d'audit"},
+      {P::kSeeOperators, "see-operators", "see operators", "voir les opérateurs"},
+      {P::kManageOperators, "manage-operators", "manage operators", "gérer les opérateurs"},
+      {P::kApplyPolicies, "apply-policies", "apply policies", "appliquer des politiques"},
+      {P::kSeePolicyStatus, "see-policy-status", "see policy status", "voir l'état des politiques"},
+      {P::kUploadApps, "upload-apps", "upload apps", "déposer des applis"},
+      {P::kAssignApps, "assign-apps", "assign apps", "attribuer des applis"},
+      {P::kReviewApps, "review-apps", "review apps", "relire des applis"},
+      {P::kSeeApps, "see-apps", "see apps", "voir les applis"},
+      {P::kSeeAppStatus, "see-app-status", "see devices' apps", "voir les applis des appareils"},
+      {P::kImportFilters, "import-filters", "import filter lists", "importer des listes de filtrage"},
+      {P::kSeeFilters, "see-filters", "see filter lists", "voir les listes de filtrage"},
+      {P::kTestFilters, "test-filters", "test the filter", "tester le filtre"},
+      {P::kClassCommands, "class-commands", "run class commands", "lancer des commandes de classe"},
+      {P::kDeviceReports, "device-reports", "see reports per device", "voir les rapports par appareil"},
+      {P::kCountReports, "count-reports", "build reports", "produire des rapports"},
+      {P::kExportDevice, "export-device", "export a device's data", "exporter les données d'un appareil"},
+      {P::kImportStock, "import-stock", "import stock-taking", "importer un inventaire"},
+      {P::kRetention, "retention", "see or change retention", "voir ou changer les durées de conservation"},
   };
   return kNames;
 }
@@ -170,6 +171,13 @@ std::string PermissionWhat(Permission p) {
     if (t.permission == p) return t.what;
   }
   return "do this";
+}
+
+std::optional<std::string> PermissionWhatInFrench(const std::string& what) {
+  for (const auto& t : PermissionNames()) {
+    if (what == t.what) return std::string(t.what_fr);
+  }
+  return std::nullopt;
 }
 
 std::string PermissionTableMarkdown() {

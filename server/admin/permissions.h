@@ -6,6 +6,7 @@
 // by tests/integration/roles_test.cc). Adding an RPC is adding one row to kRpcRules.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,8 @@ const RpcRule* FindRpcRule(std::string_view rpc);
 bool RoleHas(v1::Role role, Permission p);
 std::string PermissionName(Permission p);  // "manage-operators"
 std::string PermissionWhat(Permission p);  // "manage operators"
+// The French of a PermissionWhat text (the console's refusals); nullopt for another text.
+std::optional<std::string> PermissionWhatInFrench(const std::string& what);
 
 // The README's table: one row per RPC, one column per role, "yes" where allowed.
 std::string PermissionTableMarkdown();

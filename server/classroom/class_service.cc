@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "server/admin/authz.h"
 #include "server/admin/operator_call.h"
+#include "server/admin/refusal_texts.h"
 #include "server/pki/peer.h"
 
 namespace preau::server {
@@ -32,13 +33,13 @@ bool IsDomainName(const std::string& s) {
 }
 
 Status CheckUrl(const std::string& url, const std::string& flag) {
-  if (url.empty()) return InvalidArgument(flag + " is required");
-  if (url.size() > kMaxUrlBytes) return InvalidArgument(flag + " is longer than 2048 bytes");
+  if (url.empty()) return InvalidArgument(Say(refusal::kRequired, {flag}));
+  if (url.size() > kMaxUrlBytes) return InvalidArgument(Say(refusal::kUrlTooLong, {flag}));
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    return InvalidArgument(flag + " '" + url + "': expected an http:// or https:// address");
+    return InvalidArgument(Say(refusal::kNotHttp, {flag, url}));
   }
   for (unsigned char c : url) {
-    if (c <= ' ' || c == 0x7f) return InvalidArgument(flag + ": spaces and control characters are not allowed in a URL");
+    if (c <= ' ' || c == 0x7f) return InvalidArgument(Say(refusal::kUrlSpaces, {flag}));
   }
   return Status::Ok();
 }
@@ -48,8 +49,7 @@ Status CheckUrl(const std::string& url, const std::string& flag) {
 // console escape sequence.
 Status CheckDisplayText(const std::string& text, const std::string& flag) {
   if (text.size() > kMaxMessageBytes) {
-    return InvalidArgument(flag + " is longer than 500 bytes (" + std::to_string(text.size()) +
-                           ")");
+    return InvalidArgument(Say(refusal::kTextTooLong, {flag, std::to_string(text.size())}));
   }
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
@@ -58,8 +58,7 @@ Status CheckDisplayText(const std::string& text, const std::string& flag) {
     if ((len == 1 && ((c < 0x20 && c != '\n') || c == 0x7F)) || c1) {
       char code[16];
       std::snprintf(code, sizeof code, "U+%04X", len == 1 ? c : static_cast<unsigned char>(text[i + 1]));
-      return InvalidArgument(flag + ": control character " + code + " at byte " +
-                             std::to_string(i) + " is not allowed (no terminal escapes)");
+      return InvalidArgument(Say(refusal::kControlCharacter, {flag, code, std::to_string(i)}));
     }
     i += len == 0 ? 1 : len;
   }
@@ -124,7 +123,7 @@ class ClassRun final : public std::enable_shared_from_this<ClassRun> {
     PREAU_RETURN_IF_ERROR(ValidateGroupPath(req.group()));
     PREAU_RETURN_IF_ERROR(RequireScope(op, req.group()));
     if (!core_.store->GroupExists(req.group())) {
-      return NotFound("unknown group '" + req.group() + "'");
+      return NotFound(Say(refusal::kUnknownGroup, {req.group()}));
     }
     int64_t now = core_.Now();
     PREAU_ASSIGN_OR_RETURN(auto command, BuildClassCommand(req, op.name, now));
@@ -266,8 +265,8 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
                                       const std::string& issued_by, int64_t now_ms) {
   v1::Command c;
   c.set_kind(req.kind());
-  if (req.for_seconds() < 0) return InvalidArgument("--for must be a positive duration");
-  if (req.for_seconds() > kMaxClassForSeconds) return InvalidArgument("--for is limited to 24h");
+  if (req.for_seconds() < 0) return InvalidArgument(Say(refusal::kForNotPositive, {"--for"}));
+  if (req.for_seconds() > kMaxClassForSeconds) return InvalidArgument(Say(refusal::kForTooLong, {"--for"}));
   const bool timed = req.for_seconds() > 0;
   switch (req.kind()) {
     case v1::COMMAND_LOCK:
@@ -275,48 +274,45 @@ Result<v1::Command> BuildClassCommand(const v1::ClassCommandRequest& req,
       c.set_message(req.message());
       break;
     case v1::COMMAND_UNLOCK:
-      if (timed) return InvalidArgument("--for does not apply to unlock");
+      if (timed) return InvalidArgument(Say(refusal::kForDoesNotApply, {"--for", "unlock"}));
       break;
     case v1::COMMAND_MESSAGE:
-      if (timed) return InvalidArgument("--for does not apply to message");
-      if (req.message().empty()) return InvalidArgument("--text is required");
+      if (timed) return InvalidArgument(Say(refusal::kForDoesNotApply, {"--for", "message"}));
+      if (req.message().empty()) return InvalidArgument(Say(refusal::kRequired, {"--text"}));
       PREAU_RETURN_IF_ERROR(CheckDisplayText(req.message(), "--text"));
       c.set_message(req.message());
       break;
     case v1::COMMAND_WIFI_ON:
-      if (!timed) return InvalidArgument("wifi --on needs --for (how long the activity lasts)");
+      if (!timed) return InvalidArgument(Say(refusal::kWifiNeedsFor, {"--for"}));
       break;
     case v1::COMMAND_WIFI_OFF:
-      if (timed) return InvalidArgument("--for does not apply to wifi --off");
+      if (timed) return InvalidArgument(Say(refusal::kForDoesNotApply, {"--for", "wifi --off"}));
       break;
     case v1::COMMAND_FOCUS:
       if (req.app().empty() == req.url().empty()) {
-        return InvalidArgument("focus needs exactly one of --app and --url");
+        return InvalidArgument(Say(refusal::kFocusOneTarget, {"--app", "--url"}));
       }
       if (!req.url().empty()) PREAU_RETURN_IF_ERROR(CheckUrl(req.url(), "--url"));
       if (!req.app().empty() &&
           (req.app().size() > kMaxAppBytes || !policy::ValidAppId(req.app()))) {
-        return InvalidArgument("--app '" + req.app() + "': expected an app id such as "
-                               "fr.lumni.app (letters, digits, '.', '_', '-')");
+        return InvalidArgument(Say(refusal::kNotAnAppId, {"--app", req.app()}));
       }
       c.set_app(req.app());
       c.set_url(req.url());
       break;
     case v1::COMMAND_OPEN:
-      if (timed) return InvalidArgument("--for does not apply to open");
+      if (timed) return InvalidArgument(Say(refusal::kForDoesNotApply, {"--for", "open"}));
       PREAU_RETURN_IF_ERROR(CheckUrl(req.url(), "--url"));
       c.set_url(req.url());
       break;
     case v1::COMMAND_ALLOW:
       if (!IsDomainName(req.site())) {
-        return InvalidArgument("--site '" + req.site() +
-                               "': expected a domain name such as fr.wikipedia.org");
+        return InvalidArgument(Say(refusal::kNotADomain, {"--site", req.site()}));
       }
       if (filter::PublicSuffixList::System().IsPublicSuffix(req.site())) {
-        return InvalidArgument("--site '" + req.site() + "' is a public suffix: allowing it "
-                               "would allow every site under it; name the site itself");
+        return InvalidArgument(Say(refusal::kPublicSuffix, {"--site", req.site()}));
       }
-      if (!timed) return InvalidArgument("allow needs --for (how long the site stays allowed)");
+      if (!timed) return InvalidArgument(Say(refusal::kAllowNeedsFor, {"--for"}));
       c.set_site(req.site());
       break;
     default:
