@@ -69,7 +69,7 @@ class ConsoleServiceImpl final : public v1::ConsoleService::CallbackService {
       if (until == 0) until = EndOfLocalDay(now);
       if (until <= now) return InvalidArgument("--until: the session would end in the past");
       if (until - now > kMaxSessionMs) return InvalidArgument("--until: at most 24 hours ahead");
-      auto link = sessions_.CreateLink(target.name, until, now);
+      PREAU_ASSIGN_OR_RETURN(auto link, sessions_.CreateLink(target.name, until, now));
       out->set_url("https://" + PublicHost(core_) + ":" + std::to_string(core_.console_port) +
                    "/connexion#" + link.token);
       out->set_expires_unix_ms(link.expires_ms);
@@ -89,7 +89,7 @@ class ConsoleServiceImpl final : public v1::ConsoleService::CallbackService {
 // app it calls, the app before the sessions.
 struct Console {
   Console(ServerCore& core, ClassCommands& classes)
-      : passwords(*core.store), app(core, classes, sessions, passwords),
+      : sessions(*core.store), passwords(*core.store), app(core, classes, sessions, passwords),
         service(core, sessions, passwords) {}
   ~Console() { http.reset(); }
   ConsoleSessions sessions;

@@ -1,17 +1,19 @@
 // ConsoleSessions: the ways into the teachers' console and the sessions they open. A link
 // (`preau operators link NAME`) is a one-time token valid 10 minutes; redeemed, it opens a
 // session that ends at the time chosen when the link was made (default: the end of the
-// day). Only SHA-256 hashes of tokens and session ids are kept, in memory: a restart of
-// the server ends every session (teachers sign in again). Sign-in by OpenID Connect later
-// is one more way to call Open. Thread-safe.
+// day). Both are kept in the server's store (tables console_links and console_sessions,
+// migration 11), by SHA-256 of their secret only: a restart of the server signs nobody
+// out, and a copy of the database opens nothing. The page's anti-CSRF token is derived
+// from the session's cookie, so it is not stored either. Revoking an operator ends its
+// sessions and spends its links at once (EndAll). Sign-in by OpenID Connect later is one
+// more way to call Open. Thread-safe (the store's mutex).
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "common/status.h"
+#include "server/store/store.h"
 
 namespace preau::server {
 
@@ -30,30 +32,26 @@ class ConsoleSessions {
     std::string csrf;  // sent back by the page with every change (X-CSRF-Token)
   };
 
-  Link CreateLink(const std::string& operator_name, int64_t session_until_ms, int64_t now_ms);
+  explicit ConsoleSessions(Store& store) : store_(store) {}
+
+  Result<Link> CreateLink(const std::string& operator_name, int64_t session_until_ms,
+                          int64_t now_ms);
   // Spends the link and opens its session; `cookie` gets the new session id. The refusal
   // says whether the link is unknown, already used or expired.
   Result<Session> RedeemLink(const std::string& token, int64_t now_ms, std::string* cookie);
   // Opens a session directly (a password sign-in).
-  Session Open(const std::string& operator_name, int64_t until_ms, std::string* cookie);
+  Result<Session> Open(const std::string& operator_name, int64_t until_ms, std::string* cookie);
   Result<Session> Find(const std::string& cookie, int64_t now_ms);
-  void End(const std::string& cookie);
-  // Ends every session of the operator (revoked); returns how many.
-  size_t EndAll(const std::string& operator_name);
-  size_t open_sessions();
+  Status End(const std::string& cookie);
+  // Ends every session of the operator and spends its links (revoked); returns how many
+  // sessions were open.
+  Result<int64_t> EndAll(const std::string& operator_name);
 
  private:
-  struct StoredLink {
-    std::string operator_name;
-    int64_t expires_ms = 0;
-    int64_t session_until_ms = 0;
-    bool used = false;
-  };
-  void PurgeLocked(int64_t now_ms);
+  // Forgets ended sessions and links past the time their refusal is worth telling.
+  Status Purge(Db& db, int64_t now_ms);
 
-  std::mutex mu_;
-  std::map<std::string, StoredLink> links_;   // by SHA-256 of the token
-  std::map<std::string, Session> sessions_;   // by SHA-256 of the cookie
+  Store& store_;
 };
 
 // The end of the local day (server's time zone) that contains `now_ms`.

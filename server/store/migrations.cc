@@ -252,6 +252,24 @@ ALTER TABLE operators ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE operators ADD COLUMN cert_expires_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE audit ADD COLUMN group_path TEXT NOT NULL DEFAULT '';
 )sql"},
+      {11, R"sql(
+-- The teachers' console (server/console/sessions.cc): one-time sign-in links and the
+-- sessions they open, kept across a restart by the SHA-256 of their secret only.
+CREATE TABLE console_links (
+  token_hash TEXT PRIMARY KEY,
+  operator_name TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,         -- the link opens nothing after this
+  session_until_ms INTEGER NOT NULL,   -- when the session it opens ends
+  used INTEGER NOT NULL DEFAULT 0      -- 1 once redeemed (or its operator revoked)
+);
+CREATE INDEX console_links_operator ON console_links(operator_name);
+CREATE TABLE console_sessions (
+  cookie_hash TEXT PRIMARY KEY,
+  operator_name TEXT NOT NULL,
+  until_ms INTEGER NOT NULL
+);
+CREATE INDEX console_sessions_operator ON console_sessions(operator_name);
+)sql"},
   };
   return kMigrations;
 }

@@ -105,6 +105,10 @@ void TestServer::Stop() {
 
 void TestServer::Restart() {
   int port = port_;
+  // The console comes back on its port too: an open page reconnects to where it was.
+  if (server_ && server_->console_port() > 0) {
+    console_listen_ = "127.0.0.1:" + std::to_string(server_->console_port());
+  }
   Stop();
   StartOn("127.0.0.1:" + std::to_string(port));
 }

@@ -56,7 +56,7 @@ class TestServer {
                       std::function<void(server::RunOptions&)> tune = {});
   ~TestServer();
   void Stop();
-  // Stops and starts again on the same data folder and the same port.
+  // Stops and starts again on the same data folder and the same port (and console port).
   void Restart();
 
   int port() const { return port_; }
