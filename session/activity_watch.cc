@@ -20,6 +20,7 @@ ActivityWatch::ActivityWatch(Display* dpy, int tick_ms, bool enabled)
     : dpy_(dpy), tick_ms_(tick_ms), active_window_(XInternAtom(dpy, "_NET_ACTIVE_WINDOW", False)) {
   int event_base = 0, error_base = 0;
   usable_ = enabled && XScreenSaverQueryExtension(dpy_, &event_base, &error_base);
+  enabled_ = enabled;
 }
 
 std::string ActivityWatch::Tick(bool locked, int64_t elapsed_ms) {
@@ -34,7 +35,14 @@ std::string ActivityWatch::Tick(bool locked, int64_t elapsed_ms) {
   return "usage " + std::to_string(in_use) + " " + (input ? "1" : "0") + " " + EscapeText(app);
 }
 
+bool ActivityWatch::MayChangeFront(const XEvent& ev) const {
+  if (ev.type == PropertyNotify) return ev.xproperty.atom == active_window_;
+  // Without a window manager's _NET_ACTIVE_WINDOW, windows come and go with the focus.
+  return ev.type == MapNotify || ev.type == UnmapNotify || ev.type == DestroyNotify;
+}
+
 std::string ActivityWatch::FrontWindowClass() {
+  if (!enabled_) return "";
   Window w = ActiveWindow(dpy_, active_window_);
   if (w == None) {
     int revert;

@@ -26,13 +26,17 @@ class ActivityWatch {
   // ("" when the screen is not in use). `locked`: the class lock is shown, so no app is
   // in front.
   std::string Tick(bool locked, int64_t elapsed_ms);
+  // The window class in front now ("" for none, or when not enabled), for the teacher's
+  // console; `ev` tells whether an X event may have changed it (the active window moved).
+  std::string FrontWindowClass();
+  bool MayChangeFront(const XEvent& ev) const;
 
  private:
-  std::string FrontWindowClass();
 
   Display* dpy_;
   int tick_ms_;
   bool usable_ = false;
+  bool enabled_ = true;
   Atom active_window_;
 };
 

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "session/activity_watch.h"
@@ -153,6 +154,11 @@ int main(int argc, char** argv) {
                    : "failed open " + a.id + " " + preau::session::EscapeText(a.failure));
   };
   std::string reported;  // the last lock state told to the agent
+  // The app in front as last told to the agent (for the teacher's console), and whether
+  // something happened that may have changed it.
+  std::optional<std::string> front_told;
+  bool front_check = true;
+  bool front_told_locked = false;
   std::string last_error;
   int64_t next_connect = 0;
 
@@ -174,6 +180,8 @@ int main(int argc, char** argv) {
         last_error.clear();
         agent.Send("hello " + std::to_string(getpid()));
         report(/*force=*/true);
+        front_told.reset();
+        front_check = true;
       } else {
         if (why != last_error) std::fprintf(stderr, "preau-session: %s\n", why.c_str());
         last_error = why;
@@ -200,6 +208,7 @@ int main(int argc, char** argv) {
       changed |= lock.HandleEvent(ev);
       messages.HandleEvent(ev);
       focus.HandleEvent(ev);
+      front_check |= activity.MayChangeFront(ev);
     }
     for (const auto& id : messages.TakeShown()) agent.Send("done message " + id);
     for (const auto& id : messages.TakeDismissed()) agent.Send("dismissed " + id);
@@ -207,6 +216,7 @@ int main(int argc, char** argv) {
     if (agent.connected() && !agent.Read(&lines)) {
       std::fprintf(stderr, "preau-session: the agent went away; the lock stays as it is\n");
       reported.clear();
+      front_told.reset();
       next_connect = SteadyMs() + kReconnectEveryMs;
     }
     for (const auto& line : lines) {
@@ -305,6 +315,7 @@ int main(int argc, char** argv) {
       next_tick = SteadyMs() + usage_every_ms;
       std::string line = activity.Tick(lock.shown(), elapsed);
       if (!line.empty() && agent.connected()) agent.Send(line);
+      front_check = true;  // a focus change no event told of (no window manager)
     }
     // The lock ends on this device's clock even if the agent is away.
     if (lock.shown() && lock.until_unix_ms() > 0 && NowMs() >= lock.until_unix_ms()) {
@@ -312,6 +323,16 @@ int main(int argc, char** argv) {
       changed = true;
     }
     if (lock.shown() || changed) report(/*force=*/false);
+    // Nothing is in front of the lock. Said only on change: a pupil switching apps all
+    // lesson long costs the agent one short line per switch.
+    if ((front_check || lock.shown() != front_told_locked) && agent.connected()) {
+      front_check = false;
+      front_told_locked = lock.shown();
+      std::string app = lock.shown() ? "" : activity.FrontWindowClass();
+      if (front_told != app && agent.Send("front " + preau::session::EscapeText(app))) {
+        front_told = app;
+      }
+    }
   }
   lock.Hide();
   focus.End();

@@ -21,6 +21,9 @@
 //                      focus held                          ... and holds again
 //                      usage <ms> <input 0|1> <class>      screen in use for <ms>, input
 //                                                          seen, window class in front
+//                      front <class>                       the window class now in front
+//                                                          ("" for none or the lock), on
+//                                                          change and on connection
 #pragma once
 
 #include <cstdint>

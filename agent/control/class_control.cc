@@ -72,11 +72,14 @@ bool ClassControlFeature::OnServerMessage(const v1::ServerMessage& msg) {
     ack.set_detail("applied but not kept across a restart: " + st.message());
   }
   Publish();
+  // The lock as it now stands goes out before the ack, on the same stream: the server has
+  // stored it by the time the teacher hears that every device answered, so the console's
+  // tiles drawn with that answer show it.
+  ReportLock();
   v1::AgentMessage m;
   m.set_id("ack-" + c.id());
   *m.mutable_command_ack() = ack;
   ctx_->SendReliable(std::move(m), "command_ack", /*replace_kind=*/false);
-  ReportLock();
   ArmCheck();  // a new --for end may come before the next check
   return true;
 }

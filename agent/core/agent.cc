@@ -548,6 +548,16 @@ void Agent::SendReliable(v1::AgentMessage msg, const std::string& kind, bool rep
   if (connected && stream_ && inflight_.insert(item.id).second) stream_->Write(msg);
 }
 
+bool Agent::SendLive(v1::AgentMessage msg) {
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    if (!status_.connected) return false;
+  }
+  if (!stream_) return false;
+  stream_->Write(msg);
+  return true;
+}
+
 void Agent::FlushOutbox() {
   if (!stream_) return;
   constexpr size_t kBatch = 256;

@@ -110,6 +110,7 @@ class Agent : private AgentContext {
   Strand& strand() override { return strand_; }
   const Identity& identity() override { return identity_; }
   void SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) override;
+  bool SendLive(v1::AgentMessage msg) override;
   void Resync() override;
 
   void Connect();

@@ -30,6 +30,9 @@ class AgentContext {
   // Queues a report durably and sends it when connected; it is deleted only once the
   // server acked it. With `replace_kind`, an unsent older report of `kind` is dropped.
   virtual void SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) = 0;
+  // Sends live state (no id: neither stored nor acked) if connected; false if not, and
+  // the message is dropped (a feature sends its state again from OnConnected).
+  virtual bool SendLive(v1::AgentMessage msg) = 0;
   // Asks the core to resend the hello (a feature's holdings changed).
   virtual void Resync() = 0;
 };

@@ -3,6 +3,7 @@
 #include "agent/apps/apps_feature.h"
 #include "agent/collect/usage_collector.h"
 #include "agent/control/class_control.h"
+#include "agent/control/foreground_report.h"
 #include "agent/filter/filter_plugin.h"
 #include "agent/filter/web_filter_rule.h"
 #include "agent/policy/policy_plugin.h"
@@ -21,6 +22,7 @@ void AddStandardFeatures(Agent& agent, const FeatureOptions& opts) {
                             "the web filter's resolver does not run on this device"});
   }
   agent.AddFeature(std::make_unique<ClassControlFeature>(teacher));
+  agent.AddFeature(std::make_unique<ForegroundReport>());
   PolicyPluginOptions policy;
   policy.enforce_every = opts.policy_enforce_every;
   policy.extra_rules.push_back(std::make_unique<WebFilterRule>(web_filter));

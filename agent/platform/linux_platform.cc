@@ -204,6 +204,10 @@ class LinuxPlatform final : public Platform {
 
   uint64_t UserActivityCount() override { return link_ ? link_->activity_count() : 0; }
   SessionUsage TakeSessionUsage() override { return link_ ? link_->TakeUsage() : SessionUsage{}; }
+  std::string ForegroundApp() override { return link_ ? link_->front_app() : ""; }
+  void OnForegroundAppChange(std::function<void()> listener) override {
+    if (link_) link_->SetFrontListener(std::move(listener));
+  }
 
   Status ShowMessage(const std::string& id, const std::string& text) override {
     if (!link_) return FailedPrecondition("not supported here: no preau-session socket is configured");

@@ -99,6 +99,13 @@ class Platform {
     std::map<std::string, int64_t> app_ms;
   };
   virtual SessionUsage TakeSessionUsage() { return {}; }
+
+  // The app in front on the screen, by name only (Linux: the window class preau-session
+  // reports; never a title or a URL); "" when nothing is in front or it is not known. The
+  // listener is called (from whichever thread saw it; it must only hand the work on) when
+  // it may have changed; null stops the calls.
+  virtual std::string ForegroundApp() { return ""; }
+  virtual void OnForegroundAppChange(std::function<void()> listener) { (void)listener; }
 };
 
 // Commands the Linux platform runs; every one is configurable because distributions and

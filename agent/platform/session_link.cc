@@ -21,6 +21,15 @@ namespace {
 constexpr int64_t kMaxUsageReportMs = 120'000;
 // Window classes kept between two takes (the collector takes every few minutes).
 constexpr size_t kMaxUsageApps = 200;
+
+// What preau-session sends as an app (a window class): short, one line of text.
+bool IsAppName(const std::string& app) {
+  if (app.size() > 128) return false;
+  for (char c : app) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
 }  // namespace
 
 Result<std::unique_ptr<SessionLink>> SessionLink::Listen(const std::string& path,
@@ -140,6 +149,7 @@ void SessionLink::ReadClient() {
     client_fd_ = -1;
     state_ = SessionLockState{};
     ++reports_;
+    SetFrontLocked("");
     changed_.notify_all();
     return;
   }
@@ -182,12 +192,20 @@ void SessionLink::HandleLine(const std::string& line) {
     }
     usage_.screen_on_ms += ms;
     std::string app = rest.size() > 1 ? session::UnescapeText(rest[1]) : "";
-    if (app.empty() || app.size() > 128) return;
-    for (char c : app) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return;
-    }
+    if (app.empty() || !IsAppName(app)) return;
     if (usage_.app_ms.size() < kMaxUsageApps || usage_.app_ms.count(app)) usage_.app_ms[app] += ms;
+  } else if (f.size() >= 1 && f[0] == "front") {
+    // front <app>: the app now in front ("" for none).
+    std::string app = f.size() > 1 ? session::UnescapeText(line.substr(6)) : "";
+    if (!IsAppName(app)) return;
+    SetFrontLocked(app);
   }
+}
+
+void SessionLink::SetFrontLocked(const std::string& app) {
+  if (app == front_) return;
+  front_ = app;
+  if (on_front_) on_front_();
 }
 
 bool SessionLink::SendLocked(const std::string& line) {
@@ -307,6 +325,16 @@ uint64_t SessionLink::activity_count() const {
 void SessionLink::SetActivityListener(std::function<void()> listener) {
   std::lock_guard<std::mutex> lock(mu_);
   on_activity_ = std::move(listener);
+}
+
+std::string SessionLink::front_app() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return front_;
+}
+
+void SessionLink::SetFrontListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_front_ = std::move(listener);
 }
 
 Platform::SessionUsage SessionLink::TakeUsage() {

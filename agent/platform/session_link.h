@@ -72,6 +72,10 @@ class SessionLink {
   uint64_t activity_count() const;
   void SetActivityListener(std::function<void()> listener);
   Platform::SessionUsage TakeUsage();
+  // The app the session last said is in front ("" for none, or no session program);
+  // the listener is called when it changes (see Platform::ForegroundApp).
+  std::string front_app() const;
+  void SetFrontListener(std::function<void()> listener);
 
  private:
   enum class Want { kUnknown, kLocked, kUnlocked };
@@ -82,6 +86,7 @@ class SessionLink {
   void HandleLine(const std::string& line);  // with mu_ held
   bool SendLocked(const std::string& line);  // with mu_ held
   std::string WantLine() const;              // with mu_ held
+  void SetFrontLocked(const std::string& app);  // with mu_ held
 
   const int listen_fd_;
   const int wake_fd_;
@@ -104,6 +109,8 @@ class SessionLink {
   uint64_t activity_ = 0;
   std::function<void()> on_activity_;  // called with mu_ held
   Platform::SessionUsage usage_;
+  std::string front_;
+  std::function<void()> on_front_;  // called with mu_ held
   bool stop_ = false;
   std::thread thread_;
 };

@@ -242,6 +242,8 @@ class SimPlatform final : public Platform {
  public:
   explicit SimPlatform(uint64_t seed) : seed_(seed) {
     state_.apps = InitialApps(seed, DescribeHardware(seed));
+    // The pupil has one of the device's apps in front, the same one on every run.
+    front_ = state_.apps[seed % state_.apps.size()].id();
   }
 
   std::string Kind() const override { return "sim"; }
@@ -294,6 +296,7 @@ class SimPlatform final : public Platform {
     PREAU_RETURN_IF_ERROR(TakeFailure(SimOp::kLock));
     state_.locked = true;
     state_.lock_message = message;
+    FrontMayHaveChanged();
     return Status::Ok();
   }
 
@@ -302,6 +305,7 @@ class SimPlatform final : public Platform {
     PREAU_RETURN_IF_ERROR(TakeFailure(SimOp::kUnlock));
     state_.locked = false;
     state_.lock_message.clear();
+    FrontMayHaveChanged();
     return Status::Ok();
   }
 
@@ -327,6 +331,7 @@ class SimPlatform final : public Platform {
     PREAU_RETURN_IF_ERROR(TakeFailure(SimOp::kFocus));
     state_.focus_app = app;
     state_.focus_url = url;
+    FrontMayHaveChanged();
     return Status::Ok();
   }
 
@@ -338,6 +343,8 @@ class SimPlatform final : public Platform {
       state_.opened_urls.erase(state_.opened_urls.begin());
     }
     state_.opened_urls.push_back(url);
+    front_ = state_.apps.empty() ? "" : state_.apps[0].id();  // the browser
+    FrontMayHaveChanged();
     return Status::Ok();
   }
 
@@ -372,6 +379,20 @@ class SimPlatform final : public Platform {
     return Status::Ok();
   }
 
+  // Nothing in front of the lock; a focus puts its app (or the browser) in front.
+  std::string ForegroundApp() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_.locked) return "";
+    if (!state_.focus_app.empty()) return state_.focus_app;
+    if (!state_.focus_url.empty()) return state_.apps.empty() ? "" : state_.apps[0].id();
+    return front_;
+  }
+
+  void OnForegroundAppChange(std::function<void()> listener) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_front_ = std::move(listener);
+  }
+
   SimState Snapshot() const {
     std::lock_guard<std::mutex> lock(mu_);
     return state_;
@@ -380,6 +401,7 @@ class SimPlatform final : public Platform {
   void ForceUnlock() {
     std::lock_guard<std::mutex> lock(mu_);
     state_.locked = false;
+    FrontMayHaveChanged();
   }
 
   void FailNext(SimOp op, std::string reason, int times) {
@@ -393,6 +415,11 @@ class SimPlatform final : public Platform {
     std::string reason;
     int remaining;
   };
+
+  // Called with mu_ held; the listener only posts its work.
+  void FrontMayHaveChanged() {
+    if (on_front_) on_front_();
+  }
 
   // Called with mu_ held.
   Status TakeFailure(SimOp op) {
@@ -413,6 +440,8 @@ class SimPlatform final : public Platform {
   const uint64_t seed_;
   mutable std::mutex mu_;
   SimState state_;
+  std::string front_;  // the app in front when no lock or focus decides
+  std::function<void()> on_front_;
   std::vector<PendingFailure> failures_;
 };
 

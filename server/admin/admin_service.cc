@@ -257,6 +257,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetDevice(grpc::CallbackServerContex
   return RunDeviceCall(core_, ctx, "AdminService.GetDevice", req->id(), req->id(),
                        [&](const OperatorRecord&, DeviceRecord& d) {
     *out = DeviceToProto(d, core_.connections.Online(d.id));
+    out->set_foreground_app(core_.connections.ForegroundApp(d.id));
     PREAU_ASSIGN_OR_RETURN(auto clones, core_.store->CountAudit(kCloneAuditAction, d.id));
     out->set_clone_refusals(static_cast<uint32_t>(clones.count));
     out->set_last_clone_unix_ms(clones.last_ms);
@@ -273,6 +274,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::MoveDevice(grpc::CallbackServerConte
     PREAU_RETURN_IF_ERROR(RequireScope(op, req->group()));
     if (!core_.store->GroupExists(req->group())) return NotFound("unknown group '" + req->group() + "'");
     PREAU_RETURN_IF_ERROR(core_.store->MoveDevice(req->id(), req->group()));
+    core_.device_events.Notify(d.id);  // open consoles: off the old class's grid, onto the new
     PREAU_ASSIGN_OR_RETURN(d, core_.store->GetDevice(req->id()));
     bool online = core_.connections.Online(d.id);
     *out = DeviceToProto(d, online);
@@ -287,6 +289,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RetireDevice(grpc::CallbackServerCon
   return RunDeviceCall(core_, ctx, "AdminService.RetireDevice", req->id(), req->id(),
                        [&](const OperatorRecord&, DeviceRecord& d) {
     PREAU_RETURN_IF_ERROR(core_.store->RetireDevice(req->id(), core_.Now()));
+    core_.device_events.Notify(d.id);  // open consoles: off its class's grid, online or not
     // The store refuses its certificate from now on; close the stream it has open.
     core_.connections.Close(d.id, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                                "device " + d.id + " was retired"));

@@ -13,6 +13,7 @@ std::string Connections::Add(const std::string& device_id, const std::string& pe
     old = std::move(slot);
     slot = std::move(link);
     slot_peer = peer;
+    foreground_.erase(device_id);  // the new stream says it again
   }
   if (old) old->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
   return "";
@@ -25,7 +26,26 @@ void Connections::Remove(const std::string& device_id, const DeviceLink* link) {
     links_.erase(it);
     peers_.erase(device_id);
     clones_.erase(device_id);
+    foreground_.erase(device_id);
   }
+}
+
+bool Connections::SetForegroundApp(const std::string& device_id, const DeviceLink* link,
+                                   const std::string& app) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = links_.find(device_id);
+  if (it == links_.end() || it->second.get() != link) return false;
+  if (app.empty()) return foreground_.erase(device_id) > 0;
+  std::string& slot = foreground_[device_id];
+  if (slot == app) return false;
+  slot = app;
+  return true;
+}
+
+std::string Connections::ForegroundApp(const std::string& device_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = foreground_.find(device_id);
+  return it == foreground_.end() ? "" : it->second;
 }
 
 bool Connections::ConfirmClone(const std::string& device_id, int64_t now_ms,

@@ -37,6 +37,13 @@ class Connections {
   // Forgets `link` if it is still the device's current one.
   void Remove(const std::string& device_id, const DeviceLink* link);
   bool Online(const std::string& device_id) const;
+  // The app in front on a connected device, as it last said (live state for the teachers'
+  // console: kept only with the connection, forgotten when it ends). SetForegroundApp
+  // returns true if it changed; a link that is no longer the device's current one is
+  // ignored.
+  bool SetForegroundApp(const std::string& device_id, const DeviceLink* link,
+                        const std::string& app);
+  std::string ForegroundApp(const std::string& device_id) const;
   // Whether the refusal of a second connection of `device_id` at `now_ms` confirms a
   // clone. A first refusal does not: an agent that restarts can come back before the
   // server has seen its old stream end. One that comes again `confirm_ms` later while the
@@ -57,6 +64,7 @@ class Connections {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<DeviceLink>> links_;
   std::unordered_map<std::string, std::string> peers_;  // device id -> peer of its link
+  std::unordered_map<std::string, std::string> foreground_;  // device id -> app in front
   struct CloneSuspicion {
     const DeviceLink* first = nullptr;  // the link that stayed
     int64_t since_ms = 0;               // first refusal while it stayed

@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kMaxCsrBytes = 16 * 1024;
 constexpr size_t kMaxNameBytes = 128;
+constexpr size_t kMaxForegroundAppBytes = 128;  // an app id or window class
 constexpr int kDeviceCertDays = 825;
 // last_seen is written at most this often from heartbeats: a write per heartbeat per
 // device would cost more than it tells.
@@ -206,6 +207,18 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
                                                  m.inventory().agent_version());
         if (st.ok()) core_.device_events.Notify(device_id_);  // battery, for the console
         return st;
+      }
+      case v1::AgentMessage::kForegroundApp: {
+        // Live state, kept with the connection (never stored): an app's name, short.
+        const std::string& app = m.foreground_app().app();
+        if (app.size() > kMaxForegroundAppBytes) {
+          return InvalidArgument("foreground app name longer than " +
+                                 std::to_string(kMaxForegroundAppBytes) + " bytes");
+        }
+        if (core_.connections.SetForegroundApp(device_id_, link_.get(), app)) {
+          core_.device_events.Notify(device_id_);  // the console's tile
+        }
+        return Status::Ok();
       }
       case v1::AgentMessage::kHeartbeat:
         if (now - last_touch_ms_ >= kTouchIntervalMs) {

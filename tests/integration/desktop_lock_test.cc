@@ -566,6 +566,45 @@ TEST_F(DesktopLockTest, UsageComesFromTheSession) {
 }
 
 
+// The app in front, for the teacher's console: preau-session says which window class is
+// active when it changes, the agent passes it on, the server keeps it with the connection
+// (`devices show`); nothing is in front of the lock; a window's title never leaves.
+TEST_F(DesktopLockTest, TheAppInFrontReachesTheServerWhenItChanges) {
+  auto d = MakeDevice("d1");
+  ASSERT_TRUE(d);
+  std::string id = d->agent->agent().device_id();
+  std::string shown;
+  auto in_front = [&](const std::string& json) {
+    return WaitUntil([&] {
+      auto r = Admin({"devices", "show", id, "-o", "json"});
+      shown = r.out;
+      return r.exit_code == 0 && r.out.find("\"foreground_app\": " + json) != std::string::npos;
+    });
+  };
+  d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowactivate", "--sync"});
+  EXPECT_TRUE(in_front("\"XLogo\"")) << shown;
+
+  ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "titre-secret"}, "xclock.log").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "titre-secret"})
+               .exit_code == 0;
+  }));
+  d->desktop->Tool("xdotool", {"search", "--name", "titre-secret", "windowactivate", "--sync"});
+  EXPECT_TRUE(in_front("\"XClock\"")) << shown;
+
+  auto r = Class({"lock", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(in_front("null")) << "nothing is in front of the lock: " << shown;
+  r = Class({"unlock", kClass});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(in_front("\"XClock\"")) << shown;
+  EXPECT_EQ(shown.find("titre-secret"), std::string::npos) << "a window's title reached the server";
+
+  // The server forgets it with the connection.
+  d->agent.reset();
+  EXPECT_TRUE(in_front("null")) << shown;
+}
+
 // A teacher's focus on one app: the other apps' windows are iconified and stay so whatever
 // the pupil tries, until the focus ends.
 TEST_F(DesktopLockTest, FocusKeepsOnlyTheAppInFront) {
