@@ -9,11 +9,13 @@
 #include <thread>
 
 #include "common/class_summary.h"
+#include "common/clock.h"
 #include "common/duration.h"
 #include "common/json.h"
 #include "common/roles.h"
 #include "server/admin/authz.h"
 #include "server/admin/operator_call.h"
+#include "server/admin/refusal_texts.h"
 #include "server/console/assets.h"
 
 namespace preau::server {
@@ -156,12 +158,22 @@ const std::vector<std::string>& SupportedActions() {
   return kSupported;
 }
 
-// A refusal of the shared rule set, told in the page's language, with the rule's own words.
+// A grid with its version, as the page receives it.
+std::string Stamped(uint64_t version, const std::string& grid) {
+  Json j = Json::Object();
+  j.Set("version", Json::Uint(version));
+  j.Set("grille", Json::Raw(grid));
+  return j.Dump(0);
+}
+
+// A refusal of the shared rule set, told in the page's language: the French sentence
+// written beside the rule's English one (refusal_texts.h), else the English as it is.
 std::string French(const Status& st) {
-  if (st.code() == Code::kPermissionDenied) return "Refusé : " + st.message();
-  if (st.code() == Code::kNotFound) return "Introuvable : " + st.message();
-  if (st.code() == Code::kInvalidArgument) return "Demande invalide : " + st.message();
-  return st.message();
+  std::string text = InFrench(st.message()).value_or(st.message());
+  if (st.code() == Code::kPermissionDenied) return "Refusé : " + text;
+  if (st.code() == Code::kNotFound) return "Introuvable : " + text;
+  if (st.code() == Code::kInvalidArgument) return "Demande invalide : " + text;
+  return text;
 }
 
 }  // namespace
@@ -217,13 +229,13 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
 
   std::shared_ptr<EventStream> events() { return events_; }
 
-  void Start(const std::string& first_grid, std::set<std::string> devices) {
+  void Start(const std::string& first_grid, uint64_t version, std::set<std::string> devices) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       devices_ = std::move(devices);
       last_sent_ = first_grid;
     }
-    events_->Send("grille", first_grid);
+    events_->Send("grille", Stamped(version, first_grid));
     std::weak_ptr<GridStream> weak = shared_from_this();
     auto& reg = *app_.streams_;
     {
@@ -237,7 +249,7 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
     // Revoked: the stream ends at once, and with it every session of the operator.
     open_call_ = app_.core_.operator_calls.Add(op_, [weak](const Status&) {
       if (auto self = weak.lock()) {
-        self->app_.sessions_.EndAll(self->op_);
+        (void)self->app_.sessions_.EndAll(self->op_);
         self->events_->Send("fin", "Votre accès a été révoqué : la console est fermée.");
         self->events_->End();
       }
@@ -299,9 +311,10 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
       if (stopped_) return;
     }
     std::set<std::string> devices;
-    auto grid = app_.GridJson(op_, peer_, group_, &devices);
+    uint64_t version = 0;
+    auto grid = app_.GridJson(op_, peer_, group_, &devices, &version);
     if (!grid.ok()) {
-      events_->Send("fin", grid.status().message());
+      events_->Send("fin", French(grid.status()));
       events_->End();
       return;
     }
@@ -311,7 +324,7 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
       if (*grid == last_sent_) return;
       last_sent_ = *grid;
     }
-    events_->Send("grille", *grid);
+    events_->Send("grille", Stamped(version, *grid));
   }
 
   ConsoleApp& app_;
@@ -334,11 +347,16 @@ ConsoleApp::ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions
     : core_(core), classes_(classes), sessions_(sessions), passwords_(passwords),
       sign_in_failures_(kMaxSignInFailures, kSignInWindowMs),
       password_failures_(kMaxPasswordFailures, kPasswordWindowMs),
-      streams_(std::make_shared<StreamRegistry>()) {
+      streams_(std::make_shared<StreamRegistry>()),
+      grid_version_(static_cast<uint64_t>(Clock::System().NowUnixMs()) * 1000) {
   streams_->thread = std::thread([reg = streams_] { reg->io.run(); });
 }
 
 ConsoleApp::~ConsoleApp() {
+  {
+    std::lock_guard<std::mutex> lock(life_->mu);
+    life_->alive = false;  // a command answered from now on carries no grid
+  }
   std::vector<std::shared_ptr<GridStream>> open;
   {
     std::lock_guard<std::mutex> lock(streams_->mu);
@@ -384,7 +402,7 @@ void ConsoleApp::Handle(const HttpRequest& req, std::function<void(HttpResponse)
     }
     if (p == "/api/commande") return Command(*caller, req, std::move(reply));
     if (p == "/api/deconnexion") {
-      sessions_.End(caller->cookie);
+      (void)sessions_.End(caller->cookie);
       HttpResponse r = JsonResponse(Json::Object());
       r.headers.push_back({"Set-Cookie", std::string(kCookieName) +
                                              "=; Path=/; Secure; HttpOnly; SameSite=Strict; "
@@ -418,7 +436,7 @@ Result<ConsoleApp::Caller> ConsoleApp::Authenticate(const HttpRequest& req) {
   PREAU_ASSIGN_OR_RETURN(c.session, sessions_.Find(c.cookie, core_.Now()));
   auto op = core_.store->GetOperator(c.session.operator_name);
   if (!op.ok() || op->revoked_ms != 0) {
-    sessions_.EndAll(c.session.operator_name);
+    (void)sessions_.EndAll(c.session.operator_name);
     return Unauthenticated("Votre accès a été révoqué : la session est terminée.");
   }
   c.op = std::move(*op);
@@ -454,7 +472,7 @@ void ConsoleApp::SignIn(const HttpRequest& req, std::function<void(HttpResponse)
   if (session.ok()) {
     auto op = core_.store->GetOperator(session->operator_name);
     if (!op.ok() || op->revoked_ms != 0) {
-      sessions_.EndAll(session->operator_name);
+      (void)sessions_.EndAll(session->operator_name);
       session = Unauthenticated("Votre accès a été révoqué : connexion refusée.");
     }
   }
@@ -507,7 +525,9 @@ HttpResponse ConsoleApp::SessionInfo(const Caller& caller) {
 
 Result<std::string> ConsoleApp::GridJson(const std::string& operator_name,
                                          const std::string& peer, const std::string& group,
-                                         std::set<std::string>* ids) {
+                                         std::set<std::string>* ids, uint64_t* version) {
+  std::lock_guard<std::mutex> lock(grid_mu_);
+  if (version) *version = ++grid_version_;
   auto op = core_.store->GetOperator(operator_name);
   Result<OperatorRecord> who = op;
   if (op.ok() && op->revoked_ms != 0) {
@@ -537,8 +557,9 @@ Result<std::string> ConsoleApp::GridJson(const std::string& operator_name,
       } else {
         t.Set("batterie", Json::Null());
       }
-      // No platform reports its foreground app yet: the page shows the field when one does.
-      t.Set("appli", Json::Null());
+      // Live, from the connection (an app's name, never a title); none when offline.
+      std::string app = on ? core_.connections.ForegroundApp(d.id) : "";
+      t.Set("appli", app.empty() ? Json::Null() : Json::String(app));
       online += on;
       locked += d.lock_state == "locked";
       devices.Add(std::move(t));
@@ -566,10 +587,11 @@ HttpResponse ConsoleApp::Grid(const Caller& caller, const std::string& group) {
 
 HttpResponse ConsoleApp::Events(const Caller& caller, const std::string& group) {
   std::set<std::string> ids;
-  auto grid = GridJson(caller.op.name, caller.peer, group, &ids);
+  uint64_t version = 0;
+  auto grid = GridJson(caller.op.name, caller.peer, group, &ids, &version);
   if (!grid.ok()) return ConsoleError(HttpStatusOf(grid.status()), French(grid.status()));
   auto stream = std::make_shared<GridStream>(*this, caller.op.name, caller.peer, group);
-  stream->Start(*grid, std::move(ids));
+  stream->Start(*grid, version, std::move(ids));
   HttpResponse r;
   r.content_type = "text/event-stream; charset=utf-8";
   r.headers.push_back({"Cache-Control", "no-store"});
@@ -601,10 +623,21 @@ void ConsoleApp::Command(const Caller& caller, const HttpRequest& req,
   auto call = std::make_unique<OperatorCall>(core_, caller.op, "console " + caller.peer,
                                              "ClassService.Run", group);
   classes_.Start(std::move(call), cmd,
-                 [verb, reply = std::move(reply)](const Status& st,
-                                                  v1::ClassCommandResponse resp) {
+                 [this, life = life_, op = caller.op.name, peer = caller.peer, group, verb,
+                  reply = std::move(reply)](const Status& st, v1::ClassCommandResponse resp) {
                    if (!st.ok()) return reply(ConsoleError(HttpStatusOf(st), French(st)));
                    Json j = Json::Object();
+                   // The grid as it stands once every device answered, drawn by the page
+                   // with the summary: each lock report reaches the server before its
+                   // device's ack, so a tile of a device that locked shows it locked in
+                   // the very frame the summary appears (the CLI's answer, on the page).
+                   {
+                     std::lock_guard<std::mutex> alive(life->mu);
+                     uint64_t version = 0;
+                     auto grid = life->alive ? GridJson(op, peer, group, nullptr, &version)
+                                             : Result<std::string>(Unavailable("stopping"));
+                     if (grid.ok()) j.Set("grille", Json::Raw(Stamped(version, *grid)));
+                   }
                    j.Set("resume", Json::String(
                        resp.results_size() == 0
                            ? "Aucun appareil dans cette classe"

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -53,9 +54,11 @@ class ConsoleApp {
   // The signed-in operator behind the request, or the response that refuses it.
   Result<Caller> Authenticate(const HttpRequest& req);
   // A class's grid as JSON, checked as AdminService.ListDevices for `caller`.
-  // `ids` gets the ids of the devices shown.
+  // `ids` gets the ids of the devices shown; `version` the grid's place in the order in
+  // which grids were read (a later one never shows an older state).
   Result<std::string> GridJson(const std::string& operator_name, const std::string& peer,
-                               const std::string& group, std::set<std::string>* ids);
+                               const std::string& group, std::set<std::string>* ids,
+                               uint64_t* version = nullptr);
 
   ServerCore& core_;
   ClassCommands& classes_;
@@ -64,6 +67,18 @@ class ConsoleApp {
   FailureLimiter sign_in_failures_;   // per address: links and passwords
   FailureLimiter password_failures_;  // per operator name, from any address
   std::shared_ptr<StreamRegistry> streams_;
+  // Grids are read one at a time, each with the next version: the page draws a grid only
+  // if it is newer than the one on screen, whichever way it came (the live stream, or a
+  // command's answer). Starts at the server's start time (µs), so that it only grows
+  // across a restart.
+  std::mutex grid_mu_;
+  uint64_t grid_version_;
+  // Whether this app still runs, for the answers of commands that end after it stopped.
+  struct Life {
+    std::mutex mu;
+    bool alive = true;
+  };
+  std::shared_ptr<Life> life_ = std::make_shared<Life>();
 };
 
 // A JSON error body {"erreur": message} with `status`.

@@ -22,6 +22,7 @@ const CLASS_A = need('CLASS_A');
 const CLASS_B = need('CLASS_B');
 const DEVICES = Number(need('DEVICES_A'));
 const OFFLINE_ID = need('OFFLINE_ID');
+const MOVED_ID = need('MOVED_ID');
 const CLI_LOCK_MS = Number(need('CLI_LOCK_MS'));
 const ARTEFACTS = need('ARTEFACTS');
 const SIGNALS = need('SIGNALS');
@@ -101,6 +102,12 @@ try {
   const tiles = await page.$$eval('#grille .tuile', (ts) => ts.map((t) => t.dataset.enLigne));
   check(tiles.length === DEVICES && tiles.every((t) => t === 'oui'),
         `the class grid shows the ${DEVICES} devices, all online`);
+  // The app in front of each pupil, as each device reports it (live, by name only).
+  await page.waitForFunction((n) => [...document.querySelectorAll('#grille .tuile')]
+    .filter((t) => t.querySelector('.appli')).length === n, { timeout: WAIT }, DEVICES);
+  const apps = await page.$$eval('#grille .tuile .appli', (as) => as.map((a) => a.textContent));
+  check(apps.length === DEVICES && new Set(apps).size >= 2 && apps.every((a) => /^Appli : [\w.-]+$/.test(a)),
+        `each tile shows the app in front: ${[...new Set(apps)].join(', ')}`);
   const title = await page.$eval('#t-classe', (h) => h.textContent);
   check(title === CLASS_A, 'teacher A sees class A');
   const classes = await page.evaluate(async () => (await (await fetch('/api/session')).json()).classes.map((c) => c.chemin));
@@ -136,9 +143,13 @@ try {
     await page.keyboard.press('Tab');
     if (++guard > 20) throw new Error('FAILED: Tab never reaches the lock button');
   }
-  // Armed before the key press; resolved once the browser has painted the frame in which
-  // every tile shows locked. The moment the summary line arrives (the server's answer,
-  // sent once every device acked: what the CLI waits for) is noted too.
+  // Armed before the key press. Noted: the frame in which every tile shows locked, the
+  // moment the summary line arrives (the server's answer, sent once every device acked:
+  // what the CLI waits for) and whether every tile already showed locked right then, and
+  // what the page asked the server for meanwhile (nothing but the command: no polling).
+  const asked = [];
+  const noteRequest = (e) => asked.push(e.request.method + ' ' + new URL(e.request.url).pathname);
+  cdp.on('Network.requestWillBeSent', noteRequest);
   await page.evaluate((n) => {
     window.preauLock = new Promise((resolve, reject) => {
       const grille = document.getElementById('grille');
@@ -148,47 +159,58 @@ try {
         return ts.length === n && [...ts].every((t) => t.dataset.verrou === 'verrouillee');
       };
       const t = performance.now();
-      let answered = null;
+      let answered = null, tilesWithSummary = null, tiles = null;
+      const done = () => {
+        if (answered !== null && tiles !== null) resolve({ tiles, answered, tilesWithSummary });
+      };
       const onSummary = new MutationObserver(() => {
-        if (/verrouillées/.test(resume.textContent)) { answered = performance.now() - t; onSummary.disconnect(); }
+        if (!/verrouillées/.test(resume.textContent)) return;
+        answered = performance.now() - t;
+        // In the same task as the summary, hence painted in the same frame.
+        tilesWithSummary = all();
+        onSummary.disconnect();
+        done();
       });
       onSummary.observe(resume, { childList: true, characterData: true, subtree: true });
       const obs = new MutationObserver(() => {
-        if (all()) {
-          obs.disconnect();
-          requestAnimationFrame(() => resolve({ tiles: performance.now() - t, answered }));
-        }
+        if (!all()) return;
+        obs.disconnect();
+        requestAnimationFrame(() => { tiles = performance.now() - t; done(); });
       });
       obs.observe(grille, { childList: true, subtree: true, attributes: true });
       setTimeout(() => {
         const states = [...grille.querySelectorAll('.tuile')].map((x) => x.dataset.verrou);
-        reject(new Error('not every tile locked within 15 s; summary: "' +
+        reject(new Error('not every tile locked, or no summary, within 15 s; summary: "' +
                          resume.textContent + '"; tiles: ' + states.join(',')));
       }, 15000);
     });
   }, DEVICES);
   await page.keyboard.press('Enter');
   const lock = await page.evaluate(() => window.preauLock);
+  cdp.off('Network.requestWillBeSent', noteRequest);
   const lockMs = lock.tiles;
-  await page.waitForFunction(() => /verrouillées/.test(document.getElementById('resume').textContent),
-                             { timeout: WAIT });
   console.log(`PERF tap_to_all_tiles_locked_ms ${lockMs.toFixed(1)}`);
-  console.log(`PERF tap_to_summary_ms ${lock.answered === null ? 'after the tiles' : lock.answered.toFixed(1)}`);
+  console.log(`PERF tap_to_summary_ms ${lock.answered.toFixed(1)}`);
   console.log(`PERF cli_lock_round_trip_ms ${CLI_LOCK_MS}`);
-  // The server answers (and the CLI returns) with the devices' acks; a tile turns locked
-  // with the device's verified lock report, stored by the server before the grid is
-  // pushed. Both come from the devices at the same moment: the tiles may trail the answer
-  // by a few frames, not by a second. (Against the CLI's figure, measured earlier in the
-  // run, the comparison is printed only: beside other tests on 2 cores, fsync-bound
-  // figures swing by seconds from one minute to the next.)
-  check(lock.answered === null || lockMs <= lock.answered + 1000,
-        `every tile shows locked ${lockMs.toFixed(0)} ms after the tap, the summary came at ` +
-        `${lock.answered === null ? 'or after that' : lock.answered.toFixed(0) + ' ms'} ` +
-        `(the CLI's lock took ${CLI_LOCK_MS} ms)`);
+  // The structure that makes "every tile locked within the CLI's round trip + one frame"
+  // hold whatever the machine's load: the page's answer is the CLI's (the same
+  // ClassService.Run, once every device acked); it carries the grid read after the acks,
+  // each device's lock report having reached the server before its ack; the page draws
+  // that grid in the task that writes the summary. So every tile already shows locked
+  // when the summary appears, and the browser paints both in the next frame. (The figures
+  // against the CLI's, same run, are the benchmark's: docs/PERFORMANCE.md.)
+  check(lock.tilesWithSummary === true,
+        `every tile shows locked in the frame the summary appears (tiles ${lockMs.toFixed(0)} ms, ` +
+        `summary ${lock.answered.toFixed(0)} ms after the tap; the CLI's lock took ${CLI_LOCK_MS} ms)`);
+  check(asked.length === 1 && asked[0] === 'POST /api/commande',
+        `between the tap and the locked tiles the page asked for nothing but the command: ${asked.join(', ')}`);
   await page.waitForFunction(() => /verrouillées/.test(document.getElementById('resume').textContent),
                              { timeout: WAIT });
   const resume = await page.$eval('#resume', (p) => p.textContent);
   check(resume.startsWith(`${DEVICES}/${DEVICES} verrouillées`), `the summary says so, as the CLI does: "${resume}"`);
+  await page.waitForFunction(() => document.querySelectorAll('#grille .tuile .appli').length === 0,
+                             { timeout: WAIT });
+  ok('nothing is in front of the lock: the tiles show no app any more');
   await page.screenshot({ path: path.join(ARTEFACTS, 'console-eni.png'), fullPage: true });
   ok('screenshot at ENI size: console-eni.png');
 
@@ -209,8 +231,9 @@ try {
     return { grid: [g.status, (await g.json()).erreur], flux: f.status,
              cmd: [c.status, (await c.json()).erreur] };
   }, CLASS_B);
-  check(forged.grid[0] === 403 && forged.grid[1].includes(CLASS_B),
-        `class B's grid is refused: ${forged.grid[1]}`);
+  check(forged.grid[0] === 403 && forged.grid[1].includes(CLASS_B) &&
+        /aucun droit/.test(forged.grid[1]) && !/has no rights|operator/.test(forged.grid[1]),
+        `class B's grid is refused, in French: ${forged.grid[1]}`);
   check(forged.flux === 403, "class B's live stream is refused");
   check(forged.cmd[0] === 403 && forged.cmd[1].includes(CLASS_B),
         `a forged lock of class B is refused: ${forged.cmd[1]}`);
@@ -223,6 +246,16 @@ try {
     return [c.status, (await c.json()).erreur];
   }, CLASS_A);
   check(csrf[0] === 403 && /CSRF/.test(csrf[1]), `a command without the CSRF token is refused: ${csrf[1]}`);
+  // A command the rule set refuses for what it holds: said in French, as the page names it.
+  await page.$eval('input[name=minutes]', (i) => { i.value = '10'; });
+  await page.$eval('#resume', (p) => { p.textContent = ''; });
+  await page.click('#actions button[data-action="unlock"]');
+  await page.waitForFunction(() => /Demande invalide/.test(document.getElementById('resume').textContent),
+                             { timeout: WAIT });
+  const invalid = await page.$eval('#resume', (p) => p.textContent);
+  check(/durée : sans objet pour « déverrouiller »/.test(invalid) && !/does not apply|--for/.test(invalid),
+        `an unlock with a duration is refused in French: "${invalid}"`);
+  await page.$eval('input[name=minutes]', (i) => { i.value = ''; });
   const stillLocked = await page.$$eval('#grille .tuile[data-en-ligne="oui"]',
                                         (ts) => ts.every((t) => t.dataset.verrou === 'verrouillee'));
   check(stillLocked, 'and the devices stayed locked');
@@ -245,6 +278,33 @@ try {
         wifi.on[1].startsWith(`0/${DEVICES} ont le Wi-Fi, 1 hors ligne`) &&
         wifi.on[2].filter((w) => /no policy held yet/.test(w)).length === DEVICES - 1,
         `Wi-Fi on for 45 minutes reaches the devices, which answer why not: "${wifi.on[1]}" ${wifi.on[2][1]}`);
+
+  // A device moved to class B leaves this grid at once; so does a retired one, even
+  // offline (no connection of its own ends to tell).
+  await ask('move');
+  await page.waitForFunction((id, n) => !document.querySelector(`#grille .tuile[data-id="${id}"]`) &&
+                             document.querySelectorAll('#grille .tuile').length === n,
+                             { timeout: WAIT }, MOVED_ID, DEVICES - 1);
+  ok('a device moved to another class leaves the open grid live');
+  await ask('retire');
+  await page.waitForFunction((id, n) => !document.querySelector(`#grille .tuile[data-id="${id}"]`) &&
+                             document.querySelectorAll('#grille .tuile').length === n,
+                             { timeout: WAIT }, OFFLINE_ID, DEVICES - 2);
+  ok('an offline device retired leaves the open grid live');
+
+  // The server restarts: the open page reconnects by itself and still works, signed in
+  // (sessions are kept in the server's store), its anti-CSRF token still good.
+  await ask('restart');
+  await page.waitForFunction(() => document.getElementById('alerte').hidden &&
+                             document.querySelectorAll('#grille .tuile').length > 0,
+                             { timeout: WAIT });
+  await page.$eval('#resume', (p) => { p.textContent = ''; });
+  await page.click('#actions button[data-action="unlock"]');
+  await page.waitForFunction(() => /déverrouillées/.test(document.getElementById('resume').textContent),
+                             { timeout: WAIT });
+  const afterRestart = await page.$eval('#resume', (p) => p.textContent);
+  check(/^\d+\/\d+ déverrouillées/.test(afterRestart),
+        `after a server restart the open page is still signed in and unlocks: "${afterRestart}"`);
 
   // The same link a second time, in a fresh browser context: refused, and said why.
   const other = await browser.createBrowserContext();
@@ -272,9 +332,11 @@ try {
   await p2.waitForFunction(() => document.body.dataset.pret === 'connexion', { timeout: WAIT });
   await signIn(need('PASSWORD_B'));
   await p2.waitForFunction((n) => document.querySelectorAll('#grille .tuile').length === n,
-                           { timeout: WAIT }, Number(need('DEVICES_B')));
+                           { timeout: WAIT }, Number(need('DEVICES_B')) + 1);
   const titleB = await p2.$eval('#t-classe', (h) => h.textContent);
   check(titleB === CLASS_B, `teacher B signs in with a password and sees class B (${titleB})`);
+  const movedThere = await p2.$(`#grille .tuile[data-id="${MOVED_ID}"]`);
+  check(movedThere !== null, 'with the device moved there from class A');
   await p2.click('#deconnexion');
   await p2.waitForFunction(() => !document.getElementById('connexion').hidden, { timeout: WAIT });
   for (let i = 1; i <= 5; ++i) {
@@ -301,6 +363,9 @@ try {
   check(/révoqué/.test(revoked), `revoking the teacher closes the open console: "${revoked}"`);
   const after = await page.evaluate(async () => (await fetch('/api/session')).status);
   check(after === 401, 'and its session is refused from then on');
+  await ask('restart-again');
+  const afterRestart2 = await page.evaluate(async () => (await fetch('/api/session')).status);
+  check(afterRestart2 === 401, 'also after another server restart');
 } catch (e) {
   failed = e;
 } finally {

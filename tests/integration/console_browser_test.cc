@@ -73,7 +73,9 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
   }
   for (auto& a : agents) ASSERT_TRUE(a->WaitConnected());
   std::string offline_id = agents[0]->status().device_id;
+  std::string moved_id = agents[1]->status().device_id;
   ASSERT_FALSE(offline_id.empty());
+  ASSERT_FALSE(moved_id.empty());
 
   // The CLI's figure in the same run: the teacher's own `preau class lock`, then unlock.
   const std::vector<std::string> as_teacher = {"--credentials", teacher_a, "--server",
@@ -140,6 +142,7 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
                       "LINK=" + link_1, "LINK_EXPIRING=" + link_2,
                       std::string("CLASS_A=") + kClassA, std::string("CLASS_B=") + kClassB,
                       "DEVICES_A=" + std::to_string(kDevicesA), "OFFLINE_ID=" + offline_id,
+                      "MOVED_ID=" + moved_id,
                       "DEVICES_B=" + std::to_string(kDevicesB), "PASSWORD_B=" + password_b,
                       "CLI_LOCK_MS=" + std::to_string(cli_ms), "ARTEFACTS=" + artefacts,
                       "SIGNALS=" + signals, "SERVER_CERT=" + server.data_dir() + "/server.pem"});
@@ -153,12 +156,23 @@ TEST(ConsoleBrowserTest, LinkSignInLiveGridLockScopesAndRefusals) {
     ASSERT_TRUE(WriteFileAtomic(signals + "/done-" + name, "").ok());
   };
   serve("offline", [&] { agents[0].reset(); });
+  auto admin_cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"--credentials", server.data_dir() + "/admin.credentials",
+                                    "--server", server.address()};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = RunBinary("preau", all);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  serve("move", [&] { admin_cli({"devices", "move", moved_id, "--group", kClassB}); });
+  serve("retire", [&] { admin_cli({"devices", "retire", offline_id}); });
+  serve("restart", [&] { server.Restart(); });
   serve("expire", [&] { clock.Advance(11 * 60 * 1000); });
   serve("revoke", [&] {
     auto r = RunBinary("preau", {"--credentials", server.data_dir() + "/admin.credentials",
                                  "--server", server.address(), "operators", "revoke", "prof.a"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
   });
+  serve("restart-again", [&] { server.Restart(); });
   node.join();
   std::printf("%s", result.out.c_str());
   ASSERT_EQ(result.exit_code, 0) << result.err;

@@ -2,7 +2,7 @@
 // it), nothing loaded from elsewhere; the grid comes from Server-Sent Events, never polled.
 'use strict';
 
-const etat = { csrf: '', classe: '', flux: null, classes: [] };
+const etat = { csrf: '', classe: '', flux: null, classes: [], version: 0 };
 const $ = (id) => document.getElementById(id);
 
 function montrer(id) {
@@ -88,9 +88,11 @@ function ouvrirClasse(chemin) {
   montrer('classe');
   const flux = new EventSource('/api/flux?chemin=' + encodeURIComponent(chemin));
   etat.flux = flux;
+  // A new stream (first, or after the server came back) starts the order anew.
+  flux.onopen = () => { etat.version = 0; };
   flux.addEventListener('grille', (ev) => {
     alerte('');
-    dessiner(JSON.parse(ev.data));
+    recevoir(JSON.parse(ev.data));
   });
   flux.addEventListener('fin', (ev) => {
     flux.close();
@@ -110,6 +112,14 @@ function texteVerrou(v) {
     'deverrouillee': 'Déverrouillée',
     'non-verifiee': 'Verrou non vérifié',
   }[v] || 'État du verrou inconnu';
+}
+
+// A grid from the live stream or from a command's answer: drawn unless the one on screen
+// is newer (the server numbers grids in the order it read them).
+function recevoir(m) {
+  if (!m || m.version < etat.version || m.grille.chemin !== etat.classe) return;
+  etat.version = m.version;
+  dessiner(m.grille);
 }
 
 function dessiner(g) {
@@ -158,6 +168,8 @@ async function agir(action) {
   $('details').replaceChildren();
   try {
     const r = await appel('POST', '/api/commande', champs);
+    // The tiles as they stand with this answer, in the same frame as the summary.
+    recevoir(r.grille);
     $('resume').textContent = r.resume;
     for (const d of r.details) {
       const li = document.createElement('li');
