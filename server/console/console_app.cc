@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/class_summary.h"
 #include "common/clock.h"
@@ -229,6 +231,23 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
 
   std::shared_ptr<EventStream> events() { return events_; }
 
+  const std::string& group() const { return group_; }
+
+  // A command's answer drew a grid on a page of this class: whatever this stream sent
+  // before is no longer what the page shows, so the next grid goes out even if it is the
+  // same as the last one sent (on the redraw thread).
+  void Resend() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      resend_ = true;
+      if (redraw_pending_) return;
+      redraw_pending_ = true;
+    }
+    Redraw();
+  }
+
+
   void Start(const std::string& first_grid, uint64_t version, std::set<std::string> devices) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -305,10 +324,12 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
   }
 
   void Redraw() {
+    bool resend;
     {
       std::lock_guard<std::mutex> lock(mu_);
       redraw_pending_ = false;
       if (stopped_) return;
+      resend = std::exchange(resend_, false);
     }
     std::set<std::string> devices;
     uint64_t version = 0;
@@ -321,7 +342,7 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       devices_ = std::move(devices);
-      if (*grid == last_sent_) return;
+      if (*grid == last_sent_ && !resend) return;
       last_sent_ = *grid;
     }
     events_->Send("grille", Stamped(version, *grid));
@@ -334,6 +355,7 @@ class ConsoleApp::GridStream : public std::enable_shared_from_this<GridStream> {
   std::shared_ptr<EventStream> events_;
   std::mutex mu_;
   bool redraw_pending_ = false;
+  bool resend_ = false;
   bool stopped_ = false;
   std::set<std::string> devices_;
   std::string last_sent_;
@@ -371,6 +393,18 @@ ConsoleApp::~ConsoleApp() {
   streams_->work.reset();
   streams_->io.stop();
   if (streams_->thread.joinable()) streams_->thread.join();
+}
+
+void ConsoleApp::ResendGrids(const std::string& group) {
+  std::vector<std::shared_ptr<GridStream>> of_group;
+  {
+    std::lock_guard<std::mutex> lock(streams_->mu);
+    for (auto& [id, stream] : streams_->open) {
+      auto s = std::static_pointer_cast<GridStream>(stream);
+      if (s->group() == group) of_group.push_back(std::move(s));
+    }
+  }
+  for (auto& s : of_group) boost::asio::post(streams_->io, [s] { s->Resend(); });
 }
 
 size_t ConsoleApp::open_streams() const {
@@ -637,6 +671,7 @@ void ConsoleApp::Command(const Caller& caller, const HttpRequest& req,
                      auto grid = life->alive ? GridJson(op, peer, group, nullptr, &version)
                                              : Result<std::string>(Unavailable("stopping"));
                      if (grid.ok()) j.Set("grille", Json::Raw(Stamped(version, *grid)));
+                     if (life->alive) ResendGrids(group);
                    }
                    j.Set("resume", Json::String(
                        resp.results_size() == 0

@@ -59,6 +59,9 @@ class ConsoleApp {
   Result<std::string> GridJson(const std::string& operator_name, const std::string& peer,
                                const std::string& group, std::set<std::string>* ids,
                                uint64_t* version = nullptr);
+  // Has every open stream of `group` send its next grid even if unchanged (a command's
+  // answer drew a grid of its own on a page).
+  void ResendGrids(const std::string& group);
 
   ServerCore& core_;
   ClassCommands& classes_;

@@ -1,5 +1,7 @@
 #include "server/console/console_http.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
@@ -251,6 +253,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
+static void CloseOnExec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
 struct ConsoleHttpServer::Impl {
   Impl(ConsoleApp& a) : app(a), tls(ssl::context::tls_server), acceptor(io) {}
   asio::io_context io;
@@ -267,6 +271,7 @@ struct ConsoleHttpServer::Impl {
       if (!ec && open.load() >= kMaxConnections) {
         s.close(ec);  // over the cap: closed at once
       } else if (!ec) {
+        CloseOnExec(s.native_handle());
         std::make_shared<Connection>(std::move(s), tls, app, open)->Start();
       } else if (ec == asio::error::no_descriptors) {
         // Out of descriptors: give the others time to close before accepting again.
@@ -315,6 +320,9 @@ Result<std::unique_ptr<ConsoleHttpServer>> ConsoleHttpServer::Start(const std::s
 
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   impl->acceptor.open(ep.protocol(), ec);
+  // Not inherited by a program the server's process starts: it would hold the port (and
+  // keep it from being listened on again after a restart) for as long as it runs.
+  if (!ec) CloseOnExec(impl->acceptor.native_handle());
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(ep, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);

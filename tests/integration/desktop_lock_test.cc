@@ -584,21 +584,23 @@ TEST_F(DesktopLockTest, TheAppInFrontReachesTheServerWhenItChanges) {
   d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowactivate", "--sync"});
   EXPECT_TRUE(in_front("\"XLogo\"")) << shown;
 
-  ASSERT_TRUE(d->desktop->Launch({"xclock", "-name", "titre-secret"}, "xclock.log").ok());
+  // xcalc takes the keyboard (openbox activates it); its window's title is "Calculator".
+  ASSERT_TRUE(d->desktop->Launch({"xcalc"}, "xcalc.log").ok());
   ASSERT_TRUE(WaitUntil([&] {
-    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "titre-secret"})
+    return d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "XCalc"})
                .exit_code == 0;
   }));
-  d->desktop->Tool("xdotool", {"search", "--name", "titre-secret", "windowactivate", "--sync"});
-  EXPECT_TRUE(in_front("\"XClock\"")) << shown;
+  d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--class", "XCalc", "windowactivate",
+                               "--sync"});
+  EXPECT_TRUE(in_front("\"XCalc\"")) << shown;
 
   auto r = Class({"lock", kClass});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(in_front("null")) << "nothing is in front of the lock: " << shown;
   r = Class({"unlock", kClass});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(in_front("\"XClock\"")) << shown;
-  EXPECT_EQ(shown.find("titre-secret"), std::string::npos) << "a window's title reached the server";
+  EXPECT_TRUE(in_front("\"XCalc\"")) << shown;
+  EXPECT_EQ(shown.find("Calculator"), std::string::npos) << "a window's title reached the server";
 
   // The server forgets it with the connection.
   d->agent.reset();

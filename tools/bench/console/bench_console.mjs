@@ -36,26 +36,47 @@ try {
               `time to interactive ${tti} ms (link opened -> grid of ${N} drawn, buttons live)`);
 
   const runs = [];
+  const summaries = [];
+  let withSummary = 0;
   for (let i = 0; i < 5; ++i) {
-    for (const [action, state] of [['lock', 'verrouillee'], ['unlock', 'deverrouillee']]) {
-      await page.evaluate((n, state) => {
+    for (const [action, state, word] of [['lock', 'verrouillee', 'verrouillées'],
+                                          ['unlock', 'deverrouillee', 'déverrouillées']]) {
+      await page.$eval('#resume', (p) => { p.textContent = ''; });
+      await page.evaluate((n, state, word) => {
         window.benchDone = new Promise((resolve) => {
           const g = document.getElementById('grille');
+          const resume = document.getElementById('resume');
           const t = performance.now();
           const all = () => [...g.querySelectorAll('.tuile')].filter((x) => x.dataset.verrou === state).length === n;
+          let tiles = null, summary = null, tilesWithSummary = false;
+          const done = () => { if (tiles !== null && summary !== null) resolve({ tiles, summary, tilesWithSummary }); };
           const obs = new MutationObserver(() => {
-            if (all()) { obs.disconnect(); requestAnimationFrame(() => resolve(performance.now() - t)); }
+            if (all()) { obs.disconnect(); requestAnimationFrame(() => { tiles = performance.now() - t; done(); }); }
           });
           obs.observe(g, { childList: true, subtree: true, attributes: true });
+          const said = new MutationObserver(() => {
+            if (!resume.textContent.includes(' ' + word)) return;
+            said.disconnect();
+            tilesWithSummary = all();
+            requestAnimationFrame(() => { summary = performance.now() - t; done(); });
+          });
+          said.observe(resume, { childList: true, characterData: true, subtree: true });
         });
-      }, N, state);
+      }, N, state, word);
       await page.click(`button[data-action=${action}]`);
-      const ms = await page.evaluate(() => window.benchDone);
-      if (action === 'lock') runs.push(ms);
+      const r = await page.evaluate(() => window.benchDone);
+      if (action === 'lock') {
+        runs.push(r.tiles);
+        summaries.push(r.summary);
+        withSummary += r.tilesWithSummary ? 1 : 0;
+      }
     }
   }
   console.log(`tap -> all ${N} tiles locked: median ${median(runs).toFixed(0)} ms ` +
               `(runs ${runs.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`tap -> summary painted: median ${median(summaries).toFixed(0)} ms ` +
+              `(runs ${summaries.map((x) => x.toFixed(0)).join(', ')}); every tile already ` +
+              `locked when the summary came: ${withSummary}/${runs.length} runs`);
   console.log(`CLI \`preau class lock\` round trip, same run: median ${env.CLI_MEDIAN} ms ` +
               `(runs ${env.CLI_MS.split(' ').join(', ')}); ratio page/CLI ` +
               `${(median(runs) / Number(env.CLI_MEDIAN)).toFixed(2)}`);
