@@ -1,5 +1,6 @@
 #include "agent/collect/session_usage.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -43,16 +44,52 @@ uint32_t MinutesBegun(int64_t ms) { return static_cast<uint32_t>((ms + 59'999) /
 
 }  // namespace
 
-void SessionUsageSource::Collect(const std::string& today) {
+std::map<std::string, Platform::SessionUsage> SplitByLocalDay(const Platform::SessionUsage& usage,
+                                                              int64_t from_unix_ms,
+                                                              int64_t to_unix_ms) {
+  std::map<std::string, Platform::SessionUsage> out;
+  if (to_unix_ms <= from_unix_ms) {
+    out[LocalDay(to_unix_ms)] = usage;
+    return out;
+  }
+  const int64_t span = to_unix_ms - from_unix_ms;
+  Platform::SessionUsage left = usage;  // what is not given out yet: the last day gets it
+  for (int64_t start = from_unix_ms; start < to_unix_ms;) {
+    int64_t end = std::min(NextLocalMidnight(start), to_unix_ms);
+    Platform::SessionUsage& day = out[LocalDay(start)];
+    if (end == to_unix_ms) {
+      day.screen_on_ms += left.screen_on_ms;
+      for (const auto& [app, ms] : left.app_ms) {
+        if (ms > 0) day.app_ms[app] += ms;
+      }
+      break;
+    }
+    auto share = [&](int64_t ms) { return static_cast<int64_t>(static_cast<__int128>(ms) * (end - start) / span); };
+    int64_t screen = share(usage.screen_on_ms);
+    day.screen_on_ms += screen;
+    left.screen_on_ms -= screen;
+    for (const auto& [app, ms] : usage.app_ms) {
+      int64_t part = share(ms);
+      if (part > 0) day.app_ms[app] += part;
+      left.app_ms[app] -= part;
+    }
+    start = end;
+  }
+  return out;
+}
+
+void SessionUsageSource::Collect(int64_t from_unix_ms, int64_t to_unix_ms) {
   Platform::SessionUsage fresh = platform_.TakeSessionUsage();
   if (fresh.screen_on_ms <= 0 && fresh.app_ms.empty()) return;
-  std::string key = kKeyPrefix + today;
-  auto saved = state_.Get(key);
-  DayFigures d = saved.ok() && *saved ? Parse(**saved) : DayFigures{};
-  d.screen_ms += fresh.screen_on_ms;
-  for (const auto& [app, ms] : fresh.app_ms) d.app_ms[app] += ms;
-  Status st = state_.Put(key, Format(d));
-  if (!st.ok()) std::fprintf(stderr, "preau-agent: usage: %s\n", st.message().c_str());
+  for (const auto& [day, usage] : SplitByLocalDay(fresh, from_unix_ms, to_unix_ms)) {
+    std::string key = kKeyPrefix + day;
+    auto saved = state_.Get(key);
+    DayFigures d = saved.ok() && *saved ? Parse(**saved) : DayFigures{};
+    d.screen_ms += usage.screen_on_ms;
+    for (const auto& [app, ms] : usage.app_ms) d.app_ms[app] += ms;
+    Status st = state_.Put(key, Format(d));
+    if (!st.ok()) std::fprintf(stderr, "preau-agent: usage: %s\n", st.message().c_str());
+  }
 }
 
 std::optional<v1::DailyUsage> SessionUsageSource::Day(const std::string& day) {

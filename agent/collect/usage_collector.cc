@@ -1,5 +1,6 @@
 #include "agent/collect/usage_collector.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +59,16 @@ std::string LocalDay(int64_t unix_ms) {
   return buf;
 }
 
+int64_t NextLocalMidnight(int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  tm.tm_mday += 1;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  tm.tm_isdst = -1;  // mktime works out summer time
+  return static_cast<int64_t>(std::mktime(&tm)) * 1000;
+}
+
 std::string AddDays(const std::string& day, int days) {
   auto d = ParseDay(day);
   if (!d) return day;
@@ -85,12 +96,15 @@ void UsageCollector::Start(AgentContext& ctx) {
     last_day_ = last;
   }
   timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
+  collected_until_ms_ = ctx.clock().NowUnixMs();
   Check();
 }
 
 void UsageCollector::OnConnected() { Check(); }
 
 void UsageCollector::Stop() {
+  // What the session reported since the last check is kept (the state store survives).
+  if (ctx_ && opts_.source && !stopped_) Collect();
   stopped_ = true;
   *alive_ = false;
   if (timer_) timer_->cancel();
@@ -98,7 +112,11 @@ void UsageCollector::Stop() {
 
 void UsageCollector::Arm() {
   if (stopped_) return;
-  timer_->expires_after(opts_.check_interval);
+  // A check at midnight too, so that the day's last minutes are collected into that day.
+  int64_t now = ctx_->clock().NowUnixMs();
+  // (At least a second apart: a test's clock may stand still just before midnight.)
+  auto to_midnight = std::chrono::milliseconds(std::max<int64_t>(NextLocalMidnight(now) - now, 1000));
+  timer_->expires_after(std::min<std::chrono::milliseconds>(opts_.check_interval, to_midnight));
   timer_->async_wait(asio::bind_executor(ctx_->strand(), [this, alive = alive_](
                                                              boost::system::error_code ec) {
     if (ec || !*alive) return;
@@ -146,11 +164,17 @@ std::string UsageCollector::ResumeAfterClockJump(const std::string& last, const 
   return resume;
 }
 
+void UsageCollector::Collect() {
+  int64_t now = ctx_->clock().NowUnixMs();
+  opts_.source->Collect(collected_until_ms_, now);
+  collected_until_ms_ = now;
+}
+
 void UsageCollector::Check() {
   if (stopped_) return;
   timer_->cancel();
   std::string today = Today();
-  if (opts_.source) opts_.source->Collect(today);
+  if (opts_.source) Collect();
   if (opts_.blocked_counts) {
     auto now = opts_.blocked_counts();
     std::lock_guard<std::mutex> lock(mu_);

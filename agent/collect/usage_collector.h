@@ -12,7 +12,9 @@
 //
 // Where usage comes from is a UsageSource: simulated devices draw it from their seed
 // (agent/platform/sim_usage.h); other platforms from what their desktop session reports
-// (agent/collect/session_usage.h: preau-session on Linux), collected at every check.
+// (agent/collect/session_usage.h: preau-session on Linux), collected at every check, at
+// each local midnight (so that a day's minutes are not counted on the next) and when the
+// agent stops (so that a restart loses nothing).
 #pragma once
 
 #include <chrono>
@@ -36,13 +38,18 @@ class UsageSource {
   virtual ~UsageSource() = default;
   // The device's usage on local date `day` (YYYY-MM-DD); nullopt when it has nothing.
   virtual std::optional<v1::DailyUsage> Day(const std::string& day) = 0;
-  // Called at every check with today's date, for sources that gather as time goes.
-  virtual void Collect(const std::string& today) { (void)today; }
+  // For sources that gather as time goes: called at every check, at midnight and at stop
+  // with the period (Unix ms, by the agent's clock) since the previous call.
+  virtual void Collect(int64_t from_unix_ms, int64_t to_unix_ms) {
+    (void)from_unix_ms;
+    (void)to_unix_ms;
+  }
 };
 
 struct UsageCollectorOptions {
-  // How often to look for ended days (and undelivered drop counts).
-  std::chrono::milliseconds check_interval{std::chrono::minutes(10)};
+  // How often to look for ended days (and undelivered drop counts) and collect the
+  // source; a check also runs at each local midnight.
+  std::chrono::milliseconds check_interval{std::chrono::minutes(1)};
   // On first start, how many past days to report (if the source knows them).
   int backfill_days = 7;
   // A device back after a long absence reports at most this many past days.
@@ -72,6 +79,7 @@ class UsageCollector final : public AgentFeature {
  private:
   void Check();
   void Arm();
+  void Collect();  // the source, for the period since the last collection
   // Called when the last reported day is after yesterday; returns the new last day.
   std::string ResumeAfterClockJump(const std::string& last, const std::string& today);
   std::string Today() const;
@@ -81,6 +89,7 @@ class UsageCollector final : public AgentFeature {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  int64_t collected_until_ms_ = 0;  // the source was collected up to here
 
   mutable std::mutex mu_;
   std::string last_day_;
@@ -91,5 +100,7 @@ class UsageCollector final : public AgentFeature {
 // Local date (YYYY-MM-DD) of a Unix time in milliseconds, and date arithmetic on it.
 std::string LocalDay(int64_t unix_ms);
 std::string AddDays(const std::string& day, int days);
+// The first local midnight after `unix_ms`, in Unix ms.
+int64_t NextLocalMidnight(int64_t unix_ms);
 
 }  // namespace preau::agent

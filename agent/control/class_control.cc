@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 
 namespace preau::agent {
 
@@ -28,7 +29,7 @@ ClassControlFeature::ClassControlFeature(std::shared_ptr<TeacherState> teacher,
                                          ClassControlOptions options)
     : teacher_(std::move(teacher)), options_(options) {}
 
-ClassControlFeature::~ClassControlFeature() = default;
+ClassControlFeature::~ClassControlFeature() { alive_->store(false); }
 
 void ClassControlFeature::Start(AgentContext& ctx) {
   ctx_ = &ctx;
@@ -49,11 +50,22 @@ void ClassControlFeature::Start(AgentContext& ctx) {
   }
   if (Enforce(now)) (void)Persist();
   Publish();
+  // A pupil dismissing a teacher's message is reported (from the session's thread: the
+  // report is made on the strand).
+  ctx.platform().OnMessageDismissed([this, alive = alive_, strand = &ctx.strand()](
+                                        const std::string& id) {
+    if (!alive->load()) return;
+    boost::asio::post(*strand, [this, alive, id] {
+      if (alive->load() && !stopped_) ReportDismissed(id);
+    });
+  });
   ArmCheck();
 }
 
 void ClassControlFeature::Stop() {
   stopped_ = true;
+  alive_->store(false);
+  if (ctx_) ctx_->platform().OnMessageDismissed(nullptr);
   if (timer_) timer_->cancel();
 }
 
@@ -121,6 +133,7 @@ v1::CommandAck ClassControlFeature::Execute(const v1::Command& c, int64_t now_ms
       Status st = p.Focus(c.app(), c.url());
       if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "focus: " + st.message());
       *held_.mutable_focus() = c;
+      focus_not_held_.clear();  // verified just now
       return MakeAck(c, v1::ACK_DONE);
     }
     case v1::COMMAND_OPEN: {
@@ -133,6 +146,9 @@ v1::CommandAck ClassControlFeature::Execute(const v1::Command& c, int64_t now_ms
     case v1::COMMAND_MESSAGE: {
       Status st = p.ShowMessage(c.id(), c.message());
       if (!st.ok()) return MakeAck(c, v1::ACK_FAILED, "message: " + st.message());
+      // Kept for the report of its dismissal (the last few: a class sends few messages).
+      shown_.emplace_back(c.id(), c.message());
+      if (shown_.size() > 16) shown_.pop_front();
       return MakeAck(c, v1::ACK_DONE, "shown");
     }
     case v1::COMMAND_WIFI_ON:
@@ -240,19 +256,40 @@ void ClassControlFeature::ArmCheck() {
   }));
 }
 
+void ClassControlFeature::ReportDismissed(const std::string& id) {
+  v1::AgentMessage m;
+  m.set_id("dismissed-" + id);
+  v1::MessageDismissed* d = m.mutable_message_dismissed();
+  d->set_command_id(id);
+  for (const auto& [shown_id, text] : shown_) {
+    if (shown_id == id) d->set_text(text);
+  }
+  d->set_at_unix_ms(ctx_->clock().NowUnixMs());
+  ctx_->SendReliable(std::move(m), "message_dismissed", /*replace_kind=*/false);
+}
+
 void ClassControlFeature::ReportLock() {
   Platform::LockCheck now = ctx_->platform().CheckLock();
+  // The focus as the last check saw it: a focus that did not hold is reported so before
+  // its restoring can make it hold again.
+  const bool focus = held_.has_focus();
   if (now.locked == reported_.locked && now.verified == reported_.verified &&
-      now.reason == reported_.reason) {
+      now.reason == reported_.reason && focus == reported_focus_ &&
+      focus_not_held_ == reported_focus_not_held_) {
     return;
   }
   reported_ = now;
+  reported_focus_ = focus;
+  reported_focus_not_held_ = focus_not_held_;
   v1::AgentMessage m;
   m.set_id("lock-" + std::to_string(ctx_->clock().NowUnixMs()) + "-" + std::to_string(++reports_));
   v1::LockReport* r = m.mutable_lock_report();
   r->set_locked(now.locked);
   r->set_verified(now.verified);
   r->set_reason(now.reason);
+  r->set_focus(focus);
+  r->set_focus_held(focus && focus_not_held_.empty());
+  r->set_focus_reason(focus ? focus_not_held_ : "");
   r->set_at_unix_ms(ctx_->clock().NowUnixMs());
   // Only the latest state matters: an unsent older one is replaced.
   ctx_->SendReliable(std::move(m), "lock_report", /*replace_kind=*/true);

@@ -11,9 +11,12 @@
 // the policy's curfew and kiosk and the web filter reads for allowed sites.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -48,8 +51,10 @@ class ClassControlFeature final : public AgentFeature {
   Status Persist();
   void Publish();
   Status LiftLock();
-  // Tells the server how the lock stands (verified or not) when that changed.
+  // Tells the server how the lock and the focus stand (verified or not) when that changed.
   void ReportLock();
+  // Tells the server the pupil dismissed message `id`.
+  void ReportDismissed(const std::string& id);
 
   std::shared_ptr<TeacherState> teacher_;
   ClassControlOptions options_;
@@ -58,7 +63,11 @@ class ClassControlFeature final : public AgentFeature {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool stopped_ = false;
   Platform::LockCheck reported_;
+  bool reported_focus_ = false;
   std::string focus_not_held_;  // why the held focus does not hold ("" : it does)
+  std::string reported_focus_not_held_;
+  std::deque<std::pair<std::string, std::string>> shown_;  // recent messages: id, text
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   uint64_t reports_ = 0;
 };
 

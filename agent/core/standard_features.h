@@ -29,7 +29,7 @@ struct FeatureOptions {
   // How often the policy is enforced again.
   std::chrono::milliseconds policy_enforce_every{60'000};
   // How often usage is collected and ended days looked for.
-  std::chrono::milliseconds usage_check_every{10 * 60'000};
+  std::chrono::milliseconds usage_check_every{60'000};
 };
 
 // Plugins that must agree (class control and the policy engine) share `teacher`, which

@@ -201,6 +201,9 @@ class LinuxPlatform final : public Platform {
   void OnUserActivity(std::function<void()> listener) override {
     if (link_) link_->SetActivityListener(std::move(listener));
   }
+  void OnMessageDismissed(std::function<void(const std::string& id)> listener) override {
+    if (link_) link_->SetDismissListener(std::move(listener));
+  }
 
   uint64_t UserActivityCount() override { return link_ ? link_->activity_count() : 0; }
   SessionUsage TakeSessionUsage() override { return link_ ? link_->TakeUsage() : SessionUsage{}; }

@@ -62,6 +62,11 @@ class Platform {
   // Asks again, without waiting, for the focus WhyFocusNotHeld says does not hold (the
   // app or the kiosk browser launched again); WhyFocusNotHeld says when it holds again.
   virtual void RestoreFocus() {}
+  // Calls `listener` with the id of each message (ShowMessage) the pupil dismissed, from
+  // whichever thread heard it (it must only hand the work on); null stops the calls.
+  virtual void OnMessageDismissed(std::function<void(const std::string& id)> listener) {
+    (void)listener;
+  }
   virtual Status OpenUrl(const std::string& url) = 0;
   // Shows a teacher's message until the user dismisses it; ok once it is on screen.
   virtual Status ShowMessage(const std::string& id, const std::string& text) {

@@ -174,6 +174,13 @@ void SessionLink::HandleLine(const std::string& line) {
       kept_resent_ = false;
     }
     changed_.notify_all();
+  } else if (f.size() == 2 && f[0] == "dismissed") {
+    // dismissed <id>: an id the agent gave (a command id), nothing else is passed on.
+    if (f[1].size() > 128 || !on_dismissed_) return;
+    for (char c : f[1]) {
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return;
+    }
+    on_dismissed_(f[1]);
   } else if (f.size() >= 2 && f[0] == "focus") {
     // focus lost <why> | focus held: a focus done before, watched by the session.
     if (kept_key_.empty()) return;
@@ -320,6 +327,11 @@ SessionLockState SessionLink::State() const {
 uint64_t SessionLink::activity_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return activity_;
+}
+
+void SessionLink::SetDismissListener(std::function<void(const std::string& id)> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_dismissed_ = std::move(listener);
 }
 
 void SessionLink::SetActivityListener(std::function<void()> listener) {

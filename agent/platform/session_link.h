@@ -71,6 +71,8 @@ class SessionLink {
   // Platform::UserActivityCount and TakeSessionUsage).
   uint64_t activity_count() const;
   void SetActivityListener(std::function<void()> listener);
+  // Called (with the message id) when the session says the pupil dismissed a message.
+  void SetDismissListener(std::function<void(const std::string& id)> listener);
   Platform::SessionUsage TakeUsage();
   // The app the session last said is in front ("" for none, or no session program);
   // the listener is called when it changes (see Platform::ForegroundApp).
@@ -108,6 +110,7 @@ class SessionLink {
   int refused_ = 0;
   uint64_t activity_ = 0;
   std::function<void()> on_activity_;  // called with mu_ held
+  std::function<void(const std::string&)> on_dismissed_;  // likewise
   Platform::SessionUsage usage_;
   std::string front_;
   std::function<void()> on_front_;  // called with mu_ held

@@ -123,6 +123,9 @@ v1::Device DeviceToProto(const DeviceRecord& d, bool online) {
   out.set_policy_state(d.policy_state);
   out.set_certificate_serial(d.cert_serial);
   out.set_lock_state(d.lock_state);
+  out.set_focus_state(d.focus_state);
+  out.set_dismissed_message(d.dismissed_message);
+  out.set_dismissed_unix_ms(d.dismissed_ms);
   return out;
 }
 

@@ -374,8 +374,20 @@ Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentM
     std::string state = !r.locked()   ? "unlocked"
                         : r.verified() ? "locked"
                                        : "unverified: " + r.reason();
-    Status st = core_.store->SetDeviceLockState(device_id, state);
+    std::string focus = !r.focus()      ? ""
+                        : r.focus_held() ? "held"
+                                         : "not held: " + r.focus_reason();
+    Status st = core_.store->SetDeviceDesktopState(device_id, state, focus);
     if (st.ok()) core_.device_events.Notify(device_id);  // the console's tile
+    return st;
+  }
+  if (msg.has_message_dismissed()) {
+    // Shown back to operators: held to what a teacher may send (refused for good otherwise).
+    const v1::MessageDismissed& d = msg.message_dismissed();
+    PREAU_RETURN_IF_ERROR(CheckDisplayText(d.text(), "dismissed message"));
+    int64_t at = d.at_unix_ms() > 0 && d.at_unix_ms() <= core_.Now() ? d.at_unix_ms() : core_.Now();
+    Status st = core_.store->SetDeviceDismissedMessage(device_id, d.text(), at);
+    if (st.ok()) core_.device_events.Notify(device_id);
     return st;
   }
   // The waiting teacher hears first; the durable record follows (the device has acted

@@ -74,7 +74,8 @@ class ClassDeliveries final : public DeviceFeature {
 
   void OnHello(const std::string& device_id, const v1::Hello& hello) override;
   bool Handles(v1::AgentMessage::BodyCase body) const override {
-    return body == v1::AgentMessage::kCommandAck || body == v1::AgentMessage::kLockReport;
+    return body == v1::AgentMessage::kCommandAck || body == v1::AgentMessage::kLockReport ||
+           body == v1::AgentMessage::kMessageDismissed;
   }
   Status OnMessage(const std::string& device_id, const v1::AgentMessage& msg) override;
 

@@ -270,6 +270,13 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_operator ON console_sessions(operator_name);
 )sql"},
+      {12, R"sql(
+-- A teacher's focus as each device last reported it (held, or not held and why), and the
+-- last class message a pupil dismissed on it.
+ALTER TABLE devices ADD COLUMN focus_state TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN dismissed_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN dismissed_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -70,6 +70,9 @@ DeviceRecord ReadDevice(const Stmt& s) {
   d.policy_version = static_cast<uint64_t>(s.Int(10));
   d.policy_state = s.Text(11);
   d.lock_state = s.Text(12);
+  d.focus_state = s.Text(13);
+  d.dismissed_message = s.Text(14);
+  d.dismissed_ms = s.Int(15);
   return d;
 }
 // A LIMIT for `limit` rows, 0 meaning all (a plain number: LIMIT -1 is SQLite's alone).
@@ -78,7 +81,8 @@ int64_t SqlLimit(size_t limit) {
 }
 constexpr const char* kDeviceColumns =
     "id, name, group_path, cert_serial, key_fingerprint, enrolled_ms, last_seen_ms, "
-    "retired_ms, inventory, agent_version, policy_version, policy_state, lock_state";
+    "retired_ms, inventory, agent_version, policy_version, policy_state, lock_state, "
+    "focus_state, dismissed_message, dismissed_ms";
 
 std::string JoinLines(const std::vector<std::string>& v) {
   std::string out;
@@ -467,10 +471,20 @@ Status Store::SetDevicePolicy(const std::string& id, uint64_t version,
   return s.Bind(1, static_cast<int64_t>(version)).Bind(2, state).Bind(3, id).Run();
 }
 
-Status Store::SetDeviceLockState(const std::string& id, const std::string& state) {
+Status Store::SetDeviceDesktopState(const std::string& id, const std::string& lock_state,
+                                    const std::string& focus_state) {
   std::lock_guard<std::mutex> lock(db_->mu());
-  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare("UPDATE devices SET lock_state=? WHERE id=?"));
-  return s.Bind(1, state).Bind(2, id).Run();
+  PREAU_ASSIGN_OR_RETURN(
+      auto s, db_->Prepare("UPDATE devices SET lock_state=?, focus_state=? WHERE id=?"));
+  return s.Bind(1, lock_state).Bind(2, focus_state).Bind(3, id).Run();
+}
+
+Status Store::SetDeviceDismissedMessage(const std::string& id, const std::string& text,
+                                        int64_t at_ms) {
+  std::lock_guard<std::mutex> lock(db_->mu());
+  PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
+      "UPDATE devices SET dismissed_message=?, dismissed_ms=? WHERE id=?"));
+  return s.Bind(1, text).Bind(2, at_ms).Bind(3, id).Run();
 }
 
 Status Store::CreateOperator(const OperatorRecord& op) {

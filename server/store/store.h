@@ -32,6 +32,9 @@ struct DeviceRecord {
   uint64_t policy_version = 0;
   std::string policy_state;
   std::string lock_state;  // as the device last reported it (class control)
+  std::string focus_state;        // likewise, a teacher's focus
+  std::string dismissed_message;  // the last class message a pupil dismissed
+  int64_t dismissed_ms = 0;
 };
 
 struct OperatorRecord {
@@ -139,7 +142,11 @@ class Store {
                          const std::string& agent_version);
   Status TouchDevice(const std::string& id, int64_t now_ms);
   Status SetDevicePolicy(const std::string& id, uint64_t version, const std::string& state);
-  Status SetDeviceLockState(const std::string& id, const std::string& state);
+  // How the lock and a teacher's focus stand on the device, as it reported them.
+  Status SetDeviceDesktopState(const std::string& id, const std::string& lock_state,
+                               const std::string& focus_state);
+  Status SetDeviceDismissedMessage(const std::string& id, const std::string& text,
+                                   int64_t at_ms);
 
   Status CreateOperator(const OperatorRecord& op);
   Result<OperatorRecord> GetOperator(const std::string& name);

@@ -44,6 +44,7 @@ struct DeviceSetup {
   std::function<void(agent::LinuxCommands&)> commands;
   const Clock* clock = nullptr;  // the device's clock (null: the system's)
   bool quick = false;  // policy enforced, usage collected and reported every 200 ms
+  int session_usage_every_ms = 0;  // preau-session's usage reports (0: its default)
 };
 
 // One pupil device: its own X desktop, its agent on the linux platform, its session program.
@@ -132,6 +133,9 @@ class DesktopLockTest : public ::testing::Test {
     argv.insert(argv.end(), {std::string(PREAU_BINARY_DIR) + "/preau-session", "--socket",
                              d.socket()});
     if (d.setup.quick) argv.insert(argv.end(), {"--usage-every", "200"});
+    if (d.setup.session_usage_every_ms != 0) {
+      argv.insert(argv.end(), {"--usage-every", std::to_string(d.setup.session_usage_every_ms)});
+    }
     auto s = d.desktop->Launch(argv, log);
     ASSERT_TRUE(s.ok()) << s.status().message();
     d.session = *s;
@@ -160,6 +164,36 @@ class DesktopLockTest : public ::testing::Test {
   std::string LockState() {
     auto devices = server_->Devices(kClass);
     return devices.size() == 1 ? devices[0].lock_state() : "(not one device)";
+  }
+  // A pupil's use of the desktop: xlogo in front, the mouse moved; true once preau-session
+  // reported the input to the agent.
+  bool UseXlogo(Device& d) {
+    d.desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowactivate", "--sync"});
+    uint64_t before = d.agent->agent().platform().UserActivityCount();
+    d.desktop->Tool("xdotool", {"mousemove", "30", "30", "mousemove", "60", "50"});
+    return WaitUntil([&] { return d.agent->agent().platform().UserActivityCount() > before; });
+  }
+  // Whether the server's usage report has screen minutes for device `id` (the report in
+  // `usage`).
+  bool ScreenMinutesReported(const std::string& id, std::string* usage) {
+    *usage = Admin({"report", "usage", "--since", "30d", "-o", "json"}).out;
+    size_t at = usage->find(id);
+    size_t screen = usage->find("\"screen_on_minutes\": ", at);
+    return at != std::string::npos && screen != std::string::npos &&
+           usage->compare(screen + 21, 2, "0,") != 0 && usage->compare(screen + 21, 1, "0") != 0;
+  }
+  // A device clock ten days back: its days end (and are reported) as a test moves it,
+  // while staying before the server's date.
+  static int64_t TenDaysAgo() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() -
+           10 * 86'400'000LL;
+  }
+  // Likewise for a teacher's focus ("held", "not held: why", "").
+  std::string FocusState() {
+    auto devices = server_->Devices(kClass);
+    return devices.size() == 1 ? devices[0].focus_state() : "(not one device)";
   }
 
   TempDir dir_;
@@ -378,10 +412,27 @@ TEST_F(DesktopLockTest, AMessageStaysOnScreenUntilThePupilDismissesIt) {
   ASSERT_TRUE(visible()) << "acked shown, but no message window";
   std::string screen = d->desktop->ReadWindow("Message de");
   EXPECT_NE(screen.find("Rangez vos affaires"), std::string::npos) << screen;
-  // It stays until the pupil dismisses it (Enter on it).
+  std::string id = d->agent->agent().device_id();
+  auto dismissed = [&] {
+    for (const auto& dev : server_->Devices(kClass)) {
+      if (dev.id() == id) return dev.dismissed_message();
+    }
+    return std::string("(no device)");
+  };
+  EXPECT_EQ(dismissed(), "") << "dismissed before the pupil did anything";
+  // It stays until the pupil dismisses it (Enter on it); the server hears who dismissed it.
   d->desktop->Tool("xdotool", {"search", "--onlyvisible", "--name", "Message de",
                                "windowactivate", "--sync", "key", "Return"});
   EXPECT_TRUE(WaitUntil([&] { return !visible(); }));
+  EXPECT_TRUE(WaitUntil([&] { return dismissed() == "Rangez vos affaires"; })) << dismissed();
+  auto shown = Admin({"devices", "show", id, "-o", "json"});
+  EXPECT_NE(shown.out.find("\"dismissed_message\": \"Rangez vos affaires\""), std::string::npos)
+      << shown.out;
+  EXPECT_EQ(shown.out.find("\"dismissed_at\": null"), std::string::npos) << shown.out;
+  // The device without a session dismissed nothing.
+  for (const auto& dev : server_->Devices(kClass)) {
+    if (dev.id() != id) EXPECT_EQ(dev.dismissed_message(), "");
+  }
 
   r = Class({"message", kClass, "--text", "Bonjour\tla classe"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
@@ -530,33 +581,21 @@ TEST_F(DesktopLockTest, WifiForAnActivityFollowsTheSessionsInput) {
 TEST_F(DesktopLockTest, UsageComesFromTheSession) {
   // The device lives ten days ago, so that its days end (and are reported) as the test
   // moves its clock, while staying before the server's date.
-  ManualClock clock(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count() -
-                    10 * 86'400'000LL);
+  ManualClock clock(TenDaysAgo());
   DeviceSetup setup;
   setup.clock = &clock;
   setup.quick = true;
   auto d = MakeDevice("d1", true, setup);
   ASSERT_TRUE(d);
   std::string id = d->agent->agent().device_id();
-  d->desktop->Tool("xdotool", {"search", "--name", "xlogo", "windowactivate", "--sync"});
-  uint64_t before = d->agent->agent().platform().UserActivityCount();
-  d->desktop->Tool("xdotool", {"mousemove", "30", "30", "mousemove", "60", "50"});
-  ASSERT_TRUE(WaitUntil(
-      [&] { return d->agent->agent().platform().UserActivityCount() > before; }));
+  ASSERT_TRUE(UseXlogo(*d)) << "preau-session reported no input";
 
   // Day after day until the server has the day the pupil used xlogo.
   std::string usage;
   ASSERT_TRUE(WaitUntil(
       [&] {
         clock.Advance(86'400'000);
-        auto r = Admin({"report", "usage", "--since", "30d", "-o", "json"});
-        usage = r.out;
-        size_t at = usage.find(id);
-        size_t screen = usage.find("\"screen_on_minutes\": ", at);
-        return at != std::string::npos && screen != std::string::npos &&
-               usage.compare(screen + 21, 2, "0,") != 0 && usage.compare(screen + 21, 1, "0") != 0;
+        return ScreenMinutesReported(id, &usage);
       },
       30s))
       << usage;
@@ -565,6 +604,30 @@ TEST_F(DesktopLockTest, UsageComesFromTheSession) {
   EXPECT_NE(exported.out.find("XLogo"), std::string::npos) << exported.out;
 }
 
+
+// What the session reported is kept through an agent stop (the agent collects it as it
+// stops, rather than at its next check) and reported once its day has ended.
+TEST_F(DesktopLockTest, UsageReportedBeforeAnAgentStopIsKept) {
+  ManualClock clock(TenDaysAgo());
+  DeviceSetup setup;
+  setup.clock = &clock;
+  setup.session_usage_every_ms = 200;  // the agent collects only every minute
+  auto d = MakeDevice("d1", true, setup);
+  ASSERT_TRUE(d);
+  std::string id = d->agent->agent().device_id();
+  ASSERT_TRUE(UseXlogo(*d)) << "preau-session reported no input";
+  d->agent.reset();
+  // A day later the agent starts again and reports the ended day.
+  clock.Advance(86'400'000);
+  StartAgent(*d);
+  std::string usage;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return ScreenMinutesReported(id, &usage);
+      },
+      30s))
+      << usage;
+}
 
 // The app in front, for the teacher's console: preau-session says which window class is
 // active when it changes, the agent passes it on, the server keeps it with the connection
@@ -695,19 +758,26 @@ TEST_F(DesktopLockTest, FocusLaunchesTheAppAndKeepsItThroughItsClosing) {
   EXPECT_EQ(active(), "Regard de classe");
   EXPECT_FALSE(visible("xlogo")) << "the other app is still shown";
   EXPECT_EQ(platform.WhyFocusNotHeld(), "");
+  EXPECT_TRUE(WaitUntil([&] { return FocusState() == "held"; })) << FocusState();
 
   // The pupil closes the app: the device says the focus does not hold, then launches the
   // app again and says it holds.
   std::string first = Line(d->desktop->Tool("xdotool", {"search", "--name", "Regard de classe"}));
   ASSERT_FALSE(first.empty());
   d->desktop->Tool("xdotool", {"windowkill", first});
+  // The server hears it: the focus is not held, and why (reported before it is restored).
   std::string why;
-  ASSERT_TRUE(WaitUntil([&] { return !(why = platform.WhyFocusNotHeld()).empty(); }, 15s));
+  ASSERT_TRUE(WaitUntil([&] { return (why = FocusState()).rfind("not held: ", 0) == 0; }, 15s))
+      << why;
   EXPECT_TRUE(why.find("xlogo") != std::string::npos ||
               why.find("no window of") != std::string::npos) << why;
+  auto shown = Admin({"devices", "show", d->agent->agent().device_id(), "-o", "json"});
+  EXPECT_TRUE(shown.out.find("\"focus\": \"not held\"") != std::string::npos ||
+              shown.out.find("\"focus\": \"held\"") != std::string::npos) << shown.out;
   EXPECT_TRUE(WaitUntil([&] {
-    return platform.WhyFocusNotHeld().empty() && active() == "Regard de classe";
-  }, 20s)) << platform.WhyFocusNotHeld() << "; active: " << active();
+    return platform.WhyFocusNotHeld().empty() && active() == "Regard de classe" &&
+           FocusState() == "held";
+  }, 20s)) << platform.WhyFocusNotHeld() << "; server: " << FocusState() << "; active: " << active();
   // Launched twice by the session (X may give the new window the old one's id).
   auto log = ReadFile(d->dir + "/session-1.log");
   ASSERT_TRUE(log.ok());
@@ -725,6 +795,7 @@ TEST_F(DesktopLockTest, FocusLaunchesTheAppAndKeepsItThroughItsClosing) {
   EXPECT_TRUE(WaitUntil([&] { return visible("xlogo") && active() == "xlogo"; }))
       << "active: " << active();
   EXPECT_TRUE(visible("Regard de classe"));
+  EXPECT_TRUE(WaitUntil([&] { return FocusState() == ""; })) << FocusState();
 }
 
 
@@ -798,10 +869,12 @@ TEST_F(DesktopLockTest, FocusOnAUrlRunsTheBrowserInKioskMode) {
   ASSERT_FALSE(pid.empty());
   ASSERT_EQ(kill(std::stoi(pid), SIGKILL), 0);
   std::string why;
-  ASSERT_TRUE(WaitUntil([&] { return !(why = platform.WhyFocusNotHeld()).empty(); }, 15s));
+  ASSERT_TRUE(WaitUntil([&] { return (why = FocusState()).rfind("not held: ", 0) == 0; }, 15s))
+      << why;
   EXPECT_NE(why.find("kiosk browser"), std::string::npos) << why;
-  EXPECT_TRUE(WaitUntil([&] { return platform.WhyFocusNotHeld().empty() && kiosk_in_front(); }, 40s))
-      << platform.WhyFocusNotHeld();
+  EXPECT_TRUE(WaitUntil([&] {
+    return platform.WhyFocusNotHeld().empty() && kiosk_in_front() && FocusState() == "held";
+  }, 40s)) << platform.WhyFocusNotHeld() << "; server: " << FocusState();
   std::string again = Line(d->desktop->Tool("xdotool", {"getactivewindow", "getwindowpid"}));
   EXPECT_NE(again, pid) << "not a new browser";
 

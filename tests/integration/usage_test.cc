@@ -4,6 +4,7 @@
 // it; a device's export holds all of its data and nothing of another's; CSV and JSON
 // reports agree; stock-taking import names the line at fault.
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <set>
@@ -14,6 +15,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include "agent/collect/session_usage.h"
 #include "agent/collect/usage_collector.h"
 #include "common/files.h"
 #include "preau/v1/device.grpc.pb.h"
@@ -528,3 +530,77 @@ TEST_F(UsageTest, AFailedConnectionWithAWrongClockSaysSo) {
 
 }  // namespace
 }  // namespace preau::testing
+
+// Usage from a desktop session is counted on the day it happened: what the session
+// reported over a period across midnight is shared between the period's days, in
+// proportion to their part of it, and adds up to what was reported.
+namespace preau::agent {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+class SessionUsageSplitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "Europe/Paris", 1);
+    tzset();
+  }
+  static int64_t Local(int y, int mo, int d, int h, int mi) {
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_isdst = -1;
+    return static_cast<int64_t>(std::mktime(&tm)) * 1000;
+  }
+};
+
+TEST_F(SessionUsageSplitTest, APeriodAcrossMidnightIsSharedBetweenItsDays) {
+  Platform::SessionUsage u;
+  u.screen_on_ms = 10 * kMinute;
+  u.app_ms["XLogo"] = 5 * kMinute;
+  u.app_ms["Chromium"] = 1;
+  auto split = SplitByLocalDay(u, Local(2026, 3, 9, 23, 56), Local(2026, 3, 10, 0, 6));
+  ASSERT_EQ(split.size(), 2u);
+  EXPECT_EQ(split["2026-03-09"].screen_on_ms, 4 * kMinute);
+  EXPECT_EQ(split["2026-03-10"].screen_on_ms, 6 * kMinute);
+  EXPECT_EQ(split["2026-03-09"].app_ms["XLogo"], 2 * kMinute);
+  EXPECT_EQ(split["2026-03-10"].app_ms["XLogo"], 3 * kMinute);
+  // Nothing is lost to rounding: the millisecond that cannot be shared is the last day's.
+  EXPECT_EQ(split["2026-03-09"].app_ms.count("Chromium"), 0u);
+  EXPECT_EQ(split["2026-03-10"].app_ms["Chromium"], 1);
+}
+
+TEST_F(SessionUsageSplitTest, APeriodWithinADayStaysOnIt) {
+  Platform::SessionUsage u;
+  u.screen_on_ms = 7 * kMinute;
+  u.app_ms["XLogo"] = 7 * kMinute;
+  auto split = SplitByLocalDay(u, Local(2026, 3, 9, 10, 0), Local(2026, 3, 9, 10, 10));
+  ASSERT_EQ(split.size(), 1u);
+  EXPECT_EQ(split["2026-03-09"].screen_on_ms, 7 * kMinute);
+  EXPECT_EQ(split["2026-03-09"].app_ms["XLogo"], 7 * kMinute);
+  // An empty period (a clock that stood still): all of it on its day.
+  split = SplitByLocalDay(u, Local(2026, 3, 9, 10, 0), Local(2026, 3, 9, 10, 0));
+  EXPECT_EQ(split["2026-03-09"].screen_on_ms, 7 * kMinute);
+}
+
+TEST_F(SessionUsageSplitTest, ALongPeriodCoversEveryDayItSpansAndSummerTime) {
+  // 23:00 on the 28th to 01:00 on the 30th of March 2026: 1 h, then the 23 hours of the
+  // day clocks go forward, then 1 h: 25 hours in all.
+  int64_t from = Local(2026, 3, 28, 23, 0), to = Local(2026, 3, 30, 1, 0);
+  ASSERT_EQ(to - from, 25 * 60 * kMinute);
+  EXPECT_EQ(NextLocalMidnight(Local(2026, 3, 29, 0, 0)), Local(2026, 3, 30, 0, 0));
+  EXPECT_EQ(Local(2026, 3, 30, 0, 0) - Local(2026, 3, 29, 0, 0), 23 * 60 * kMinute);
+  Platform::SessionUsage u;
+  u.screen_on_ms = 25 * 60 * kMinute;
+  auto split = SplitByLocalDay(u, from, to);
+  ASSERT_EQ(split.size(), 3u);
+  EXPECT_EQ(split["2026-03-28"].screen_on_ms, 60 * kMinute);
+  EXPECT_EQ(split["2026-03-29"].screen_on_ms, 23 * 60 * kMinute);
+  EXPECT_EQ(split["2026-03-30"].screen_on_ms, 60 * kMinute);
+}
+
+}  // namespace
+}  // namespace preau::agent

@@ -146,6 +146,10 @@ Table DeviceTable() {
       {"lock", "Lock", S::kDataOnly},
       {"lock_reason", "Lock unverified because", S::kDataOnly},
       {"foreground_app", "App in front", S::kDataOnly},
+      {"focus", "Focus", S::kDataOnly},
+      {"focus_reason", "Focus not held because", S::kDataOnly},
+      {"dismissed_message", "Message dismissed", S::kDataOnly},
+      {"dismissed_at", "Dismissed at", S::kDataOnly},
       {"agent_version", "Agent version", S::kDataOnly},
       {"os_name", "OS name", S::kDataOnly},
       {"os_version", "OS version", S::kDataOnly},
@@ -183,6 +187,16 @@ std::string LockReason(const std::string& state) {
   return state.rfind("unverified", 0) == 0 && colon != std::string::npos ? state.substr(colon + 2) : "";
 }
 
+// A teacher's focus: none, held (verified), not held; the server keeps "not held: why".
+std::string FocusWord(const std::string& state) {
+  if (state.empty()) return "none";
+  return state == "held" ? "held" : "not held";
+}
+std::string FocusReason(const std::string& state) {
+  size_t colon = state.find(": ");
+  return state.rfind("not held", 0) == 0 && colon != std::string::npos ? state.substr(colon + 2) : "";
+}
+
 std::vector<Cell> DeviceRow(const v1::Device& d) {
   const v1::Inventory& inv = d.inventory();
   uint64_t disk_total = 0;
@@ -218,6 +232,10 @@ std::vector<Cell> DeviceRow(const v1::Device& d) {
       Cell::Text(LockWord(d.lock_state())),
       Cell::OptionalText(LockReason(d.lock_state())),
       Cell::OptionalText(Printable(d.foreground_app())),
+      Cell::Text(FocusWord(d.focus_state())),
+      Cell::OptionalText(FocusReason(d.focus_state())),
+      Cell::OptionalText(Printable(d.dismissed_message())),
+      d.dismissed_unix_ms() != 0 ? Cell::Time(d.dismissed_unix_ms()) : Cell::Null(),
       Cell::Text(inv.agent_version()),
       Cell::Text(inv.os_name()),
       Cell::Text(inv.os_version()),
