@@ -5,8 +5,8 @@
 // teacher's URLs in the pupil's browser, and reports input and the app in front (for the
 // Wi-Fi idle timer and usage). It links Xlib and nothing else of size, so it stays small,
 // and it sleeps in poll() while nothing happens (it wakes 4 times a second only while a
-// lock is shown, to re-check it, once a second while the agent is away, and once per
-// usage tick, 15 s by default).
+// lock is shown, to re-check it, once a second while a focus is held or the agent is
+// away, and once per usage tick, 15 s by default).
 //
 //   preau-session [--socket /run/preau/session.sock] [--usage-every MS]
 #include <X11/Xlib.h>
