@@ -91,7 +91,10 @@ struct Console {
   Console(ServerCore& core, ClassCommands& classes)
       : sessions(*core.store), passwords(*core.store), app(core, classes, sessions, passwords),
         service(core, sessions, passwords) {}
-  ~Console() { http.reset(); }
+  ~Console() {
+    app.EndStreams();  // they hold the HTTP server's executors: released while it runs
+    http.reset();
+  }
   ConsoleSessions sessions;
   ConsolePasswords passwords;
   ConsoleApp app;

@@ -375,6 +375,13 @@ ConsoleApp::ConsoleApp(ServerCore& core, ClassCommands& classes, ConsoleSessions
 }
 
 ConsoleApp::~ConsoleApp() {
+  EndStreams();
+  streams_->work.reset();
+  streams_->io.stop();
+  if (streams_->thread.joinable()) streams_->thread.join();
+}
+
+void ConsoleApp::EndStreams() {
   {
     std::lock_guard<std::mutex> lock(life_->mu);
     life_->alive = false;  // a command answered from now on carries no grid
@@ -390,9 +397,6 @@ ConsoleApp::~ConsoleApp() {
     s->Stop();
     s->events()->End();
   }
-  streams_->work.reset();
-  streams_->io.stop();
-  if (streams_->thread.joinable()) streams_->thread.join();
 }
 
 void ConsoleApp::ResendGrids(const std::string& group) {

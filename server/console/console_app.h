@@ -37,6 +37,9 @@ class ConsoleApp {
   // (a class command waits for the devices' acks).
   void Handle(const HttpRequest& req, std::function<void(HttpResponse)> reply);
 
+  // Ends every open event stream, while the HTTP server that writes them still runs (the
+  // console stops before that server: see Console in console.cc).
+  void EndStreams();
   // How many event streams (open consoles) there are.
   size_t open_streams() const;
 

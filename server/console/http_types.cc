@@ -27,6 +27,10 @@ void EventStream::End() {
   if (ended_) return;
   ended_ = true;
   if (end_) end_();
+  // Nothing is written after the end: the writer and its executor (the HTTP server's) are
+  // let go now, while that server still runs, not whenever the console drops the stream.
+  write_ = nullptr;
+  end_ = nullptr;
 }
 
 void EventStream::OnDetach(std::function<void()> fn) {

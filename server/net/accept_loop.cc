@@ -154,7 +154,6 @@ void AcceptLoop::AcceptReady() {
         bool first;
         {
           std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.refused_emfile;
           first = !emfile_logged_;
           emfile_logged_ = true;
         }
@@ -166,7 +165,13 @@ void AcceptLoop::AcceptReady() {
         }
         if (spare_fd_ >= 0) ::close(spare_fd_);
         int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) ::close(c);
+        if (c >= 0) {
+          ::close(c);
+          // Counted only when a connection was refused: accept4 says EMFILE even with an
+          // empty queue (it takes a descriptor first), so the attempts overcount.
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.refused_emfile;
+        }
         spare_fd_ = OpenSpare();
         Reap(std::chrono::milliseconds(50));
         if (c < 0) return;  // nothing could be freed: wait for the next poll
