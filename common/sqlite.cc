@@ -57,21 +57,12 @@ Result<bool> Stmt::Step() {
 }
 
 Status Stmt::Run() {
-  // A write that commits by itself would commit without the hooks' rows: give it a
-  // transaction of its own (which also makes a write that changed nothing add nothing).
-  if (owner_ && sqlite3_get_autocommit(db_) && !sqlite3_stmt_readonly(stmt_) &&
-      owner_->HooksPending()) {
-    return owner_->Transaction([&] { return RunRaw(); });
-  }
-  return RunRaw();
-}
-
-Status Stmt::RunRaw() {
-  if (owner_) owner_->changes_before_hooks_ = -1;
   auto r = Step();
   if (!r.ok()) return r.status();
   return Status::Ok();
 }
+
+bool Stmt::ReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 std::string Stmt::Text(int col) const {
@@ -132,7 +123,7 @@ Result<Stmt> Db::Prepare(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "preparing `" + sql + "` on " + path_);
-  return Stmt(db_, stmt, this);
+  return Stmt(db_, stmt);
 }
 
 Status Db::Migrate(const std::vector<Migration>& migrations) {
@@ -152,30 +143,21 @@ Status Db::Migrate(const std::vector<Migration>& migrations) {
   return Status::Ok();
 }
 
-Status Db::EndTransaction(Status st, int64_t changes_at_begin) {
-  bool hooked = false;
-  if (st.ok() && TotalChanges() != changes_at_begin && HooksPending()) {
-    hooked = true;
-    int changes = sqlite3_changes(db_);
-    st = hooks_.before_commit(*this);
-    changes_before_hooks_ = changes;
-  }
+Status Db::EndTransaction(Status st) {
   if (!st.ok()) {
     (void)Exec("ROLLBACK");
-    if (hooked && hooks_.after) hooks_.after(false);
     return st;
   }
   st = Exec("COMMIT");
   if (!st.ok()) (void)Exec("ROLLBACK");
-  if (hooked && hooks_.after) hooks_.after(st.ok());
   return st;
 }
+
+bool Db::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 int64_t Db::TotalChanges() const { return sqlite3_total_changes64(db_); }
 
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
-int Db::Changes() const {
-  return changes_before_hooks_ >= 0 ? changes_before_hooks_ : sqlite3_changes(db_);
-}
+int Db::Changes() const { return sqlite3_changes(db_); }
 
 }  // namespace preau

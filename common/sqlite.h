@@ -2,11 +2,11 @@
 // agent. It opens databases in WAL mode with synchronous=FULL (no write is acknowledged
 // before it is durable), applies numbered migrations once each, and turns every SQLite
 // failure into a Status that names the statement's purpose. A Db is used from one thread
-// at a time; callers that share one hold its mutex().
+// at a time; callers that share one hold its mutex(). The server reaches it only through
+// server/store/sqlite_db.h (its engine-neutral SqlDb).
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,9 +24,8 @@ class Db;
 
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt, Db* owner = nullptr)
-      : db_(db), stmt_(stmt), owner_(owner) {}
-  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_), owner_(o.owner_) { o.stmt_ = nullptr; }
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
   Stmt& operator=(Stmt&&) = delete;
   ~Stmt();
 
@@ -38,9 +37,10 @@ class Stmt {
 
   // True while a row is available; false when done. Errors come back as Status.
   Result<bool> Step();
-  // Runs a statement that returns no rows. A write outside a transaction runs in one of
-  // its own when the owner's commit hooks have rows to add (see Db::CommitHooks).
+  // Runs a statement that returns no rows.
   Status Run();
+  // Whether the statement can change nothing (a plain read).
+  bool ReadOnly() const;
 
   int64_t Int(int col) const;
   std::string Text(int col) const;
@@ -48,12 +48,8 @@ class Stmt {
   bool IsNull(int col) const;
 
  private:
-  friend class Db;
-  Status RunRaw();
-
   sqlite3* db_;
   sqlite3_stmt* stmt_;
-  Db* owner_;
 };
 
 class Db {
@@ -72,29 +68,14 @@ class Db {
   // Applies, in order and each in its own transaction, the migrations whose number is
   // greater than the database's user_version.
   Status Migrate(const std::vector<Migration>& migrations);
-  // Runs `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back if it returns an error. A
-  // transaction that changed something gets the commit hooks' rows before COMMIT.
+  // Runs `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back if it returns an error.
   template <typename Fn>
   Status Transaction(Fn&& fn) {
     PREAU_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    int64_t changes_at_begin = TotalChanges();
-    return EndTransaction(fn(), changes_at_begin);
+    return EndTransaction(fn());
   }
-
-  // Lets the owner of the connection add rows to every write transaction made on it: the
-  // server's audit row of an operator call commits in the same transaction as the change
-  // it records, so a crash can never leave one without the other.
-  struct CommitHooks {
-    // Whether `before_commit` has rows to add now (e.g. an operator call is running on
-    // this thread and its audit row is not written yet).
-    std::function<bool()> pending;
-    // Adds its rows to the open transaction, which changed something; an error rolls the
-    // whole transaction back.
-    std::function<Status(Db&)> before_commit;
-    // Once the transaction `before_commit` ran in ended: committed or rolled back.
-    std::function<void(bool committed)> after;
-  };
-  void SetCommitHooks(CommitHooks hooks) { hooks_ = std::move(hooks); }
+  // Whether a transaction is open (BEGIN without its COMMIT or ROLLBACK yet).
+  bool InTransaction() const;
   int64_t LastInsertRowId() const;
   int Changes() const;
   int64_t TotalChanges() const;
@@ -102,15 +83,10 @@ class Db {
   const std::string& path() const { return path_; }
 
  private:
-  friend class Stmt;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status EndTransaction(Status st, int64_t changes_at_begin);
-  bool HooksPending() const { return hooks_.pending && hooks_.pending(); }
+  Status EndTransaction(Status st);
 
   sqlite3* db_;
-  CommitHooks hooks_;
-  // Changes() of the statement before the hooks' rows, while no other statement ran.
-  int changes_before_hooks_ = -1;
   std::string path_;
   std::mutex mu_;
 };

@@ -11,7 +11,7 @@ constexpr const char* kVersionColumns =
     "id, metadata, sha256, size, state, reason, uploaded_by, uploaded_ms, reviewed_by, "
     "reviewed_ms";
 
-v1::AppVersion ReadVersion(const Stmt& s, int first = 0) {
+v1::AppVersion ReadVersion(const SqlStmt& s, int first = 0) {
   v1::AppVersion v;
   v.set_id(s.Text(first));
   v.mutable_metadata()->ParseFromString(s.Blob(first + 1));
@@ -26,7 +26,7 @@ v1::AppVersion ReadVersion(const Stmt& s, int first = 0) {
   return v;
 }
 
-v1::AppAssignment ReadAssignment(const Stmt& s, int first = 0) {
+v1::AppAssignment ReadAssignment(const SqlStmt& s, int first = 0) {
   v1::AppAssignment a;
   a.set_group(s.Text(first));
   a.set_app_id(s.Text(first + 1));
@@ -40,7 +40,7 @@ v1::AppAssignment ReadAssignment(const Stmt& s, int first = 0) {
 constexpr const char* kAssignmentColumns =
     "a.group_path, a.name, a.version_id, a.required, a.assigned_by, a.assigned_ms";
 
-Result<v1::AppVersion> GetVersionLocked(Db& db, const std::string& id) {
+Result<v1::AppVersion> GetVersionLocked(SqlDb& db, const std::string& id) {
   PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(std::string("SELECT ") + kVersionColumns +
                                             " FROM app_versions WHERE id=?"));
   s.Bind(1, id);
@@ -60,7 +60,7 @@ Result<v1::AppVersion> CatalogStore::InsertVersion(const v1::AppMetadata& metada
                                                    const std::string& uploaded_by,
                                                    int64_t now_ms) {
   const std::string id = AppVersionId(metadata.name(), metadata.version());
-  return store_.Locked([&](Db& db) -> Result<v1::AppVersion> {
+  return store_.Locked([&](SqlDb& db) -> Result<v1::AppVersion> {
     Result<v1::AppVersion> out = Internal("not inserted");
     Status st = db.Transaction([&]() -> Status {
       auto existing = GetVersionLocked(db, id);
@@ -84,7 +84,7 @@ Result<v1::AppVersion> CatalogStore::InsertVersion(const v1::AppMetadata& metada
 }
 
 Result<v1::AppVersion> CatalogStore::GetVersion(const std::string& id) {
-  return store_.Locked([&](Db& db) { return GetVersionLocked(db, id); });
+  return store_.Locked([&](SqlDb& db) { return GetVersionLocked(db, id); });
 }
 
 Result<v1::AppVersion> CatalogStore::Review(const std::string& id, bool approve,
@@ -93,7 +93,7 @@ Result<v1::AppVersion> CatalogStore::Review(const std::string& id, bool approve,
   if (!approve && reason.empty()) {
     return InvalidArgument("a rejection needs a reason (--reason TEXT): the uploader reads it");
   }
-  return store_.Locked([&](Db& db) -> Result<v1::AppVersion> {
+  return store_.Locked([&](SqlDb& db) -> Result<v1::AppVersion> {
     Result<v1::AppVersion> out = Internal("not reviewed");
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto v, GetVersionLocked(db, id));
@@ -123,7 +123,7 @@ Result<v1::AppVersion> CatalogStore::Review(const std::string& id, bool approve,
 Result<v1::AppAssignment> CatalogStore::Assign(const std::string& id, const std::string& group,
                                                bool required, const std::string& by,
                                                int64_t now_ms) {
-  return store_.Locked([&](Db& db) -> Result<v1::AppAssignment> {
+  return store_.Locked([&](SqlDb& db) -> Result<v1::AppAssignment> {
     v1::AppAssignment a;
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto v, GetVersionLocked(db, id));
@@ -141,8 +141,10 @@ Result<v1::AppAssignment> CatalogStore::Assign(const std::string& id, const std:
         return NotFound("unknown group '" + group + "' (create it with `preau groups create`)");
       }
       PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
-          "INSERT OR REPLACE INTO app_assignments(group_path, name, version_id, required, "
-          "assigned_by, assigned_ms) VALUES(?, ?, ?, ?, ?, ?)"));
+          "INSERT INTO app_assignments(group_path, name, version_id, required, "
+          "assigned_by, assigned_ms) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT (group_path, name) "
+          "DO UPDATE SET version_id=excluded.version_id, required=excluded.required, "
+          "assigned_by=excluded.assigned_by, assigned_ms=excluded.assigned_ms"));
       PREAU_RETURN_IF_ERROR(s.Bind(1, group).Bind(2, v.metadata().name()).Bind(3, id)
                                 .Bind(4, int64_t{required}).Bind(5, by).Bind(6, now_ms).Run());
       a.set_group(group);
@@ -160,7 +162,7 @@ Result<v1::AppAssignment> CatalogStore::Assign(const std::string& id, const std:
 
 Result<v1::AppAssignment> CatalogStore::Unassign(const std::string& name,
                                                  const std::string& group) {
-  return store_.Locked([&](Db& db) -> Result<v1::AppAssignment> {
+  return store_.Locked([&](SqlDb& db) -> Result<v1::AppAssignment> {
     v1::AppAssignment a;
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(std::string("SELECT ") + kAssignmentColumns +
@@ -180,7 +182,7 @@ Result<v1::AppAssignment> CatalogStore::Unassign(const std::string& name,
 }
 
 Result<std::vector<v1::AppVersion>> CatalogStore::List(const std::string& name) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<v1::AppVersion>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<v1::AppVersion>> {
     std::vector<v1::AppVersion> out;
     std::map<std::string, size_t> index;
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
@@ -222,9 +224,9 @@ Result<std::vector<v1::AppVersion>> CatalogStore::List(const std::string& name) 
 
 Result<std::vector<CatalogStore::Resolved>> CatalogStore::AssignmentsAt(
     const std::vector<std::string>& groups) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<Resolved>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<Resolved>> {
     std::vector<Resolved> out;
-    // One statement per group: a Stmt cannot be reset.
+    // One statement per group: a SqlStmt cannot be reset.
     for (const auto& g : groups) {
       auto q = db.Prepare(std::string("SELECT ") + kAssignmentColumns +
                           ", v.id, v.metadata, v.sha256, v.size, v.state, v.reason, "
@@ -244,7 +246,7 @@ Result<std::vector<CatalogStore::Resolved>> CatalogStore::AssignmentsAt(
 }
 
 Result<std::vector<std::string>> CatalogStore::GroupsAssigned(const std::string& id) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<std::string>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
         "SELECT group_path FROM app_assignments WHERE version_id=? ORDER BY group_path"));
@@ -260,15 +262,16 @@ Result<std::vector<std::string>> CatalogStore::GroupsAssigned(const std::string&
 
 Status CatalogStore::RecordStatus(const std::string& device_id,
                                   const v1::AppStatusReport& report, int64_t now_ms) {
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto d, db.Prepare("DELETE FROM app_device_status WHERE device_id=?"));
       PREAU_RETURN_IF_ERROR(d.Bind(1, device_id).Run());
       for (const auto& app : report.apps()) {
         if (app.app_id().empty()) continue;
         auto ins = db.Prepare(
-            "INSERT OR REPLACE INTO app_device_status(device_id, name, status, state, "
-            "reported_ms) VALUES(?, ?, ?, ?, ?)");
+            "INSERT INTO app_device_status(device_id, name, status, state, reported_ms) "
+            "VALUES(?, ?, ?, ?, ?) ON CONFLICT (device_id, name) DO UPDATE SET "
+            "status=excluded.status, state=excluded.state, reported_ms=excluded.reported_ms");
         if (!ins.ok()) return ins.status();
         PREAU_RETURN_IF_ERROR(ins->Bind(1, device_id).Bind(2, app.app_id())
                                   .BindBlob(3, app.SerializeAsString()).Bind(4, app.state())
@@ -281,7 +284,7 @@ Status CatalogStore::RecordStatus(const std::string& device_id,
 
 Result<std::vector<CatalogStore::DeviceStatusRow>> CatalogStore::StatusOf(
     const std::string& name) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<DeviceStatusRow>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<DeviceStatusRow>> {
     std::vector<DeviceStatusRow> out;
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
         "SELECT device_id, status, reported_ms FROM app_device_status "

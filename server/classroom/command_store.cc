@@ -9,10 +9,10 @@ Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& comma
                                                         int64_t now_ms) {
   std::vector<v1::Command> out;
   out.reserve(device_ids.size());
-  Status st = store_.Locked([&](Db& db) {
+  Status st = store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       for (const auto& id : device_ids) {
-        // Stmt has no reset: a statement per row, microseconds each.
+        // SqlStmt has no reset: a statement per row, microseconds each.
         PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM "
                                                   "class_commands WHERE device_id = ?"));
         q.Bind(1, id);
@@ -43,7 +43,7 @@ Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& comma
 Status CommandStore::LearnHeldSeq(const std::string& device_id, uint64_t held_seq,
                                   int64_t now_ms) {
   if (held_seq == 0) return Status::Ok();
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM "
                                                 "class_commands WHERE device_id = ?"));
@@ -67,21 +67,19 @@ Status CommandStore::LearnHeldSeq(const std::string& device_id, uint64_t held_se
 }
 
 Result<int64_t> CommandStore::Purge(int64_t cutoff_ms) {
-  return store_.Locked([&](Db& db) -> Result<int64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<int64_t> {
     PREAU_ASSIGN_OR_RETURN(
         auto d, db.Prepare("DELETE FROM class_commands WHERE expires_ms < ? AND seq < "
                            "(SELECT MAX(seq) FROM class_commands AS latest "
                            "WHERE latest.device_id = class_commands.device_id)"));
     d.Bind(1, cutoff_ms);
     PREAU_RETURN_IF_ERROR(d.Run());
-    PREAU_ASSIGN_OR_RETURN(auto c, db.Prepare("SELECT changes()"));
-    PREAU_ASSIGN_OR_RETURN(bool row, c.Step());
-    return row ? c.Int(0) : int64_t{0};
+    return int64_t{db.Changes()};
   });
 }
 
 Result<int64_t> CommandStore::Count() {
-  return store_.Locked([&](Db& db) -> Result<int64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<int64_t> {
     PREAU_ASSIGN_OR_RETURN(auto c, db.Prepare("SELECT COUNT(*) FROM class_commands"));
     PREAU_ASSIGN_OR_RETURN(bool row, c.Step());
     return row ? c.Int(0) : int64_t{0};
@@ -90,7 +88,7 @@ Result<int64_t> CommandStore::Count() {
 
 Result<std::vector<v1::Command>> CommandStore::Pending(const std::string& device_id,
                                                        uint64_t after_seq, int64_t now_ms) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<v1::Command>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<v1::Command>> {
     PREAU_ASSIGN_OR_RETURN(
         auto q, db.Prepare("SELECT body FROM class_commands WHERE device_id = ? AND seq > ? "
                            "AND ack_result = 0 AND expires_ms > ? ORDER BY seq"));
@@ -111,7 +109,7 @@ Result<std::vector<v1::Command>> CommandStore::Pending(const std::string& device
 
 Status CommandStore::RecordAck(const std::string& device_id, const v1::CommandAck& ack,
                                int64_t now_ms) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(
         auto q, db.Prepare("UPDATE class_commands SET ack_result = ?, ack_detail = ?, "
                            "acked_ms = ? WHERE device_id = ? AND command_id = ? "

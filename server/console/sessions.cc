@@ -17,7 +17,7 @@ Status NotSignedIn() {
                          "votre administrateur.");
 }
 
-Status InsertSession(Db& db, const std::string& cookie, const std::string& operator_name,
+Status InsertSession(SqlDb& db, const std::string& cookie, const std::string& operator_name,
                      int64_t until_ms) {
   PREAU_ASSIGN_OR_RETURN(auto ins, db.Prepare("INSERT INTO console_sessions (cookie_hash, "
                                               "operator_name, until_ms) VALUES (?, ?, ?)"));
@@ -43,7 +43,7 @@ int64_t EndOfLocalDay(int64_t now_ms) {
   return static_cast<int64_t>(mktime(&tm)) * 1000 + 999;
 }
 
-Status ConsoleSessions::Purge(Db& db, int64_t now_ms) {
+Status ConsoleSessions::Purge(SqlDb& db, int64_t now_ms) {
   // Used and expired links stay known for 10 minutes after their end, so that the refusal
   // can say which it is.
   PREAU_ASSIGN_OR_RETURN(auto links, db.Prepare("DELETE FROM console_links WHERE expires_ms < ?"));
@@ -61,7 +61,7 @@ Result<ConsoleSessions::Link> ConsoleSessions::CreateLink(const std::string& ope
   link.token = pki::RandomHex(32);
   link.expires_ms = now_ms + kConsoleLinkValidMs;
   link.session_until_ms = session_until_ms;
-  Status st = store_.Locked([&](Db& db) {
+  Status st = store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_RETURN_IF_ERROR(Purge(db, now_ms));
       PREAU_ASSIGN_OR_RETURN(
@@ -81,7 +81,7 @@ Result<ConsoleSessions::Session> ConsoleSessions::RedeemLink(const std::string& 
                                                              std::string* cookie) {
   std::string new_cookie = pki::RandomHex(32);
   Session session;
-  Status st = store_.Locked([&](Db& db) {
+  Status st = store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT operator_name, expires_ms, "
                                                 "session_until_ms, used FROM console_links "
@@ -121,7 +121,7 @@ Result<ConsoleSessions::Session> ConsoleSessions::Open(const std::string& operat
                                                        int64_t until_ms, std::string* cookie) {
   std::string new_cookie = pki::RandomHex(32);
   Status st = store_.Locked(
-      [&](Db& db) { return InsertSession(db, new_cookie, operator_name, until_ms); });
+      [&](SqlDb& db) { return InsertSession(db, new_cookie, operator_name, until_ms); });
   if (!st.ok()) return st.Context("storing the console session");
   *cookie = new_cookie;
   return MakeSession(operator_name, until_ms, new_cookie);
@@ -129,7 +129,7 @@ Result<ConsoleSessions::Session> ConsoleSessions::Open(const std::string& operat
 
 Result<ConsoleSessions::Session> ConsoleSessions::Find(const std::string& cookie, int64_t now_ms) {
   if (cookie.empty()) return NotSignedIn();
-  return store_.Locked([&](Db& db) -> Result<Session> {
+  return store_.Locked([&](SqlDb& db) -> Result<Session> {
     PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT operator_name, until_ms FROM "
                                               "console_sessions WHERE cookie_hash = ?"));
     q.Bind(1, Hash(cookie));
@@ -148,7 +148,7 @@ Result<ConsoleSessions::Session> ConsoleSessions::Find(const std::string& cookie
 }
 
 Status ConsoleSessions::End(const std::string& cookie) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(auto d, db.Prepare("DELETE FROM console_sessions WHERE cookie_hash = ?"));
     d.Bind(1, Hash(cookie));
     return d.Run();
@@ -157,7 +157,7 @@ Status ConsoleSessions::End(const std::string& cookie) {
 
 Result<int64_t> ConsoleSessions::EndAll(const std::string& operator_name) {
   int64_t ended = 0;
-  Status st = store_.Locked([&](Db& db) {
+  Status st = store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto count, db.Prepare("SELECT COUNT(*) FROM console_sessions "
                                                     "WHERE operator_name = ?"));

@@ -49,7 +49,7 @@ class ConsoleSessions {
 
  private:
   // Forgets ended sessions and links past the time their refusal is worth telling.
-  Status Purge(Db& db, int64_t now_ms);
+  Status Purge(SqlDb& db, int64_t now_ms);
 
   Store& store_;
 };

@@ -4,7 +4,7 @@ namespace preau::server {
 
 namespace {
 
-FilterImportRecord ImportFromRow(const Stmt& s) {
+FilterImportRecord ImportFromRow(const SqlStmt& s) {
   FilterImportRecord r;
   r.version = static_cast<uint64_t>(s.Int(0));
   r.source = s.Text(1);
@@ -20,7 +20,7 @@ constexpr const char* kImportColumns =
     "SELECT version, source, sha256, size, summary, imported_by, imported_ms "
     "FROM filter_imports ";
 
-FilterSnapshotRecord SnapshotFromRow(const Stmt& s) {
+FilterSnapshotRecord SnapshotFromRow(const SqlStmt& s) {
   FilterSnapshotRecord r;
   r.version = static_cast<uint64_t>(s.Int(0));
   r.import_version = static_cast<uint64_t>(s.Int(1));
@@ -38,7 +38,7 @@ constexpr const char* kSnapshotColumns =
 }  // namespace
 
 Result<uint64_t> FilterRecords::AddImport(FilterImportRecord record) {
-  return store_.Locked([&](Db& db) -> Result<uint64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<uint64_t> {
     uint64_t version = 0;
     PREAU_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(version), 0) + 1 "
@@ -63,7 +63,7 @@ Result<uint64_t> FilterRecords::AddImport(FilterImportRecord record) {
 }
 
 Result<std::optional<FilterImportRecord>> FilterRecords::CurrentImport() {
-  return store_.Locked([&](Db& db) -> Result<std::optional<FilterImportRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::optional<FilterImportRecord>> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare(std::string(kImportColumns) + "ORDER BY version DESC LIMIT 1"));
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -73,7 +73,7 @@ Result<std::optional<FilterImportRecord>> FilterRecords::CurrentImport() {
 }
 
 Result<std::vector<FilterImportRecord>> FilterRecords::Imports() {
-  return store_.Locked([&](Db& db) -> Result<std::vector<FilterImportRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<FilterImportRecord>> {
     PREAU_ASSIGN_OR_RETURN(auto s,
                            db.Prepare(std::string(kImportColumns) + "ORDER BY version DESC"));
     std::vector<FilterImportRecord> out;
@@ -88,7 +88,7 @@ Result<std::vector<FilterImportRecord>> FilterRecords::Imports() {
 
 Result<std::optional<FilterSnapshotRecord>> FilterRecords::SnapshotFor(
     const std::string& profile_key, uint64_t import_version) {
-  return store_.Locked([&](Db& db) -> Result<std::optional<FilterSnapshotRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::optional<FilterSnapshotRecord>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(std::string(kSnapshotColumns) +
                                               "WHERE profile_key=? AND import_version=?"));
     s.Bind(1, profile_key).Bind(2, static_cast<int64_t>(import_version));
@@ -99,7 +99,7 @@ Result<std::optional<FilterSnapshotRecord>> FilterRecords::SnapshotFor(
 }
 
 Result<std::optional<FilterSnapshotRecord>> FilterRecords::SnapshotByVersion(uint64_t version) {
-  return store_.Locked([&](Db& db) -> Result<std::optional<FilterSnapshotRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::optional<FilterSnapshotRecord>> {
     PREAU_ASSIGN_OR_RETURN(auto s,
                            db.Prepare(std::string(kSnapshotColumns) + "WHERE version=?"));
     s.Bind(1, static_cast<int64_t>(version));
@@ -110,7 +110,7 @@ Result<std::optional<FilterSnapshotRecord>> FilterRecords::SnapshotByVersion(uin
 }
 
 Result<uint64_t> FilterRecords::NextSnapshotVersion() {
-  return store_.Locked([&](Db& db) -> Result<uint64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<uint64_t> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT COALESCE(MAX(version), 0) + 1 "
                                               "FROM filter_snapshots"));
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -119,7 +119,7 @@ Result<uint64_t> FilterRecords::NextSnapshotVersion() {
 }
 
 Status FilterRecords::AddSnapshot(const FilterSnapshotRecord& r) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("INSERT INTO filter_snapshots (version, import_version, "
                            "profile_key, sha256, size, created_ms) VALUES (?,?,?,?,?,?)"));
@@ -134,7 +134,7 @@ Status FilterRecords::AddSnapshot(const FilterSnapshotRecord& r) {
 }
 
 Result<uint64_t> FilterRecords::SnapshotCount() {
-  return store_.Locked([&](Db& db) -> Result<uint64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<uint64_t> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT COUNT(*) FROM filter_snapshots"));
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
     return row ? static_cast<uint64_t>(s.Int(0)) : 0;
@@ -142,7 +142,7 @@ Result<uint64_t> FilterRecords::SnapshotCount() {
 }
 
 Result<std::map<std::string, uint64_t>> FilterRecords::DeviceHolds() {
-  return store_.Locked([&](Db& db) -> Result<std::map<std::string, uint64_t>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::map<std::string, uint64_t>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT h.device_id, h.version "
                                               "FROM filter_device_holds h JOIN devices d "
                                               "ON d.id = h.device_id WHERE d.retired_ms = 0"));
@@ -158,7 +158,7 @@ Result<std::map<std::string, uint64_t>> FilterRecords::DeviceHolds() {
 
 Status FilterRecords::SaveDeviceHolds(const std::vector<std::pair<std::string, uint64_t>>& holds,
                                       int64_t now_ms) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     return db.Transaction([&]() -> Status {
       for (const auto& [device, version] : holds) {
         PREAU_ASSIGN_OR_RETURN(
@@ -174,7 +174,7 @@ Status FilterRecords::SaveDeviceHolds(const std::vector<std::pair<std::string, u
 }
 
 Result<bool> FilterRecords::IsDeviceArtifact(const std::string& sha256) {
-  return store_.Locked([&](Db& db) -> Result<bool> {
+  return store_.Locked([&](SqlDb& db) -> Result<bool> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT 1 FROM filter_snapshots WHERE sha256=? "
                                               "UNION ALL SELECT 1 FROM filter_deltas "
                                               "WHERE sha256=? LIMIT 1"));
@@ -185,7 +185,7 @@ Result<bool> FilterRecords::IsDeviceArtifact(const std::string& sha256) {
 
 Result<std::optional<FilterDeltaRecord>> FilterRecords::Delta(uint64_t base_version,
                                                              uint64_t version) {
-  return store_.Locked([&](Db& db) -> Result<std::optional<FilterDeltaRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::optional<FilterDeltaRecord>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT sha256, size FROM filter_deltas "
                                               "WHERE base_version=? AND version=?"));
     s.Bind(1, static_cast<int64_t>(base_version)).Bind(2, static_cast<int64_t>(version));
@@ -197,10 +197,11 @@ Result<std::optional<FilterDeltaRecord>> FilterRecords::Delta(uint64_t base_vers
 }
 
 Status FilterRecords::AddDelta(const FilterDeltaRecord& r) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(
-        auto s, db.Prepare("INSERT OR REPLACE INTO filter_deltas (base_version, version, "
-                           "sha256, size) VALUES (?,?,?,?)"));
+        auto s, db.Prepare("INSERT INTO filter_deltas (base_version, version, sha256, size) "
+                           "VALUES (?,?,?,?) ON CONFLICT (base_version, version) DO UPDATE "
+                           "SET sha256=excluded.sha256, size=excluded.size"));
     s.Bind(1, static_cast<int64_t>(r.base_version))
         .Bind(2, static_cast<int64_t>(r.version))
         .Bind(3, r.sha256)
@@ -210,7 +211,7 @@ Status FilterRecords::AddDelta(const FilterDeltaRecord& r) {
 }
 
 Result<std::vector<FilterSnapshotRecord>> FilterRecords::Snapshots() {
-  return store_.Locked([&](Db& db) -> Result<std::vector<FilterSnapshotRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<FilterSnapshotRecord>> {
     PREAU_ASSIGN_OR_RETURN(auto s,
                            db.Prepare(std::string(kSnapshotColumns) + "ORDER BY version"));
     std::vector<FilterSnapshotRecord> out;
@@ -225,7 +226,7 @@ Result<std::vector<FilterSnapshotRecord>> FilterRecords::Snapshots() {
 
 Result<std::vector<std::string>> FilterRecords::RemoveSnapshots(
     const std::vector<uint64_t>& versions) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<std::string>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<std::string>> {
     std::vector<std::string> shas;
     PREAU_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
       for (uint64_t v : versions) {
@@ -255,7 +256,7 @@ Result<std::vector<std::string>> FilterRecords::RemoveSnapshots(
 }
 
 Result<std::set<std::string>> FilterRecords::ArtifactsInUse() {
-  return store_.Locked([&](Db& db) -> Result<std::set<std::string>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::set<std::string>> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT sha256 FROM (SELECT sha256 FROM filter_imports "
                            "ORDER BY version DESC LIMIT 1) "

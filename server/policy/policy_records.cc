@@ -22,7 +22,7 @@ std::vector<int64_t> ParseChain(const std::string& text) {
 
 Result<std::vector<PolicyVersionRecord>> PolicyRecords::Versions(
     const std::vector<std::string>& groups) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<PolicyVersionRecord>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<PolicyVersionRecord>> {
     std::string sql =
         "SELECT revision, group_path, name, version, file, source, spec, rollout_percent, "
         "applied_by, applied_ms FROM policy_versions";
@@ -68,7 +68,7 @@ Result<std::vector<PolicyVersionRecord>> PolicyRecords::Versions(
 }
 
 Result<int64_t> PolicyRecords::NextRevision() {
-  return store_.Locked([&](Db& db) -> Result<int64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<int64_t> {
     PREAU_ASSIGN_OR_RETURN(auto s,
                            db.Prepare("SELECT COALESCE(MAX(revision), 0) FROM policy_versions"));
     PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -77,10 +77,11 @@ Result<int64_t> PolicyRecords::NextRevision() {
 }
 
 namespace {
-Status InsertPilot(Db& db, int64_t revision, const std::set<std::string>& pilot) {
+Status InsertPilot(SqlDb& db, int64_t revision, const std::set<std::string>& pilot) {
   for (const auto& id : pilot) {
     PREAU_ASSIGN_OR_RETURN(
-        auto s, db.Prepare("INSERT OR IGNORE INTO policy_pilot(revision, device_id) VALUES(?,?)"));
+        auto s, db.Prepare("INSERT INTO policy_pilot(revision, device_id) VALUES(?,?) "
+                           "ON CONFLICT DO NOTHING"));
     PREAU_RETURN_IF_ERROR(s.Bind(1, revision).Bind(2, id).Run());
   }
   return Status::Ok();
@@ -88,18 +89,19 @@ Status InsertPilot(Db& db, int64_t revision, const std::set<std::string>& pilot)
 }  // namespace
 
 Result<int64_t> PolicyRecords::AddVersion(const PolicyVersionRecord& r) {
-  return store_.Locked([&](Db& db) -> Result<int64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<int64_t> {
     int64_t revision = 0;
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(
           auto s, db.Prepare("INSERT INTO policy_versions(group_path, name, version, file, "
                              "source, spec, rollout_percent, applied_by, applied_ms) "
-                             "VALUES(?,?,?,?,?,?,?,?,?)"));
+                             "VALUES(?,?,?,?,?,?,?,?,?) RETURNING revision"));
       s.Bind(1, r.group).Bind(2, r.name).Bind(3, static_cast<int64_t>(r.version)).Bind(4, r.file);
       s.Bind(5, r.source).BindBlob(6, r.spec).Bind(7, static_cast<int64_t>(r.rollout_percent));
       s.Bind(8, r.applied_by).Bind(9, r.applied_ms);
-      PREAU_RETURN_IF_ERROR(s.Run());
-      revision = db.LastInsertRowId();
+      PREAU_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return Internal("storing a policy version returned no revision");
+      revision = s.Int(0);
       return InsertPilot(db, revision, r.pilot);
     });
     if (!st.ok()) return st.Context("storing policy '" + r.name + "' for " + r.group);
@@ -109,7 +111,7 @@ Result<int64_t> PolicyRecords::AddVersion(const PolicyVersionRecord& r) {
 
 Status PolicyRecords::Widen(int64_t revision, uint32_t percent,
                             const std::set<std::string>& pilot) {
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(
           auto s, db.Prepare("UPDATE policy_versions SET rollout_percent=? WHERE revision=?"));
@@ -120,7 +122,7 @@ Status PolicyRecords::Widen(int64_t revision, uint32_t percent,
 }
 
 Result<std::optional<IssuedBundle>> PolicyRecords::Bundle(const std::string& device_id) {
-  return store_.Locked([&](Db& db) -> Result<std::optional<IssuedBundle>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::optional<IssuedBundle>> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT version, chain, signed, issued_ms FROM policy_bundles "
                            "WHERE device_id=?"));
@@ -138,7 +140,7 @@ Result<std::optional<IssuedBundle>> PolicyRecords::Bundle(const std::string& dev
 }
 
 Result<std::map<std::string, IssuedBundle>> PolicyRecords::Bundles() {
-  return store_.Locked([&](Db& db) -> Result<std::map<std::string, IssuedBundle>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::map<std::string, IssuedBundle>> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT device_id, version, chain, issued_ms FROM policy_bundles"));
     std::map<std::string, IssuedBundle> out;
@@ -158,12 +160,14 @@ Result<std::map<std::string, IssuedBundle>> PolicyRecords::Bundles() {
 
 Status PolicyRecords::SaveBundles(const std::vector<IssuedBundle>& bundles) {
   if (bundles.empty()) return Status::Ok();
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       for (const auto& b : bundles) {
         PREAU_ASSIGN_OR_RETURN(
-            auto s, db.Prepare("INSERT OR REPLACE INTO policy_bundles(device_id, version, "
-                               "chain, signed, issued_ms) VALUES(?,?,?,?,?)"));
+            auto s, db.Prepare("INSERT INTO policy_bundles(device_id, version, chain, signed, "
+                               "issued_ms) VALUES(?,?,?,?,?) ON CONFLICT (device_id) DO UPDATE "
+                               "SET version=excluded.version, chain=excluded.chain, "
+                               "signed=excluded.signed, issued_ms=excluded.issued_ms"));
         s.Bind(1, b.device_id).Bind(2, static_cast<int64_t>(b.version)).Bind(3, ChainText(b.chain));
         s.BindBlob(4, b.signed_bundle).Bind(5, b.issued_ms);
         PREAU_RETURN_IF_ERROR(s.Run());
@@ -174,7 +178,7 @@ Status PolicyRecords::SaveBundles(const std::vector<IssuedBundle>& bundles) {
 }
 
 Status PolicyRecords::SaveCompliance(const ComplianceRecord& r, const std::string& report_bytes) {
-  return store_.Locked([&](Db& db) -> Status {
+  return store_.Locked([&](SqlDb& db) -> Status {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare(
             "INSERT INTO policy_compliance(device_id, version, accepted, reason, report, "
@@ -193,7 +197,7 @@ Status PolicyRecords::SaveCompliance(const ComplianceRecord& r, const std::strin
 
 Result<std::map<std::pair<std::string, uint64_t>, ComplianceRecord>> PolicyRecords::Compliance() {
   using Map = std::map<std::pair<std::string, uint64_t>, ComplianceRecord>;
-  return store_.Locked([&](Db& db) -> Result<Map> {
+  return store_.Locked([&](SqlDb& db) -> Result<Map> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT device_id, version, accepted, reason, reported_ms, "
                            "unsupported FROM policy_compliance"));
@@ -215,7 +219,7 @@ Result<std::map<std::pair<std::string, uint64_t>, ComplianceRecord>> PolicyRecor
 }
 
 Result<uint64_t> PolicyRecords::AcceptedVersion(const std::string& device_id) {
-  return store_.Locked([&](Db& db) -> Result<uint64_t> {
+  return store_.Locked([&](SqlDb& db) -> Result<uint64_t> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT COALESCE(MAX(version), 0) FROM policy_compliance "
                            "WHERE device_id=? AND accepted=1"));

@@ -27,7 +27,7 @@ Json Time(int64_t unix_ms) {
 // yields an empty list rather than a failed export.
 template <typename RowFn>
 Status ReadRows(Store& store, const std::string& sql, const std::string& key, RowFn&& fn) {
-  return store.Locked([&](Db& db) -> Status {
+  return store.Locked([&](SqlDb& db) -> Status {
     auto s = db.Prepare(sql);
     if (!s.ok()) {
       if (s.status().message().find("no such table") != std::string::npos) return Status::Ok();
@@ -115,7 +115,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
   Json issued;
   PREAU_RETURN_IF_ERROR(ReadRows(
       *core.store, "SELECT version, chain, issued_ms FROM policy_bundles WHERE device_id=?",
-      d.id, [&](const Stmt& s) {
+      d.id, [&](const SqlStmt& s) {
         issued = Json::Object();
         issued.Set("version", Json::Int(s.Int(0)));
         issued.Set("resolved_from_revisions", Json::String(s.Text(1)));
@@ -127,7 +127,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
       *core.store,
       "SELECT version, accepted, reason, report, reported_ms FROM policy_compliance "
       "WHERE device_id=? ORDER BY version",
-      d.id, [&](const Stmt& s) {
+      d.id, [&](const SqlStmt& s) {
         Json r = Json::Object();
         r.Set("version", Json::Int(s.Int(0)));
         r.Set("accepted", Json::Bool(s.Int(1) != 0));
@@ -145,7 +145,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
       *core.store,
       "SELECT seq, command_id, body, expires_ms, created_ms, ack_result, ack_detail, acked_ms "
       "FROM class_commands WHERE device_id=? ORDER BY seq",
-      d.id, [&](const Stmt& s) {
+      d.id, [&](const SqlStmt& s) {
         Json c = Json::Object();
         c.Set("seq", Json::Int(s.Int(0)));
         c.Set("command_id", Json::String(s.Text(1)));
@@ -165,7 +165,7 @@ Result<std::string> ExportDeviceJson(ServerCore& core, UsageStore& usage,
       *core.store,
       "SELECT seq, at_ms, actor, action, target, result, detail FROM audit "
       "WHERE instr(target, ?1) > 0 OR instr(detail, ?1) > 0 ORDER BY seq",
-      d.id, [&](const Stmt& s) {
+      d.id, [&](const SqlStmt& s) {
         Json a = Json::Object();
         a.Set("seq", Json::Int(s.Int(0)));
         a.Set("at", Time(s.Int(1)));

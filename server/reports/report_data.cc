@@ -24,7 +24,7 @@ std::string DateOf(int64_t unix_ms) {
 // Versions last issued to each device by the policy domain (its table, read only).
 std::map<std::string, uint64_t> IssuedPolicies(Store& store) {
   std::map<std::string, uint64_t> out;
-  store.Locked([&](Db& db) {
+  store.Locked([&](SqlDb& db) {
     auto s = db.Prepare("SELECT device_id, version FROM policy_bundles");
     if (!s.ok()) return;  // no policy domain in this build
     for (;;) {

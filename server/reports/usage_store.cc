@@ -25,7 +25,7 @@ constexpr const char* kRetiredDaysKey = "usage.retired_days";
 Status UsageStore::StoreBatches(const std::vector<IncomingUsage>& batches,
                                 const std::string& cutoff_day, int64_t now_ms) {
   if (batches.empty()) return Status::Ok();
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       // 1. Claim the batch ids; RETURNING gives back only those never stored before.
       std::set<std::pair<std::string, std::string>> fresh;
@@ -96,7 +96,7 @@ Status UsageStore::StoreBatches(const std::vector<IncomingUsage>& batches,
 
 Result<std::vector<UsageDay>> UsageStore::Days(const std::string& since_day,
                                                const std::string& device_id) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<UsageDay>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<UsageDay>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
         "SELECT device_id, day, screen_on_minutes, detail FROM usage_days WHERE day >= ?1 "
         "AND (?2 = '' OR device_id = ?2) ORDER BY device_id, day"));
@@ -120,7 +120,7 @@ Result<std::vector<UsageDay>> UsageStore::Days(const std::string& since_day,
 
 Result<std::vector<std::pair<std::string, int64_t>>> UsageStore::BatchIds(
     const std::string& device_id) {
-  return store_.Locked([&](Db& db) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<std::pair<std::string, int64_t>>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
         "SELECT msg_id, received_ms FROM usage_batches WHERE device_id=? ORDER BY received_ms, msg_id"));
     s.Bind(1, device_id);
@@ -135,7 +135,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> UsageStore::BatchIds(
 }
 
 Result<std::map<std::string, int64_t>> UsageStore::Dropped() {
-  return store_.Locked([&](Db& db) -> Result<std::map<std::string, int64_t>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::map<std::string, int64_t>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT device_id, dropped_batches FROM usage_agents"));
     std::map<std::string, int64_t> out;
     for (;;) {
@@ -150,7 +150,7 @@ Result<std::map<std::string, int64_t>> UsageStore::Dropped() {
 Result<RetentionOutcome> UsageStore::DeletePast(const std::string& cutoff_day,
                                                 int64_t batch_cutoff_ms,
                                                 int64_t retired_before_ms) {
-  return store_.Locked([&](Db& db) -> Result<RetentionOutcome> {
+  return store_.Locked([&](SqlDb& db) -> Result<RetentionOutcome> {
     RetentionOutcome out;
     Status st = db.Transaction([&]() -> Status {
       PREAU_ASSIGN_OR_RETURN(auto count, db.Prepare(
@@ -201,7 +201,7 @@ Status UsageStore::SetRetention(const RetentionPolicy& p) {
 Status UsageStore::UpsertStock(const std::vector<StockDevice>& devices, uint32_t* added,
                                uint32_t* updated) {
   *added = *updated = 0;
-  return store_.Locked([&](Db& db) {
+  return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
       for (const auto& d : devices) {
         PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT 1 FROM stock_devices WHERE serial=?"));
@@ -209,9 +209,16 @@ Status UsageStore::UpsertStock(const std::vector<StockDevice>& devices, uint32_t
         PREAU_ASSIGN_OR_RETURN(bool exists, q.Step());
         ++*(exists ? updated : added);
         PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
-            "INSERT OR REPLACE INTO stock_devices(serial, name, model, manufacturer, kind, "
-            "group_path, state, purchased, battery_health, disk_total_bytes, disk_free_bytes, "
-            "notes, imported_ms, imported_by) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+            "INSERT INTO stock_devices(serial, name, model, manufacturer, kind, group_path, "
+            "state, purchased, battery_health, disk_total_bytes, disk_free_bytes, notes, "
+            "imported_ms, imported_by) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (serial) DO UPDATE SET name=excluded.name, model=excluded.model, "
+            "manufacturer=excluded.manufacturer, kind=excluded.kind, "
+            "group_path=excluded.group_path, state=excluded.state, "
+            "purchased=excluded.purchased, battery_health=excluded.battery_health, "
+            "disk_total_bytes=excluded.disk_total_bytes, "
+            "disk_free_bytes=excluded.disk_free_bytes, notes=excluded.notes, "
+            "imported_ms=excluded.imported_ms, imported_by=excluded.imported_by"));
         PREAU_RETURN_IF_ERROR(
             s.Bind(1, d.serial).Bind(2, d.name).Bind(3, d.model).Bind(4, d.manufacturer)
                 .Bind(5, d.kind).Bind(6, d.group).Bind(7, d.state).Bind(8, d.purchased)
@@ -225,7 +232,7 @@ Status UsageStore::UpsertStock(const std::vector<StockDevice>& devices, uint32_t
 }
 
 Result<std::vector<StockDevice>> UsageStore::ListStock() {
-  return store_.Locked([&](Db& db) -> Result<std::vector<StockDevice>> {
+  return store_.Locked([&](SqlDb& db) -> Result<std::vector<StockDevice>> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
         "SELECT serial, name, model, manufacturer, kind, group_path, state, purchased, "
         "battery_health, disk_total_bytes, disk_free_bytes, notes, imported_ms, imported_by "

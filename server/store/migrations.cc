@@ -2,8 +2,8 @@
 
 namespace preau::server {
 
-const std::vector<Db::Migration>& ServerMigrations() {
-  static const std::vector<Db::Migration> kMigrations = {
+const std::vector<SqlDb::Migration>& ServerMigrations() {
+  static const std::vector<SqlDb::Migration> kMigrations = {
       {1, R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE groups (
@@ -50,11 +50,24 @@ CREATE TABLE audit (
   result TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT ''
 );
--- Append-only: the audit log cannot be edited or trimmed through SQL.
+)sql",
+       // Append-only: the audit log cannot be edited or trimmed through SQL.
+       R"sql(
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+)sql",
+       R"sql(
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+-- SQLite's instr(text, part): where `part` first occurs, 1-based; 0 if nowhere.
+CREATE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE
+  AS 'SELECT strpos($1, $2)';
 )sql"},
       {2, R"sql(
 -- Policies (server/policy): every apply is a row; a group's policy for a device is the

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "server/store/migrations.h"
+#include "server/store/sqlite_db.h"
 
 namespace preau::server {
 
@@ -55,7 +56,7 @@ Status ValidateGroupPath(const std::string& path) {
 }
 
 namespace {
-DeviceRecord ReadDevice(const Stmt& s) {
+DeviceRecord ReadDevice(const SqlStmt& s) {
   DeviceRecord d;
   d.id = s.Text(0);
   d.name = s.Text(1);
@@ -100,7 +101,7 @@ std::vector<std::string> SplitLines(const std::string& s) {
 }
 constexpr const char* kOperatorColumns =
     "name, role, scopes, cert_serial, created_ms, revoked_ms, hours, created_by, cert_expires_ms";
-OperatorRecord ReadOperator(const Stmt& s) {
+OperatorRecord ReadOperator(const SqlStmt& s) {
   OperatorRecord op;
   op.name = s.Text(0);
   op.role = static_cast<v1::Role>(s.Int(1));
@@ -133,12 +134,15 @@ void PendingAudit::NoteGroup(const std::string& group) {
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create) {
-  auto db = Db::Open(path, create);
-  if (!db.ok()) return db.status();
-  PREAU_RETURN_IF_ERROR((*db)->Migrate(ServerMigrations()));
-  Db::CommitHooks hooks;
+  PREAU_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, create));
+  return Open(std::move(db));
+}
+
+Result<std::unique_ptr<Store>> Store::Open(std::unique_ptr<SqlDb> db) {
+  PREAU_RETURN_IF_ERROR(db->Migrate(ServerMigrations()));
+  SqlDb::CommitHooks hooks;
   hooks.pending = [] { return current_audit && !current_audit->written_; };
-  hooks.before_commit = [](Db& db) {
+  hooks.before_commit = [](SqlDb& db) {
     PendingAudit* p = current_audit;
     p->entry_.set_result("ok");
     p->in_transaction_ = true;
@@ -149,8 +153,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create)
     if (p && p->in_transaction_) p->written_ = committed;
     if (p) p->in_transaction_ = false;
   };
-  (*db)->SetCommitHooks(std::move(hooks));
-  return std::unique_ptr<Store>(new Store(std::move(db).value()));
+  db->SetCommitHooks(std::move(hooks));
+  return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
 Result<std::string> Store::GetMeta(const std::string& key) {
@@ -232,19 +236,24 @@ Status Store::RenameGroup(const std::string& path, const std::string& new_path,
       PREAU_ASSIGN_OR_RETURN(bool taken, e.Step());
       if (taken) return AlreadyExists("group '" + renamed + "' already exists");
     }
-    // The rows that name the old paths change in the same transaction; the references are
-    // checked at its end.
-    PREAU_RETURN_IF_ERROR(db_->Exec("PRAGMA defer_foreign_keys = ON"));
-    auto rewrite = [&](const std::string& table, const std::string& column) -> Status {
-      PREAU_ASSIGN_OR_RETURN(
-          auto u, db_->Prepare("UPDATE " + table + " SET " + column + " = ?2 || substr(" +
-                               column + ", length(?1) + 1) WHERE " + AtOrBelow(column)));
-      return u.Bind(1, path).Bind(2, new_path).Run();
+    // The rows that name the old paths change in the same transaction, every reference
+    // valid at each step: the new groups first, then the rows naming them, then the old
+    // groups go.
+    auto run = [&](const std::string& sql, bool binds_new_path = true) -> Status {
+      PREAU_ASSIGN_OR_RETURN(auto u, db_->Prepare(sql));
+      u.Bind(1, path);
+      if (binds_new_path) u.Bind(2, new_path);
+      return u.Run();
     };
-    PREAU_RETURN_IF_ERROR(rewrite("groups", "path"));
+    PREAU_RETURN_IF_ERROR(run("INSERT INTO groups(path, created_ms) SELECT ?2 || substr(path, "
+                              "length(?1) + 1), created_ms FROM groups WHERE " +
+                              AtOrBelow("path")));
     for (const auto& [table, column] : kGroupColumns) {
-      PREAU_RETURN_IF_ERROR(rewrite(table, column));
+      PREAU_RETURN_IF_ERROR(run("UPDATE " + std::string(table) + " SET " + column +
+                                " = ?2 || substr(" + column + ", length(?1) + 1) WHERE " +
+                                AtOrBelow(column)));
     }
+    PREAU_RETURN_IF_ERROR(run("DELETE FROM groups WHERE " + AtOrBelow("path"), false));
     PREAU_ASSIGN_OR_RETURN(auto ops, db_->Prepare("SELECT name, scopes FROM operators"));
     std::vector<std::pair<std::string, std::string>> rescoped;
     for (;;) {
@@ -352,7 +361,7 @@ Status Store::CreateToken(const TokenSpec& t, int64_t now_ms) {
 
 namespace {
 // The group a usable token enrols into; the caller holds the store's mutex.
-Result<std::string> UsableTokenGroup(Db& db, const std::string& token_hash, int64_t now_ms) {
+Result<std::string> UsableTokenGroup(SqlDb& db, const std::string& token_hash, int64_t now_ms) {
   PREAU_ASSIGN_OR_RETURN(auto t, db.Prepare(
       "SELECT group_path, uses_left, expires_ms FROM tokens WHERE token_hash=?"));
   t.Bind(1, token_hash);
@@ -418,7 +427,7 @@ Result<std::vector<DeviceRecord>> Store::ListDevices(const std::string& prefix,
   PREAU_ASSIGN_OR_RETURN(auto s, db_->Prepare(
       std::string("SELECT ") + kDeviceColumns +
       " FROM devices WHERE (?1 = '' OR group_path = ?1 OR substr(group_path, 1, length(?1) + 1) = ?1 || '/')"
-      " AND (?2 OR retired_ms = 0) AND id > ?3" +
+      " AND (?2 <> 0 OR retired_ms = 0) AND id > ?3" +
       (limit == 0 ? " ORDER BY group_path, name, id" : " ORDER BY id LIMIT ?4")));
   s.Bind(1, prefix).Bind(2, static_cast<int64_t>(include_retired)).Bind(3, after);
   if (limit != 0) s.Bind(4, static_cast<int64_t>(limit));
@@ -545,7 +554,7 @@ Status Store::RenewOperator(const std::string& name, const std::string& cert_ser
   return Status::Ok();
 }
 
-Status Store::InsertAudit(Db& db, const v1::AuditEntry& e) {
+Status Store::InsertAudit(SqlDb& db, const v1::AuditEntry& e) {
   PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
       "INSERT INTO audit(at_ms, actor, action, target, result, detail, group_path) "
       "VALUES(?, ?, ?, ?, ?, ?, ?)"));

@@ -1,8 +1,8 @@
 // Store: the server's durable state (groups, enrollment tokens, devices, operators, the
-// audit log) in one SQLite file. Every method is one transaction and returns only after
-// the write is durable; callers from any thread are serialized on the database mutex.
-// Other server components add their own tables through migrations and use db() under
-// the same mutex (see Locked()).
+// audit log) in its database (server/store/sql.h: an SQLite file or PostgreSQL). Every
+// method is one transaction and returns only after the write is durable; callers from any
+// thread are serialized on the connection's mutex. Other server components add their own
+// tables through migrations and use the same connection under that mutex (see Locked()).
 #pragma once
 
 #include <cstdint>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common/sqlite.h"
 #include "common/status.h"
 #include "preau/v1/admin.pb.h"
+#include "server/store/sql.h"
 
 namespace preau::server {
 
@@ -94,7 +94,10 @@ struct TokenSpec {
 
 class Store {
  public:
+  // Opens the SQLite file at `path` (with `create`, creating it) and applies migrations.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, bool create);
+  // The same on a connection already open.
+  static Result<std::unique_ptr<Store>> Open(std::unique_ptr<SqlDb> db);
 
   // Runs `fn(db)` with the database mutex held, for components that own their tables.
   template <typename Fn>
@@ -179,11 +182,11 @@ class Store {
   Result<AuditCount> CountAudit(const std::string& action, const std::string& target);
 
  private:
-  explicit Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  explicit Store(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
   Status CreateGroupLocked(const std::string& path, int64_t now_ms);
-  static Status InsertAudit(Db& db, const v1::AuditEntry& entry);
+  static Status InsertAudit(SqlDb& db, const v1::AuditEntry& entry);
 
-  std::unique_ptr<Db> db_;
+  std::unique_ptr<SqlDb> db_;
 };
 
 // "a/b/c" lies under "a/b" (and under itself), not under "a/bc".

@@ -53,7 +53,7 @@ std::shared_ptr<grpc::Channel> AdminChannel(const std::string& credentials, int 
 
 // Accepted reports stored for bundle `version`.
 int64_t Accepted(preau::server::Server& server, uint64_t version) {
-  auto n = server.core().store->Locked([&](preau::Db& db) -> preau::Result<int64_t> {
+  auto n = server.core().store->Locked([&](preau::server::SqlDb& db) -> preau::Result<int64_t> {
     PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT COUNT(*) FROM policy_compliance "
                                               "WHERE version=? AND accepted=1"));
     s.Bind(1, static_cast<int64_t>(version));
