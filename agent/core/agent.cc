@@ -294,6 +294,7 @@ void Agent::AddFeature(std::unique_ptr<AgentFeature> feature) {
 }
 
 void Agent::Start() {
+  started_ = true;
   asio::post(strand_, [this] {
     for (auto& f : features_) f->Start(*this);
     ArmInventoryCheck();
@@ -304,6 +305,11 @@ void Agent::Start() {
 
 void Agent::RequestStop() {
   if (!alive_->load() || stop_requested_.valid()) return;
+  if (!started_) {
+    // Nothing of it is on the loop: no stream, no timer armed, no feature started.
+    alive_->store(false);
+    return;
+  }
   auto cancelled = std::make_shared<std::promise<Stream*>>();
   stop_requested_ = cancelled->get_future().share();
   asio::post(strand_, [this, cancelled] {
@@ -326,6 +332,7 @@ void Agent::Stop() {
   // devices' connections can take a while to reach the stop: it is given a minute.
   constexpr auto kStopDeadline = std::chrono::seconds(60);
   RequestStop();
+  if (!stop_requested_.valid()) return;  // never started: nothing to wait for
   if (stop_requested_.wait_for(kStopDeadline) != std::future_status::ready) {
     std::fprintf(stderr, "preau-agent: stop: the event loop did not run the stop within 60 s "
                          "(is it running?); giving up\n");

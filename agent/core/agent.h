@@ -87,7 +87,8 @@ class Agent : private AgentContext {
   void RequestStop();
   // Closes the stream and cancels timers; blocks until the stream is gone, at most about
   // a minute per step (then it logs what did not finish and returns). Call from a thread
-  // other than the io_context's.
+  // other than the io_context's. An agent never started has nothing on its event loop:
+  // stopping (or destroying) it returns at once, whether the loop runs or not.
   void Stop();
   // False when Stop gave up while gRPC still held this agent's stream: the agent and its
   // io_context must then be kept (leaked), as gRPC may still call into them.
@@ -167,6 +168,10 @@ class Agent : private AgentContext {
   // Set by RequestStop: the stream being cancelled (null if none), once the loop ran it.
   std::shared_future<Stream*> stop_requested_;
   bool released_ = true;
+  // Set by Start (on the owner's thread, as Stop is called): until then nothing of this
+  // agent is on the event loop, which may not even run yet (a fleet whose enrolment
+  // failed half-way destroys the agents it made before starting its loop).
+  std::atomic<bool> started_{false};
 
   mutable std::mutex status_mu_;
   AgentStatus status_;
