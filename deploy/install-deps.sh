@@ -8,6 +8,7 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev
   libssl-dev libsqlite3-dev sqlite3
+  libpq-dev  # the server's PostgreSQL store (preau-server init --store postgresql://...)
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev
   libx11-dev libxss-dev  # preau-session: Xlib and the X idle counter
@@ -24,9 +25,10 @@ BUILD_PKGS=(
 # clock; clang and its runtimes for the sanitizer and fuzzing step (llvm for
 # llvm-symbolizer: sanitizer reports with file and line); Node.js and npm for the
 # console's browser tests (puppeteer-core and axe-core, tests/browser/package-lock.json);
-# xdg-utils for `class open` in the desktop session.
+# xdg-utils for `class open` in the desktop session; PostgreSQL (initdb, postgres) for the
+# integration tests run a second time on a PostgreSQL store.
 TEST_PKGS=(nodejs npm dnsutils chromium nftables iproute2 flatpak xvfb openbox xdotool x11-apps
-  xdg-utils
+  xdg-utils postgresql
   imagemagick tesseract-ocr tesseract-ocr-eng faketime clang libclang-rt-14-dev llvm)
 # Peers the benchmarks compare against.
 BENCH_PKGS=(dnsperf dnsmasq-base unbound)

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--host", init.hosts, "Extra host name or address for the server certificate");
   init_cmd->add_option("--server-address", init.admin_server_address,
                        "Address written into admin.credentials (default localhost:7443)");
+  init_cmd->add_option("--store", init.store,
+                       "Keep the store in PostgreSQL (default: SQLite in --data)")
+      ->type_name("postgresql://USER@HOST:PORT/DB");
 
   preau::server::RunOptions run;
   std::string port_file;

@@ -9,16 +9,20 @@
 #include <grpcpp/server_builder.h>
 
 #include "common/credentials.h"
+#include "common/files.h"
 #include "common/pki.h"
 #include "server/admin/admin_service.h"
 #include "server/domains.h"
 #include "server/fleet/device_service.h"
 #include "server/pki/server_keys.h"
+#include "server/store/postgres_db.h"
 
 namespace preau::server {
 
 namespace {
 constexpr int kMaxMessageBytes = 4 * 1024 * 1024;
+// In a data folder whose store is on PostgreSQL: the store's URL (see InitOptions::store).
+constexpr const char* kStoreUrlFile = "store.url";
 
 Status InitInto(const InitOptions& opts) {
   const std::string& dir = opts.data_dir;
@@ -26,7 +30,17 @@ Status InitInto(const InitOptions& opts) {
   std::filesystem::create_directories(dir + "/artifacts", ec);
   if (ec) return Internal("creating " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
-  PREAU_ASSIGN_OR_RETURN(auto store, Store::Open(dir + "/store.db", /*create=*/true));
+  std::string location = dir + "/store.db";
+  if (!opts.store.empty()) {
+    if (!PostgresDb::IsUrl(opts.store)) {
+      return InvalidArgument("--store '" + PostgresDb::Redacted(opts.store) +
+                             "' is not a postgresql://USER@HOST:PORT/DATABASE URL");
+    }
+    location = opts.store;
+    // Only the owner reads it: the URL may carry the database password.
+    PREAU_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + kStoreUrlFile, location + "\n", 0600));
+  }
+  PREAU_ASSIGN_OR_RETURN(auto store, Store::Open(location, /*create=*/true));
   PREAU_ASSIGN_OR_RETURN(auto keys, CreateServerKeys(dir, opts.authority_name, opts.hosts));
   int64_t now = Clock::System().NowUnixMs();
   PREAU_RETURN_IF_ERROR(store->SetMeta("authority_name", opts.authority_name));
@@ -63,6 +77,19 @@ Status InitInto(const InitOptions& opts) {
 }
 }  // namespace
 
+Result<std::string> StoreLocation(const std::string& data_dir) {
+  const std::string url_file = data_dir + "/" + kStoreUrlFile;
+  if (std::filesystem::exists(url_file)) {
+    PREAU_ASSIGN_OR_RETURN(std::string url, ReadFile(url_file));
+    while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();
+    return url;
+  }
+  if (!std::filesystem::exists(data_dir + "/store.db")) {
+    return NotFound("no Préau data folder at " + data_dir + " (create one with `preau-server init`)");
+  }
+  return data_dir + "/store.db";
+}
+
 Status InitDataDir(const InitOptions& opts) {
   if (opts.data_dir.empty()) return InvalidArgument("--data is required");
   if (std::filesystem::exists(opts.data_dir)) {
@@ -84,10 +111,8 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   core.data_dir = opts.data_dir;
   core.console_listen = opts.console_listen;
   if (opts.clock) core.clock = opts.clock;
-  if (!std::filesystem::exists(opts.data_dir + "/store.db")) {
-    return NotFound("no Préau data folder at " + opts.data_dir + " (create one with `preau-server init`)");
-  }
-  PREAU_ASSIGN_OR_RETURN(core.store, Store::Open(opts.data_dir + "/store.db", /*create=*/false));
+  PREAU_ASSIGN_OR_RETURN(std::string location, StoreLocation(opts.data_dir));
+  PREAU_ASSIGN_OR_RETURN(core.store, Store::Open(location, /*create=*/false));
   PREAU_ASSIGN_OR_RETURN(core.keys, LoadServerKeys(opts.data_dir));
   core.connect_admission =
       std::make_unique<Admission>(opts.admit_connects_per_s, opts.admit_connects_per_s);

@@ -20,12 +20,17 @@ struct InitOptions {
   std::string authority_name = "Préau";
   std::vector<std::string> hosts;   // extra names / addresses for the server certificate
   std::string admin_server_address; // written into admin.credentials
+  // postgresql://USER[:PASSWORD]@HOST:PORT/DB to keep the store there (remembered in
+  // DIR/store.url for `run`); empty: the SQLite file DIR/store.db.
+  std::string store;
 };
 
 // Creates a new data folder: store, keys, the first administrator and its credentials
 // (DIR/admin.credentials). Refuses a folder that already exists; on failure removes what
 // it created, so a half-made folder is never left behind.
 Status InitDataDir(const InitOptions& opts);
+// Where a data folder keeps its store: the URL in DIR/store.url, or DIR/store.db.
+Result<std::string> StoreLocation(const std::string& data_dir);
 
 struct RunOptions {
   std::string data_dir;

@@ -259,7 +259,7 @@ Result<std::set<std::string>> FilterRecords::ArtifactsInUse() {
   return store_.Locked([&](SqlDb& db) -> Result<std::set<std::string>> {
     PREAU_ASSIGN_OR_RETURN(
         auto s, db.Prepare("SELECT sha256 FROM (SELECT sha256 FROM filter_imports "
-                           "ORDER BY version DESC LIMIT 1) "
+                           "ORDER BY version DESC LIMIT 1) AS latest "
                            "UNION SELECT sha256 FROM filter_snapshots "
                            "UNION SELECT sha256 FROM filter_deltas"));
     std::set<std::string> out;

@@ -81,8 +81,10 @@ Status UsageStore::StoreBatches(const std::vector<IncomingUsage>& batches,
         PREAU_ASSIGN_OR_RETURN(auto s, db.Prepare(
             "INSERT INTO usage_agents(device_id, dropped_batches, last_batch_ms) VALUES " +
             Placeholders(n, 3) +
-            " ON CONFLICT(device_id) DO UPDATE SET dropped_batches=max(dropped_batches, "
-            "excluded.dropped_batches), last_batch_ms=excluded.last_batch_ms"));
+            " ON CONFLICT(device_id) DO UPDATE SET dropped_batches=CASE WHEN "
+            "usage_agents.dropped_batches > excluded.dropped_batches THEN "
+            "usage_agents.dropped_batches ELSE excluded.dropped_batches END, "
+            "last_batch_ms=excluded.last_batch_ms"));
         for (size_t i = begin; i < begin + n; ++i) {
           int p = static_cast<int>(i - begin) * 3;
           s.Bind(p + 1, agents[i].first).Bind(p + 2, agents[i].second).Bind(p + 3, now_ms);

@@ -57,7 +57,6 @@ class SqlStmt {
     impl_->Bind(i, v);
     return *this;
   }
-  SqlStmt& Bind(int i, const char* v) { return Bind(i, std::string(v)); }
   SqlStmt& BindBlob(int i, const std::string& v) {
     impl_->BindBlob(i, v);
     return *this;
@@ -119,6 +118,8 @@ class SqlDb {
 
   // Applies, in order and each in its own transaction, the migrations the database lacks.
   Status Migrate(const std::vector<Migration>& migrations);
+  // The number of the last migration applied (0: none).
+  virtual Result<int> SchemaVersion() = 0;
 
   // Runs `fn` in a transaction that serializes with every other writer (SQLite's BEGIN
   // IMMEDIATE; PostgreSQL's SERIALIZABLE); rolls back if it returns an error. A
@@ -141,8 +142,6 @@ class SqlDb {
   // Rows changed since the connection opened, and by the last statement.
   virtual int64_t TotalChanges() const = 0;
   virtual int LastChanges() const = 0;
-  // The number of the last migration applied (0: none), and recording a new one.
-  virtual Result<int> SchemaVersion() = 0;
   virtual Status SetSchemaVersion(int number) = 0;
   // A migration's shared SQL as this engine runs it.
   virtual std::string SchemaSql(const char* shared) const { return shared; }

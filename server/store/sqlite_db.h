@@ -18,6 +18,7 @@ class SqliteDb : public SqlDb {
   const std::string& location() const override { return db_->path(); }
   Result<SqlStmt> Prepare(const std::string& sql) override;
   Status Exec(const std::string& sql) override { return db_->Exec(sql); }
+  Result<int> SchemaVersion() override;
 
  protected:
   Status Begin() override { return db_->Exec("BEGIN IMMEDIATE"); }
@@ -26,7 +27,6 @@ class SqliteDb : public SqlDb {
   bool InTransaction() const override { return db_->InTransaction(); }
   int64_t TotalChanges() const override { return db_->TotalChanges(); }
   int LastChanges() const override { return db_->Changes(); }
-  Result<int> SchemaVersion() override;
   Status SetSchemaVersion(int number) override;
 
  private:

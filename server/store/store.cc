@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "server/store/migrations.h"
+#include "server/store/postgres_db.h"
 #include "server/store/sqlite_db.h"
 
 namespace preau::server {
@@ -133,8 +134,20 @@ void PendingAudit::NoteGroup(const std::string& group) {
   entry_.set_group(group);
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path, bool create) {
-  PREAU_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, create));
+Result<std::unique_ptr<Store>> Store::Open(const std::string& location, bool create) {
+  if (!PostgresDb::IsUrl(location)) {
+    PREAU_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(location, create));
+    return Open(std::move(db));
+  }
+  PREAU_ASSIGN_OR_RETURN(auto db, PostgresDb::Open(location));
+  if (create) {
+    PREAU_ASSIGN_OR_RETURN(int version, db->SchemaVersion());
+    if (version > 0) {
+      return AlreadyExists("the PostgreSQL database " + db->location() +
+                           " already holds a Préau store: give `init` a new, empty database "
+                           "(replicas share one data folder's copy instead)");
+    }
+  }
   return Open(std::move(db));
 }
 

@@ -94,8 +94,10 @@ struct TokenSpec {
 
 class Store {
  public:
-  // Opens the SQLite file at `path` (with `create`, creating it) and applies migrations.
-  static Result<std::unique_ptr<Store>> Open(const std::string& path, bool create);
+  // Opens the store at `location` and applies the migrations it lacks: an SQLite file
+  // (with `create`, created) or a postgresql:// URL (with `create`, the database must hold
+  // no Préau store yet: init never takes over another server's data).
+  static Result<std::unique_ptr<Store>> Open(const std::string& location, bool create);
   // The same on a connection already open.
   static Result<std::unique_ptr<Store>> Open(std::unique_ptr<SqlDb> db);
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/postgres_cluster.h"
 
 namespace preau::testing {
 namespace {
@@ -23,7 +24,7 @@ v1::Command Lock(const std::string& id, int64_t expires_ms) {
 
 TEST(CommandStoreTest, OldRowsGoButEachDevicesLatestStaysAndItsSequenceGoesOn) {
   TempDir dir;
-  auto store = server::Store::Open(dir / "server.db", true);
+  auto store = server::Store::Open(FreshStoreLocation(dir / "server.db"), true);
   ASSERT_TRUE(store.ok()) << store.status().message();
   server::CommandStore commands(**store);
 

@@ -36,11 +36,11 @@ class PagingTest : public ::testing::Test {
   // of agents would take minutes), each with an inventory of `apps` apps, alternating
   // between the two classes. Ids are "dev-00000"... so that tests know the order.
   void SeedDevices(int count, int apps) {
-    auto db = Db::Open(server_->data_dir() + "/store.db", /*create=*/false);
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    Status st = (*db)->Transaction([&]() -> Status {
+    auto db = server_->OpenStore();  // the server's SQLite file or PostgreSQL database
+    ASSERT_TRUE(db);
+    Status st = db->Transaction([&]() -> Status {
       for (int i = 0; i < count; ++i) {
-        PREAU_ASSIGN_OR_RETURN(auto ins, (*db)->Prepare(
+        PREAU_ASSIGN_OR_RETURN(auto ins, db->Prepare(
             "INSERT INTO devices(id, name, group_path, cert_serial, key_fingerprint, "
             "enrolled_ms, last_seen_ms, inventory, agent_version) "
             "VALUES(?, ?, ?, ?, ?, 1, 1, ?, '1.0')"));

@@ -23,7 +23,6 @@
 
 #include "common/credentials.h"
 #include "common/pki.h"
-#include "common/sqlite.h"
 #include "common/roles.h"
 #include "preau/v1/catalog.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
@@ -907,10 +906,16 @@ TEST_F(RolesTest, AChangeNeverCommitsWithoutItsAuditRow) {
   ASSERT_TRUE(a);
   std::string id = a->agent().device_id();
   UploadFixture(*root_);
-  auto db = Db::Open(server_->data_dir() + "/store.db", false);
-  ASSERT_TRUE(db.ok()) << db.status().message();
-  ASSERT_TRUE((*db)->Exec("CREATE TRIGGER audit_refused BEFORE INSERT ON audit BEGIN "
-                          "SELECT RAISE(ABORT, 'the audit cannot be written (test)'); END;").ok());
+  auto db = server_->OpenStore();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Exec(server_->on_postgres()
+                           ? "CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN RAISE EXCEPTION 'the audit cannot be written (test)'; "
+                             "END $$; CREATE TRIGGER audit_refused BEFORE INSERT ON audit FOR "
+                             "EACH ROW EXECUTE FUNCTION audit_refused();"
+                           : "CREATE TRIGGER audit_refused BEFORE INSERT ON audit BEGIN SELECT "
+                             "RAISE(ABORT, 'the audit cannot be written (test)'); END;")
+                  .ok());
   auto& admin = *root_->admin;
   {
     v1::CreateGroupRequest r;
@@ -970,7 +975,9 @@ TEST_F(RolesTest, AChangeNeverCommitsWithoutItsAuditRow) {
     v1::Device out;
     EXPECT_FALSE(admin.RetireDevice(Ctx().get(), r, &out).ok()) << "device.retire";
   }
-  ASSERT_TRUE((*db)->Exec("DROP TRIGGER audit_refused").ok());
+  ASSERT_TRUE(db->Exec(server_->on_postgres() ? "DROP TRIGGER audit_refused ON audit"
+                                               : "DROP TRIGGER audit_refused")
+                  .ok());
 
   // Nothing of it happened.
   v1::ListGroupsResponse groups;
@@ -990,11 +997,11 @@ TEST_F(RolesTest, AChangeNeverCommitsWithoutItsAuditRow) {
   v1::PolicyStatusResponse status;
   ASSERT_TRUE(root_->policy->GetStatus(Ctx().get(), ps, &status).ok());
   EXPECT_EQ(status.ByteSizeLong(), 0u) << "no policy version was kept: " << status.DebugString();
-  auto tokens = (*db)->Prepare("SELECT COUNT(*) FROM tokens");
+  auto tokens = db->Prepare("SELECT COUNT(*) FROM tokens");
   ASSERT_TRUE(tokens.ok());
   ASSERT_TRUE(*tokens->Step());
   int64_t token_count = tokens->Int(0);
-  auto commands = (*db)->Prepare("SELECT COUNT(*) FROM class_commands");
+  auto commands = db->Prepare("SELECT COUNT(*) FROM class_commands");
   ASSERT_TRUE(commands.ok());
   ASSERT_TRUE(*commands->Step());
   EXPECT_EQ(commands->Int(0), 0) << "the lock was not kept";

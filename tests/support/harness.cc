@@ -20,6 +20,9 @@
 #include "common/files.h"
 #include "common/grpc_credentials.h"
 #include "common/pki.h"
+#include "server/store/postgres_db.h"
+#include "server/store/sqlite_db.h"
+#include "tests/support/postgres_cluster.h"
 
 extern char** environ;
 
@@ -77,6 +80,15 @@ TestServer::TestServer(const std::string& dir, const Clock* clock,
   server::InitOptions init;
   init.data_dir = data_;
   init.authority_name = "Ville de Test";
+  if (TestStoreIsPostgres()) {
+    auto cluster = PostgresCluster::Shared();
+    EXPECT_TRUE(cluster.ok()) << cluster.status().message();
+    if (cluster.ok()) {
+      auto url = (*cluster)->CreateDatabase();
+      EXPECT_TRUE(url.ok()) << url.status().message();
+      if (url.ok()) init.store = *url;
+    }
+  }
   Status st = server::InitDataDir(init);
   EXPECT_TRUE(st.ok()) << st.message();
   StartOn("127.0.0.1:0");
@@ -111,6 +123,50 @@ void TestServer::Restart() {
   }
   Stop();
   StartOn("127.0.0.1:" + std::to_string(port));
+}
+
+bool TestServer::on_postgres() const { return server::PostgresDb::IsUrl(store_location()); }
+
+std::string TestServer::store_location() const {
+  auto location = server::StoreLocation(data_);
+  return location.ok() ? *location : "";
+}
+
+std::unique_ptr<server::SqlDb> TestServer::OpenStore() const {
+  std::string location = store_location();
+  auto db = on_postgres() ? server::PostgresDb::Open(location)
+                          : server::SqliteDb::Open(location, /*create=*/false);
+  EXPECT_TRUE(db.ok()) << db.status().message();
+  return db.ok() ? std::move(db).value() : nullptr;
+}
+
+void TestServer::BackUpStore(const std::string& path) {
+  std::string location = store_location();
+  if (on_postgres()) {
+    auto r = RunTool("/usr/lib/postgresql/15/bin/pg_dump", {"-Fc", "-f", path, location});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::copy_file(location, path, ec);
+  ASSERT_FALSE(ec) << ec.message();
+}
+
+void TestServer::RestoreStore(const std::string& path) {
+  std::string location = store_location();
+  if (on_postgres()) {
+    auto cluster = PostgresCluster::Shared();
+    ASSERT_TRUE(cluster.ok());
+    Status st = (*cluster)->RecreateDatabase(location);
+    ASSERT_TRUE(st.ok()) << st.message();
+    auto r = RunTool("/usr/lib/postgresql/15/bin/pg_restore", {"-d", location, path});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    return;
+  }
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(location + suffix, ec);
+  std::filesystem::copy_file(path, location, ec);
+  ASSERT_FALSE(ec) << ec.message();
 }
 
 std::string TestServer::ca_pem() const {

@@ -1,5 +1,5 @@
 // The integration-test harness: a real Préau server (in-process, on 127.0.0.1:0, with a
-// real SQLite file and real mTLS) and real agents on their own event loop, plus helpers
+// real SQLite file — or a real PostgreSQL, see postgres_cluster.h — and real mTLS) and real agents on their own event loop, plus helpers
 // to wait on a condition with a deadline (never a bare sleep) and to run the project's
 // binaries as a user would.
 #pragma once
@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "server/server.h"
+#include "server/store/sql.h"
 
 namespace preau::testing {
 
@@ -63,6 +64,17 @@ class TestServer {
   int console_port() const { return server_->console_port(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_; }
+  // The server's store: DIR/store.db, or a PostgreSQL database when the test process runs
+  // on PostgreSQL (PREAU_TEST_STORE=postgresql, see tests/support/postgres_cluster.h).
+  std::string store_location() const;
+  bool on_postgres() const;
+  // A second connection to the server's store, as someone editing it by hand (or an older
+  // version) would use; null (and a test failure) if it cannot be opened.
+  std::unique_ptr<server::SqlDb> OpenStore() const;
+  // With the server stopped: a backup of its store to `path` (a copy of the file, or a
+  // pg_dump), and the store put back as that backup holds it.
+  void BackUpStore(const std::string& path);
+  void RestoreStore(const std::string& path);
   std::string ca_pem() const;
   server::Server& server() { return *server_; }
   v1::AdminService::Stub& admin() { return *admin_; }
