@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
   app.add_option("--state", opts.state_dir,
                  std::string("State folder (identity, last policy, outbox); default ") + kDefaultState);
   std::string session_socket = "/run/preau/session.sock";
-  app.add_option("--server", opts.server, "Server HOST:PORT (default: the one enrolled with)");
+  app.add_option("--server", opts.server,
+                 "Server HOST:PORT, or replicas of it HOST:PORT,HOST:PORT,... (the agent is on "
+                 "one and moves to the next when it loses it); default: the one(s) enrolled with");
   app.add_option("--enroll", opts.enroll_token, "One-time enrollment token (first run)");
   app.add_option("--ca", ca_file, "The server's CA certificate (first run)");
   app.add_option("--platform", platform_kind, "linux or sim")->check(CLI::IsMember({"linux", "sim"}));

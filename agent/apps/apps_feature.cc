@@ -9,11 +9,8 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "agent/core/state_store.h"
-#include "common/grpc_credentials.h"
 
 namespace preau::agent {
 
@@ -71,14 +68,6 @@ void AppsFeature::Start(AgentContext& ctx) {
   // never download anything and should leave nothing behind.
   if (opts_.dir.empty()) opts_.dir = AppsDirFor("", id.device_id);
 
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per simulated device
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
-  stub_ = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      opts_.server.empty() ? id.server : opts_.server,
-      preau::MtlsCredentials(id.ca_pem, id.certificate_pem, id.private_key_pem), args));
   retry_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
 
   if (auto c = ctx.state().Get(kCatalogKey); c.ok() && *c) catalog_.ParseFromString(**c);
@@ -188,7 +177,7 @@ void AppsFeature::StartJobs() {
     if (std::filesystem::create_directories(opts_.dir, ec)) ::chmod(opts_.dir.c_str(), 0700);
     auto job = std::make_unique<Job>();
     job->app = app;
-    job->fetcher = std::make_unique<PackageFetcher>(*stub_, opts_.fetch);
+    job->fetcher = std::make_unique<PackageFetcher>(ctx_->channel(), opts_.fetch);
     job->bytes_done = std::make_shared<std::atomic<uint64_t>>(0);
     PackageFetcher* fetcher = job->fetcher.get();
     job->thread = std::thread([this, app, fetcher, done = job->bytes_done] {

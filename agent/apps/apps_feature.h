@@ -36,7 +36,6 @@ namespace preau::agent {
 
 struct AppsOptions {
   std::string dir;          // downloads (partial files are the resume points)
-  std::string server;       // host:port for Fetch; empty: the one in the identity
   size_t max_parallel = 2;  // downloads at once
   FetchOptions fetch;
   std::chrono::milliseconds retry_min{5'000};
@@ -111,7 +110,6 @@ class AppsFeature final : public AgentFeature {
 
   AppsOptions opts_;
   AgentContext* ctx_ = nullptr;
-  std::unique_ptr<v1::DeviceService::Stub> stub_;
   std::unique_ptr<boost::asio::steady_timer> retry_timer_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   Stats stats_;

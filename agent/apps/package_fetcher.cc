@@ -111,7 +111,7 @@ Status PackageFetcher::Download(int fd, const std::string& sha256, uint64_t size
   req.set_sha256(sha256);
   req.set_offset(offset);
   req.set_max_chunk(opts_.max_chunk);
-  auto reader = stub_.Fetch(&ctx, req);
+  auto reader = stub_->Fetch(&ctx, req);
   if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) return Errno("seeking");
   uint64_t pos = offset, unsynced = 0;
   auto start = std::chrono::steady_clock::now();

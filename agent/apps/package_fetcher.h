@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -33,7 +34,10 @@ Result<std::string> Sha256OfFile(const std::string& path);
 
 class PackageFetcher {
  public:
-  PackageFetcher(v1::DeviceService::Stub& stub, FetchOptions opts) : stub_(stub), opts_(opts) {}
+  // `channel`: the agent's channel when the download starts (AgentContext::channel), kept
+  // for this fetcher's life even if the agent moves to another server meanwhile.
+  PackageFetcher(std::shared_ptr<grpc::ChannelInterface> channel, FetchOptions opts)
+      : stub_(v1::DeviceService::NewStub(channel)), opts_(opts) {}
 
   // Makes `path` hold the artifact `sha256` of `size` bytes, verified. `progress` is told
   // the bytes on disk after each chunk. Errors: Unavailable (connection lost: retry, the
@@ -54,7 +58,7 @@ class PackageFetcher {
   // Waits as long as the rate limit asks; false if cancelled meanwhile.
   bool Throttle(uint64_t bytes_since_start, std::chrono::steady_clock::time_point start);
 
-  v1::DeviceService::Stub& stub_;
+  std::unique_ptr<v1::DeviceService::Stub> stub_;
   FetchOptions opts_;
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> resumed_from_{0};

@@ -127,6 +127,8 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
 
 Result<std::unique_ptr<Agent>> Agent::Create(asio::io_context& io, AgentOptions opts,
                                              std::unique_ptr<Platform> platform) {
+  // A bad list is refused before anything is enrolled or opened.
+  if (!opts.server.empty()) PREAU_RETURN_IF_ERROR(ServerList::Parse(opts.server).status());
   PREAU_ASSIGN_OR_RETURN(auto state, StateStore::Open(opts.state_dir));
   PREAU_ASSIGN_OR_RETURN(auto existing, state->LoadIdentity());
   Identity id;
@@ -150,16 +152,21 @@ Result<std::unique_ptr<Agent>> Agent::Create(asio::io_context& io, AgentOptions 
     PREAU_RETURN_IF_ERROR(state->SaveIdentity(id).Context("saving the new identity"));
   }
   if (opts.server.empty()) opts.server = id.server;
-  return std::unique_ptr<Agent>(
-      new Agent(io, std::move(opts), std::move(platform), std::move(state), std::move(id)));
+  auto servers = ServerList::Parse(opts.server);
+  if (!servers.ok()) {
+    return servers.status().Context("the server(s) this device enrolled with (give --server)");
+  }
+  return std::unique_ptr<Agent>(new Agent(io, std::move(opts), std::move(servers).value(),
+                                          std::move(platform), std::move(state), std::move(id)));
 }
 
-Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> platform,
-             std::unique_ptr<StateStore> state, Identity id)
+Agent::Agent(asio::io_context& io, AgentOptions opts, ServerList servers,
+             std::unique_ptr<Platform> platform, std::unique_ptr<StateStore> state, Identity id)
     : io_(io),
       strand_(asio::make_strand(io)),
       opts_(std::move(opts)),
       clock_(opts_.clock ? opts_.clock : &Clock::System()),
+      servers_(std::move(servers)),
       platform_(std::move(platform)),
       state_(std::move(state)),
       identity_(std::move(id)),
@@ -172,6 +179,7 @@ Agent::Agent(asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> 
   stub_ = v1::DeviceService::NewStub(channel_);
   status_.device_id = identity_.device_id;
   status_.group = identity_.group;
+  status_.server = servers_.current();
   if (auto cert = pki::ParseCertificate(identity_.certificate_pem); cert.ok()) {
     status_.certificate_not_after_unix = cert->not_after_unix;
   }
@@ -188,8 +196,9 @@ std::shared_ptr<grpc::Channel> Agent::MakeChannel() const {
   // others was dropped and started again, about ten times per device after a restart.
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.connect_timeout.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
+  // The server's certificate is checked against the host name of this entry.
   return grpc::CreateCustomChannel(
-      opts_.server,
+      servers_.current(),
       preau::MtlsCredentials(identity_.ca_pem, identity_.certificate_pem,
                              identity_.private_key_pem),
       args);
@@ -487,7 +496,18 @@ void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s, int64_t retry_afte
       s.error_message().find(" was retired") != std::string::npos) {
     for (auto& f : features_) f->OnRetired();
   }
+  // A server that gave this device a slot is the one to come back to; otherwise the next
+  // try goes to the next server of the list (a replica that died, or never answered).
+  if (retry_after_ms == 0) MoveToNextServer();
   ScheduleReconnect(retry_after_ms, was_connected && s.error_code() != grpc::StatusCode::PERMISSION_DENIED);
+}
+
+void Agent::MoveToNextServer() {
+  if (!servers_.Advance()) return;
+  channel_ = MakeChannel();
+  stub_ = v1::DeviceService::NewStub(channel_);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_.server = servers_.current();
 }
 
 void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
@@ -514,6 +534,12 @@ void Agent::OnServerMessage(uint64_t gen, const v1::ServerMessage& msg) {
         if (newly_connected) ++status_.connections;
       }
       if (newly_connected) {
+        // Said when the device changed server (not at first: a fleet would say it 10^4 times).
+        if (!connected_to_.empty() && connected_to_ != servers_.current()) {
+          std::fprintf(stderr, "preau-agent: now on server %s (was on %s)\n",
+                       servers_.current().c_str(), connected_to_.c_str());
+        }
+        connected_to_ = servers_.current();
         attempt_ = 0;
         QueueInventory(/*force=*/true);
         FlushOutbox();

@@ -24,6 +24,7 @@
 #include <grpcpp/channel.h>
 
 #include "agent/core/agent_feature.h"
+#include "agent/core/server_list.h"
 #include "agent/core/state_store.h"
 #include "agent/platform/platform.h"
 #include "common/clock.h"
@@ -36,7 +37,9 @@ inline constexpr const char* kAgentVersion = "0.1.0";
 
 struct AgentOptions {
   std::string state_dir;
-  std::string server;          // host:port; defaults to the one enrolled with
+  // host:port, or replicas host1:port1,host2:port2 (see ServerList); defaults to the
+  // server(s) enrolled with. The agent is on one; a lost stream moves it to the next.
+  std::string server;
   std::string ca_pem;          // needed for the first enrolment only
   std::string enroll_token;    // needed for the first enrolment only
   std::string name;            // device name asked for at enrolment
@@ -62,6 +65,7 @@ struct AgentStatus {
   bool connected = false;      // the server acked this connection's hello
   std::string device_id;
   std::string group;
+  std::string server;          // the server the agent is on (connected or trying)
   int connections = 0;         // successful connections so far
   Status last_error;           // why the last stream ended / attempt failed
   int64_t outbox_pending = 0;
@@ -102,8 +106,8 @@ class Agent : private AgentContext {
 
  private:
   class Stream;
-  Agent(boost::asio::io_context& io, AgentOptions opts, std::unique_ptr<Platform> platform,
-        std::unique_ptr<StateStore> state, Identity id);
+  Agent(boost::asio::io_context& io, AgentOptions opts, ServerList servers,
+        std::unique_ptr<Platform> platform, std::unique_ptr<StateStore> state, Identity id);
 
   // AgentContext
   StateStore& state() override { return *state_; }
@@ -113,12 +117,16 @@ class Agent : private AgentContext {
   void SendReliable(v1::AgentMessage msg, const std::string& kind, bool replace_kind) override;
   bool SendLive(v1::AgentMessage msg) override;
   void Resync() override;
+  std::shared_ptr<grpc::Channel> channel() override { return channel_; }
 
   void Connect();
   // After a stream ended: at the server's hint if it gave one, spread over the reconnect
   // window if the device was connected, else with jittered exponential backoff.
   void ScheduleReconnect(int64_t retry_after_ms, bool was_connected);
   void ArmReconnect(std::chrono::milliseconds delay);
+  // After a lost stream or a failed attempt: the next server of the list, if there is
+  // one (a new channel, so every call follows); none when the server gave a slot.
+  void MoveToNextServer();
   void OnServerMessage(uint64_t gen, const v1::ServerMessage& msg);
   void OnStreamDone(uint64_t gen, const grpc::Status& status, int64_t retry_after_ms);
   void SendHello();
@@ -142,10 +150,11 @@ class Agent : private AgentContext {
   Strand strand_;
   AgentOptions opts_;
   const Clock* clock_;
+  ServerList servers_;  // touched on the strand once started
   std::unique_ptr<Platform> platform_;
   std::unique_ptr<StateStore> state_;
   Identity identity_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> channel_;  // to servers_.current()
   std::unique_ptr<v1::DeviceService::Stub> stub_;
   std::vector<std::unique_ptr<AgentFeature>> features_;
 
@@ -154,6 +163,7 @@ class Agent : private AgentContext {
   uint64_t gen_ = 0;
   std::string hello_id_;
   int attempt_ = 0;
+  std::string connected_to_;  // the server of the last connection
   bool stopping_ = false;
   std::set<std::string> inflight_;
   std::string last_inventory_;

@@ -5,10 +5,12 @@
 // so a feature needs no locking against the core.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <grpcpp/channel.h>
 
 #include "agent/core/state_store.h"
 #include "agent/platform/platform.h"
@@ -35,6 +37,10 @@ class AgentContext {
   virtual bool SendLive(v1::AgentMessage msg) = 0;
   // Asks the core to resend the hello (a feature's holdings changed).
   virtual void Resync() = 0;
+  // The mTLS channel to the server the agent is on now, with its current certificate:
+  // calls beside the stream (downloads) take it when they start, so they follow the agent
+  // to another server of its list and to a renewed certificate.
+  virtual std::shared_ptr<grpc::Channel> channel() = 0;
 };
 
 class AgentFeature {

@@ -7,6 +7,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "agent/core/server_list.h"
 #include "common/grpc_credentials.h"
 #include "common/grpc_status.h"
 #include "common/retry_after.h"
@@ -18,13 +19,9 @@ namespace preau::agent {
 Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   if (opts.token.empty()) return InvalidArgument("this device is not enrolled yet: --enroll TOKEN is required");
   if (opts.ca_pem.empty()) return InvalidArgument("enrolment needs the server's CA certificate (--ca FILE)");
+  PREAU_ASSIGN_OR_RETURN(auto servers, ServerList::Parse(opts.server));
   PREAU_ASSIGN_OR_RETURN(auto key, pki::GenerateKey());
   PREAU_ASSIGN_OR_RETURN(auto csr, pki::CreateCsr(key.private_key_pem, "preau-device"));
-
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(opts.server, preau::MtlsCredentials(opts.ca_pem), args);
-  auto stub = v1::DeviceService::NewStub(channel);
 
   v1::EnrollRequest req;
   req.set_token(opts.token);
@@ -39,20 +36,31 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   constexpr auto kMaxAdmissionWait = std::chrono::minutes(10);
   const auto give_up = std::chrono::steady_clock::now() + kMaxAdmissionWait;
   std::minstd_rand rng(std::random_device{}());
-  for (;;) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opts.timeout_ms));
-    gs = stub->Enroll(&ctx, req, &resp);
-    int64_t hint = gs.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED
-                       ? RetryAfterMs(ctx.GetServerTrailingMetadata())
-                       : 0;
-    if (hint == 0) break;
-    std::uniform_int_distribution<int64_t> late(0, std::min<int64_t>(hint / 4 + 200, 5'000));
-    auto wait = std::chrono::milliseconds(hint + late(rng));
-    if (std::chrono::steady_clock::now() + wait > give_up) break;
-    std::this_thread::sleep_for(wait);
+  // Each server of the list in turn while none can be reached; a server that answers
+  // (even with a refusal) decides.
+  for (size_t tried = 1;; ++tried) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = v1::DeviceService::NewStub(
+        grpc::CreateCustomChannel(servers.current(), preau::MtlsCredentials(opts.ca_pem), args));
+    for (;;) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opts.timeout_ms));
+      gs = stub->Enroll(&ctx, req, &resp);
+      int64_t hint = gs.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED
+                         ? RetryAfterMs(ctx.GetServerTrailingMetadata())
+                         : 0;
+      if (hint == 0) break;
+      std::uniform_int_distribution<int64_t> late(0, std::min<int64_t>(hint / 4 + 200, 5'000));
+      auto wait = std::chrono::milliseconds(hint + late(rng));
+      if (std::chrono::steady_clock::now() + wait > give_up) break;
+      std::this_thread::sleep_for(wait);
+    }
+    // Only a server not reached: one that timed out may have enrolled the device already.
+    if (gs.error_code() != grpc::StatusCode::UNAVAILABLE || tried >= servers.size()) break;
+    servers.Advance();
   }
-  if (!gs.ok()) return FromGrpc(gs).Context("enrolment with " + opts.server + " refused");
+  if (!gs.ok()) return FromGrpc(gs).Context("enrolment with " + servers.current() + " refused");
 
   // Check what came back before keeping it: the certificate must be for our key and
   // signed by the CA we were given.
@@ -67,7 +75,7 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   id.certificate_pem = resp.certificate_pem();
   id.ca_pem = opts.ca_pem;
   id.policy_key_pem = resp.policy_signing_key_pem();
-  id.server = opts.server;
+  id.server = opts.server;  // the whole list: later starts use every server of it
   id.group = resp.group();
   return id;
 }

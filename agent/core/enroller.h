@@ -12,7 +12,7 @@
 namespace preau::agent {
 
 struct EnrollRequestOptions {
-  std::string server;       // host:port
+  std::string server;       // host:port, or a list host:port,host:port (tried in turn)
   std::string ca_pem;       // the server's CA (ca.pem), to authenticate the server
   std::string token;
   std::string name;         // optional device name

@@ -8,13 +8,10 @@
 #include <filesystem>
 
 #include <boost/asio/post.hpp>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "agent/filter/doh_addresses.h"
 #include "common/files.h"
 #include "common/filter/url_rules.h"
-#include "common/grpc_credentials.h"
 
 namespace preau::agent {
 
@@ -58,13 +55,6 @@ void FilterPlugin::Start(AgentContext& ctx) {
   std::filesystem::create_directories(dir_, ec);
   ::chmod(dir_.c_str(), 0700);
   retry_timer_ = std::make_unique<asio::steady_timer>(ctx.strand());
-
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
-  stub_ = v1::DeviceService::NewStub(grpc::CreateCustomChannel(
-      options_.server.empty() ? id.server : options_.server,
-      preau::MtlsCredentials(id.ca_pem, id.certificate_pem, id.private_key_pem), args));
 
   auto listen = ParseListenAddress(options_.listen);
   if (!listen.ok()) {
@@ -201,7 +191,7 @@ void FilterPlugin::StartFetch() {
   if (worker_.joinable()) worker_.join();  // the previous fetch has already posted its end
   fetching_ = true;
   v1::FilterUpdate update = *wanted_;
-  fetcher_ = std::make_unique<PackageFetcher>(*stub_, FetchOptions{});
+  fetcher_ = std::make_unique<PackageFetcher>(ctx_->channel(), FetchOptions{});
   std::weak_ptr<std::atomic<bool>> alive = alive_;
   Strand& strand = ctx_->strand();
   PackageFetcher* fetcher = fetcher_.get();

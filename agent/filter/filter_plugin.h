@@ -61,7 +61,6 @@ struct FilterPluginOptions {
   std::string dir;
   // Upstream DNS servers; empty: the system's original ones (see SystemResolver).
   std::vector<std::string> upstreams;
-  std::string server;  // host:port for Fetch; empty: the one in the identity
   // Set: the agent manages this machine's DNS path when the policy enables the filter.
   std::optional<FilterSystemPathOptions> system;
   // Shared with the `web_filter` rule (may be null: no rule, nothing managed).
@@ -169,7 +168,6 @@ class FilterPlugin final : public AgentFeature {
   void ArmDohTimer();
   std::vector<std::string> upstreams_;
   std::thread self_test_;
-  std::unique_ptr<v1::DeviceService::Stub> stub_;
   std::unique_ptr<boost::asio::steady_timer> retry_timer_;
   std::chrono::milliseconds backoff_{0};
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);

@@ -7,14 +7,9 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -22,87 +17,13 @@
 #include "server/net/accept_loop.h"
 #include "tests/support/harness.h"
 #include "tests/support/idle_connections.h"
-
-extern char** environ;
+#include "tests/support/server_process.h"
 
 namespace preau::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
-
-// The server binary, run under `prlimit` so that its file limit is low; killed at the end.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& data, const std::string& log,
-                const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"/usr/bin/prlimit", "--nofile=200:256", "--",
-                                     std::string(PREAU_BINARY_DIR) + "/preau-server", "run",
-                                     "--data", data, "--listen", "127.0.0.1:0", "--port-file",
-                                     data + "/port"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (posix_spawn(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    port_file_ = data + "/port";
-  }
-  ~ServerProcess() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    int status;
-    waitpid(pid_, &status, 0);  // SIGKILL cannot be ignored: this returns at once
-  }
-  pid_t pid() const { return pid_; }
-  bool Running() const {
-    int status;
-    return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
-  }
-  // The port, once the server has written it; 0 if it did not within `timeout`.
-  int WaitPort(std::chrono::milliseconds timeout) {
-    int port = 0;
-    WaitUntil([&] {
-      auto text = ReadFile(port_file_);
-      if (text.ok() && !text->empty() && text->back() == '\n') port = std::stoi(*text);
-      return port > 0 || !Running();
-    }, timeout);
-    return port;
-  }
-  // Resident memory in kB and open descriptors, from /proc.
-  long RssKb() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string key;
-    long value = 0;
-    while (in >> key) {
-      if (key == "VmRSS:") {
-        in >> value;
-        return value;
-      }
-      in.ignore(1 << 12, '\n');
-    }
-    return 0;
-  }
-  size_t OpenSockets() const {
-    size_t n = 0;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(
-             "/proc/" + std::to_string(pid_) + "/fd", ec)) {
-      std::error_code lec;
-      auto target = std::filesystem::read_symlink(e.path(), lec);
-      if (!lec && target.string().rfind("socket:", 0) == 0) ++n;
-    }
-    return n;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string port_file_;
-};
-
 
 TEST(ConnectionFloodTest, AFloodPastTheFileLimitNeitherHangsNorStopsTheServer) {
   // The flood needs more descriptors than a default soft limit may give this test.
@@ -115,7 +36,9 @@ TEST(ConnectionFloodTest, AFloodPastTheFileLimitNeitherHangsNorStopsTheServer) {
   std::string data = dir / "server";
   auto init = RunBinary("preau-server", {"init", "--data", data});
   ASSERT_EQ(init.exit_code, 0) << init.err;
-  ServerProcess server(data, dir / "server.log", {});
+  // The server binary, run under `prlimit` so that its file limit is low.
+  ServerProcess server(data, data + "/port", dir / "server.log", {},
+                       {"/usr/bin/prlimit", "--nofile=200:256", "--"});
   int port = server.WaitPort(20s);
   ASSERT_GT(port, 0) << ReadFile(dir / "server.log").value();
   const std::string address = "127.0.0.1:" + std::to_string(port);

@@ -1,5 +1,6 @@
 #include "tools/sim/fleet.h"
 
+#include "agent/core/server_list.h"
 #include "agent/core/standard_features.h"
 
 #include <sys/resource.h>
@@ -30,6 +31,7 @@ void RaiseFileLimit() {
 }
 
 Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
+  PREAU_ASSIGN_OR_RETURN(auto servers, agent::ServerList::Parse(opts.server));
   RaiseFileLimit();
   std::unique_ptr<Fleet> f(new Fleet());
   f->agents_.resize(opts.count);
@@ -45,7 +47,7 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
         agent::AgentOptions a = opts.agent;
         a.state_dir = DeviceStateDir(opts, i);
         if (a.state_dir.empty()) a.state_dir = agent::kInMemoryState;
-        a.server = opts.server;
+        a.server = servers.SpecFrom(i);  // replicas share the fleet out
         a.ca_pem = opts.ca_pem;
         a.enroll_token = opts.token;
         a.name = "sim-" + std::to_string(opts.first_seed + i);

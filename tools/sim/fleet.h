@@ -17,7 +17,7 @@
 namespace preau::sim {
 
 struct FleetOptions {
-  std::string server;
+  std::string server;          // host:port, or replicas a:port,b:port (device i starts on i % n)
   std::string ca_pem;
   std::string token;           // needs at least `count` uses for a new fleet
   std::string state_root;      // empty: state in memory only

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   preau::sim::FleetOptions opts;
   std::string ca_file;
   double run_for = 0;
-  app.add_option("--server", opts.server, "Server HOST:PORT")->required();
+  app.add_option("--server", opts.server,
+                 "Server HOST:PORT, or replicas HOST:PORT,HOST:PORT,... (each device starts on "
+                 "one, in turn, and moves to the next when it loses it)")->required();
   app.add_option("--ca", ca_file, "The server's CA certificate")->required();
   app.add_option("--enroll", opts.token, "Enrollment token (with enough uses for --count)");
   app.add_option("--count,-n", opts.count, "Number of devices");
