@@ -1,7 +1,8 @@
 // An agent given several servers (replicas of one Préau service) moves to another when
 // the one it is on dies, and nothing it reported is lost. Two real `preau-server run`
-// processes on ONE data folder (one SQLite store, WAL: a device enrolled through one is
-// known to the other), a real agent in-process with real mTLS to both.
+// processes on ONE store — one data folder's SQLite file (WAL), or, when the suite runs on
+// PostgreSQL (PREAU_TEST_STORE=postgresql), one PostgreSQL database — so a device enrolled
+// through one is known to the other; a real agent in-process with real mTLS to both.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include "agent/core/standard_features.h"
 #include "common/files.h"
 #include "tests/support/harness.h"
+#include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
 
 namespace preau::testing {
@@ -87,7 +89,12 @@ bool HasApp(const v1::Device& d, const std::string& app_id) {
 TEST(AgentFailoverTest, AReplicaKilledItsDeviceMovesToTheOtherWithItsReports) {
   TempDir dir;
   std::string data = dir / "server";
-  auto init = RunBinary("preau-server", {"init", "--data", data});
+  std::vector<std::string> init_args = {"init", "--data", data};
+  if (TestStoreIsPostgres()) {
+    init_args.push_back("--store");
+    init_args.push_back(FreshStoreLocation(""));
+  }
+  auto init = RunBinary("preau-server", init_args);
   ASSERT_EQ(init.exit_code, 0) << init.err;
   ServerProcess a(data, dir / "a.port", dir / "a.log");
   ServerProcess b(data, dir / "b.port", dir / "b.log");
