@@ -83,50 +83,68 @@ bool HasApp(const v1::Device& d, const std::string& app_id) {
   return false;
 }
 
-// Connected to A; A freezes (SIGSTOP), so a report written to it is never acked; A is
-// killed (-9). The agent moves to B, sends B the unacked report again, and works on with
-// B: B has the report in the shared store and shows the device online.
-TEST(AgentFailoverTest, AReplicaKilledItsDeviceMovesToTheOtherWithItsReports) {
-  TempDir dir;
-  std::string data = dir / "server";
-  std::vector<std::string> init_args = {"init", "--data", data};
-  if (TestStoreIsPostgres()) {
-    init_args.push_back("--store");
-    init_args.push_back(FreshStoreLocation(""));
-  }
-  auto init = RunBinary("preau-server", init_args);
-  ASSERT_EQ(init.exit_code, 0) << init.err;
-  ServerProcess a(data, dir / "a.port", dir / "a.log");
-  ServerProcess b(data, dir / "b.port", dir / "b.log");
-  ASSERT_GT(a.WaitPort(20s), 0) << a.Log();
-  ASSERT_GT(b.WaitPort(20s), 0) << b.Log();
-  auto admin_a = Admin(data, a.port());
-  auto admin_b = Admin(data, b.port());
-  {
+// Two `preau-server run` processes, A and B, on one store (see the top), with a group.
+class Replicas {
+ public:
+  Replicas() {
+    std::vector<std::string> init_args = {"init", "--data", data};
+    if (TestStoreIsPostgres()) {
+      init_args.push_back("--store");
+      init_args.push_back(FreshStoreLocation(""));
+    }
+    auto init = RunBinary("preau-server", init_args);
+    EXPECT_EQ(init.exit_code, 0) << init.err;
+    a = std::make_unique<ServerProcess>(data, dir / "a.port", dir / "a.log");
+    b = std::make_unique<ServerProcess>(data, dir / "b.port", dir / "b.log");
+    EXPECT_GT(a->WaitPort(20s), 0) << a->Log();
+    EXPECT_GT(b->WaitPort(20s), 0) << b->Log();
+    admin_a = Admin(data, a->port());
+    admin_b = Admin(data, b->port());
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     v1::CreateGroupRequest req;
     req.set_path(kGroup);
     v1::Group g;
     auto st = admin_a->CreateGroup(&ctx, req, &g);
-    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(st.ok()) << st.error_message();
   }
-  std::string token;
-  {
+  bool ok() const { return a->port() > 0 && b->port() > 0 && !::testing::Test::HasFailure(); }
+  // A token made through A, for `uses` devices.
+  std::string Token(uint32_t uses) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     v1::CreateTokenRequest req;
     req.set_group(kGroup);
-    req.set_uses(1);
+    req.set_uses(uses);
     req.set_ttl_seconds(600);
     v1::CreateTokenResponse resp;
     auto st = admin_a->CreateToken(&ctx, req, &resp);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-    token = resp.token();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.token();
   }
+  std::string list() const { return a->address() + "," + b->address(); }
+
+  TempDir dir;
+  std::string data = dir / "server";
+  std::unique_ptr<ServerProcess> a, b;
+  std::unique_ptr<v1::AdminService::Stub> admin_a, admin_b;
+};
+
+// Connected to A; A freezes (SIGSTOP), so a report written to it is never acked; A is
+// killed (-9). The agent moves to B, sends B the unacked report again, and works on with
+// B: B has the report in the shared store and shows the device online.
+TEST(AgentFailoverTest, AReplicaKilledItsDeviceMovesToTheOtherWithItsReports) {
+  Replicas r;
+  ASSERT_TRUE(r.ok());
+  ServerProcess& a = *r.a;
+  ServerProcess& b = *r.b;
+  auto& admin_a = r.admin_a;
+  auto& admin_b = r.admin_b;
+  TempDir dir;
+  std::string token = r.Token(1);
 
   auto opts = FastAgentOptions(dir / "device", a.address() + "," + b.address());
-  auto ca = ReadFile(data + "/ca.pem");
+  auto ca = ReadFile(r.data + "/ca.pem");
   ASSERT_TRUE(ca.ok());
   opts.ca_pem = *ca;
   opts.enroll_token = token;
@@ -180,6 +198,40 @@ TEST(AgentFailoverTest, AReplicaKilledItsDeviceMovesToTheOtherWithItsReports) {
     return d && !HasApp(*d, "fr.ac.failover.atlas");
   }, 20s));
   EXPECT_EQ(agent.status().server, b.address());
+}
+
+// preau-sim given both replicas spreads its fleet over them (device i starts on entry
+// i mod 2: each server holds connections), and when A is killed every device gathers on B.
+TEST(AgentFailoverTest, ASimulatedFleetSpreadsOverTheReplicasAndGathersOnTheSurvivor) {
+  Replicas r;
+  ASSERT_TRUE(r.ok());
+  constexpr size_t kDevices = 10;
+  size_t a_before = r.a->OpenSockets(), b_before = r.b->OpenSockets();
+  std::string status = r.dir / "sim.status";
+  ChildProcess sim({std::string(PREAU_BINARY_DIR) + "/preau-sim", "--server", r.list(), "--ca",
+                    r.data + "/ca.pem", "--enroll", r.Token(kDevices), "--count",
+                    std::to_string(kDevices), "--threads", "1", "--status-file", status},
+                   r.dir / "sim.log");
+  auto all_connected = [&] {
+    auto text = ReadFile(status);
+    return text.ok() && *text == "10 10\n";
+  };
+  ASSERT_TRUE(WaitUntil(all_connected, 60s)) << sim.Log();
+  // Each server holds its half (sockets beyond those it had: the devices' connections).
+  EXPECT_TRUE(WaitUntil([&] {
+    return r.a->OpenSockets() >= a_before + kDevices / 2 &&
+           r.b->OpenSockets() >= b_before + kDevices / 2;
+  }, 10s)) << "A holds " << r.a->OpenSockets() - a_before << ", B holds "
+           << r.b->OpenSockets() - b_before;
+
+  r.a->Kill();
+  // Every device on B: B holds a connection for each, and the fleet says all connected.
+  ASSERT_TRUE(WaitUntil([&] { return r.b->OpenSockets() >= b_before + kDevices; }, 60s))
+      << "B holds " << r.b->OpenSockets() - b_before << "\n" << sim.Log();
+  EXPECT_TRUE(WaitUntil(all_connected, 30s)) << sim.Log();
+  sim.Signal(SIGTERM);
+  EXPECT_EQ(sim.Wait(60s), std::optional<int>(0)) << sim.Log();
+  EXPECT_EQ(sim.Log().find("giving up"), std::string::npos) << sim.Log();
 }
 
 // The list, with the first server down from the start: enrolment and the stream go to

@@ -15,10 +15,10 @@ extern char** environ;
 
 namespace preau::testing {
 
-ServerProcess::ServerProcess(const std::string& data, const std::string& port_file,
-                             const std::string& log, const std::vector<std::string>& extra,
-                             const std::vector<std::string>& wrapper)
-    : port_file_(port_file), log_(log) {
+namespace {
+std::vector<std::string> ServerArgv(const std::string& data, const std::string& port_file,
+                                    const std::vector<std::string>& extra,
+                                    const std::vector<std::string>& wrapper) {
   std::vector<std::string> args = wrapper;
   for (std::string a : {std::string(PREAU_BINARY_DIR) + "/preau-server", std::string("run"),
                         std::string("--data"), data, std::string("--listen"),
@@ -26,45 +26,52 @@ ServerProcess::ServerProcess(const std::string& data, const std::string& port_fi
     args.push_back(std::move(a));
   }
   args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+}  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv_in, const std::string& log)
+    : log_(log) {
+  std::vector<std::string> args = argv_in;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (posix_spawn(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&fa);
 }
 
-ServerProcess::~ServerProcess() { Kill(); }
+ChildProcess::~ChildProcess() { Kill(); }
 
-bool ServerProcess::Running() const {
+bool ChildProcess::Running() const {
+  if (pid_ <= 0 || exit_code_) return false;
   int status;
-  return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
 }
 
-int ServerProcess::WaitPort(std::chrono::milliseconds timeout) {
-  WaitUntil([&] {
-    auto text = ReadFile(port_file_);
-    if (text.ok() && !text->empty() && text->back() == '\n') port_ = std::stoi(*text);
-    return port_ > 0 || !Running();
-  }, timeout);
-  return port_;
+void ChildProcess::Signal(int sig) {
+  if (Running()) kill(pid_, sig);
 }
 
-void ServerProcess::Signal(int sig) {
-  if (pid_ > 0) kill(pid_, sig);
-}
-
-void ServerProcess::Kill() {
-  if (pid_ <= 0) return;
+void ChildProcess::Kill() {
+  if (!Running()) return;
   kill(pid_, SIGKILL);
   int status;
   waitpid(pid_, &status, 0);  // SIGKILL cannot be ignored (nor held off by SIGSTOP)
-  pid_ = -1;
+  exit_code_ = 128 + SIGKILL;
 }
 
-long ServerProcess::RssKb() const {
+std::optional<int> ChildProcess::Wait(std::chrono::milliseconds timeout) {
+  WaitUntil([&] { return !Running(); }, timeout);
+  return exit_code_;
+}
+
+long ChildProcess::RssKb() const {
   std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
   std::string key;
   long value = 0;
@@ -78,7 +85,7 @@ long ServerProcess::RssKb() const {
   return 0;
 }
 
-size_t ServerProcess::OpenSockets() const {
+size_t ChildProcess::OpenSockets() const {
   size_t n = 0;
   std::error_code ec;
   for (const auto& e :
@@ -90,9 +97,23 @@ size_t ServerProcess::OpenSockets() const {
   return n;
 }
 
-std::string ServerProcess::Log() const {
+std::string ChildProcess::Log() const {
   auto text = ReadFile(log_);
   return text.ok() ? *text : "";
+}
+
+ServerProcess::ServerProcess(const std::string& data, const std::string& port_file,
+                             const std::string& log, const std::vector<std::string>& extra,
+                             const std::vector<std::string>& wrapper)
+    : ChildProcess(ServerArgv(data, port_file, extra, wrapper), log), port_file_(port_file) {}
+
+int ServerProcess::WaitPort(std::chrono::milliseconds timeout) {
+  WaitUntil([&] {
+    auto text = ReadFile(port_file_);
+    if (text.ok() && !text->empty() && text->back() == '\n') port_ = std::stoi(*text);
+    return port_ > 0 || !Running();
+  }, timeout);
+  return port_;
 }
 
 }  // namespace preau::testing
