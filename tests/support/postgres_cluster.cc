@@ -82,13 +82,19 @@ Result<PostgresCluster*> PostgresCluster::Shared() {
   static std::unique_ptr<PostgresCluster> cluster;
   static Status started = [] {
     cluster.reset(new PostgresCluster());
-    return cluster->Start();
+    return cluster->Start(/*durable=*/false);
   }();
   if (!started.ok()) return started;
   return cluster.get();
 }
 
-Status PostgresCluster::Start() {
+Result<std::unique_ptr<PostgresCluster>> PostgresCluster::StartDurable() {
+  std::unique_ptr<PostgresCluster> cluster(new PostgresCluster());
+  PREAU_RETURN_IF_ERROR(cluster->Start(/*durable=*/true));
+  return cluster;
+}
+
+Status PostgresCluster::Start(bool durable) {
   char tmpl[] = "/tmp/preau-pg-XXXXXX";
   if (!mkdtemp(tmpl)) return Internal("mkdtemp for the PostgreSQL cluster failed");
   dir_ = tmpl;
@@ -110,13 +116,16 @@ Status PostgresCluster::Start() {
   // A port found free may be taken before postgres binds it: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = FreeLoopbackPort();
-    // Durability is not what these tests check: no fsync keeps them fast.
-    pid_ = Spawn({std::string(kBin) + "postgres", "-D", dir_ + "/data", "-p",
-                  std::to_string(port_), "-k", dir_, "-c", "listen_addresses=127.0.0.1",
-                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                  "full_page_writes=off", "-c", "shared_buffers=16MB", "-c",
-                  "max_connections=40"},
-                 log, true);
+    std::vector<std::string> argv = {std::string(kBin) + "postgres", "-D", dir_ + "/data",
+                                     "-p", std::to_string(port_), "-k", dir_,
+                                     "-c", "listen_addresses=127.0.0.1",
+                                     "-c", "shared_buffers=16MB", "-c", "max_connections=40"};
+    if (!durable) {
+      // Durability is not what the tests check: no fsync keeps them fast.
+      argv.insert(argv.end(), {"-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
+                               "full_page_writes=off"});
+    }
+    pid_ = Spawn(argv, log, true);
     std::string conninfo =
         "host=127.0.0.1 port=" + std::to_string(port_) + " user=preau dbname=postgres";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

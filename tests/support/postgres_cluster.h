@@ -8,6 +8,7 @@
 // registers the server-side test binaries a second time with it).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -24,6 +25,10 @@ class PostgresCluster {
  public:
   // The process's cluster, started on the first call.
   static Result<PostgresCluster*> Shared();
+  // A cluster of the caller's own that writes durably (fsync, synchronous commit and full
+  // page writes on, PostgreSQL's defaults, as a production server runs): for a benchmark
+  // that compares durable writes with SQLite's. Stopped when the object is destroyed.
+  static Result<std::unique_ptr<PostgresCluster>> StartDurable();
   ~PostgresCluster();
 
   // A new, empty database; returns its postgresql:// URL.
@@ -36,7 +41,7 @@ class PostgresCluster {
 
  private:
   PostgresCluster() = default;
-  Status Start();
+  Status Start(bool durable);
 
   std::string dir_;
   int port_ = 0;

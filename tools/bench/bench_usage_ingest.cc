@@ -1,23 +1,32 @@
-// bench_usage_ingest: usage ingest from many simulated agents, measured on the real server.
+// bench_usage_ingest: usage ingest from many simulated agents, measured on the real server,
+// on its SQLite store and on a PostgreSQL store in the same run.
 //
-// What it does:
+// What it does, for each store (--store sqlite|postgresql|both; both by default):
 // 1. Starts the real `preau-server` binary on a fresh data folder (its own process, so
-//    its CPU is its own: utime + stime from /proc/PID/stat).
+//    its CPU is its own: utime + stime from /proc/PID/stat). On PostgreSQL: a real
+//    PostgreSQL 15 cluster started as the tests start theirs (tests/support/
+//    postgres_cluster.h: initdb + postgres as an unprivileged user on a free loopback
+//    port), but durable (fsync, synchronous_commit, full_page_writes on), and
+//    `preau-server init --store postgresql://...` on a new database of it.
 // 2. Enrols --devices identities through the real Enroll RPC (a key and CSR each; not
 //    timed).
-// 3. Opens one mTLS Connect stream per identity — its own channel and TLS session, as a
-//    tablet would — and waits for every hello's ack (not timed).
+// 3. Opens one mTLS Connect stream per identity -- its own channel and TLS session, as a
+//    tablet would -- and waits for every hello's ack (not timed).
 // 4. Timed: every device sends --reports UsageBatch messages (one day each: screen-on
 //    minutes, five apps, three blocked categories) pipelined on its stream, as an agent
 //    flushing its outbox after a few days offline does; the phase ends when the server has
 //    acked every one. An ack is sent only after the batch's transaction is durable
-//    (SQLite WAL, synchronous=FULL), so acks/s is durable reports/s.
-// It prints durable reports/s, the server's CPU per report, and its CPU use.
+//    (SQLite: WAL, synchronous=FULL; PostgreSQL: the commit flushed to its WAL), so
+//    acks/s is durable reports/s.
+// It prints durable reports/s, the server's CPU per report and its CPU use (on PostgreSQL
+// also the database's: the postmaster and every process it started), and with both
+// stores the ratio PostgreSQL / SQLite.
 //
 // This client is lighter than full agents (no outbox, no plugins) so that 10,000 streams
 // fit beside the server on one machine; the server does exactly what it does for agents.
 //
 //   bench_usage_ingest [--devices 10000] [--reports 3] [--enroll-threads 8]
+//                      [--store sqlite|postgresql|both]
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -31,22 +40,27 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include <libpq-fe.h>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "agent/core/enroller.h"
 #include "common/credentials.h"
 #include "common/files.h"
 #include "common/grpc_credentials.h"
-#include "common/pki.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
-#include "tools/sim/fleet.h"
+#include "tests/support/postgres_cluster.h"
 #include "tools/bench/proc_stats.h"
+#include "tools/sim/fleet.h"
 
 
 namespace {
@@ -165,31 +179,107 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   int devices = 10000, reports = 3, enroll_threads = 8;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    int v = std::atoi(argv[i + 1]);
-    if (flag == "--devices") devices = v;
-    else if (flag == "--reports") reports = v;
-    else if (flag == "--enroll-threads") enroll_threads = v;
-    else return Fail("unknown flag " + flag + " (--devices N --reports N --enroll-threads N)");
+};
+
+// What one store gave.
+struct Figures {
+  double reports_per_s = 0;
+  double server_us_per_report = 0, server_core_percent = 0;
+  double db_us_per_report = 0, db_core_percent = 0;  // PostgreSQL's processes; 0 on SQLite
+};
+
+// The preau-server child: stopped (SIGTERM, then waited for) however the run ends.
+struct ServerProcess {
+  pid_t pid = -1;
+  ~ServerProcess() {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
   }
-  preau::sim::RaiseFileLimit();  // a socket per device, here and in the server we spawn
+};
+
+// utime + stime (and, with `children`, the reaped children's cutime + cstime) from
+// /proc/PID/stat, in clock ticks, and its parent's pid; false if the process is gone.
+bool ReadStat(pid_t pid, bool children, double* ticks, pid_t* ppid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  auto close = all.rfind(')');
+  if (close == std::string::npos || close + 2 > all.size()) return false;
+  std::istringstream rest(all.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; rest >> x;) f.push_back(x);
+  if (f.size() < 15) return false;
+  // f[0] is field 3 (state): ppid is field 4, utime..cstime fields 14..17.
+  *ppid = std::atoi(f[1].c_str());
+  *ticks = std::stod(f[11]) + std::stod(f[12]);
+  if (children) *ticks += std::stod(f[13]) + std::stod(f[14]);
+  return true;
+}
+
+// CPU seconds used so far by a PostgreSQL cluster: its postmaster (with the children it
+// already reaped) and every process it runs now (backends, WAL writer, checkpointer, ...).
+double ClusterCpuSeconds(pid_t postmaster) {
+  double total = 0, ticks = 0;
+  pid_t ppid = 0;
+  if (ReadStat(postmaster, true, &ticks, &ppid)) total += ticks;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0 || pid == postmaster) continue;
+    if (ReadStat(pid, false, &ticks, &ppid) && ppid == postmaster) total += ticks;
+  }
+  return total / sysconf(_SC_CLK_TCK);
+}
+
+// The postmaster's pid of the cluster at `url` (first line of its postmaster.pid); prints
+// the settings that make its commits durable, as the running cluster reports them.
+preau::Result<pid_t> PostmasterPid(const std::string& url) {
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(url.c_str()), PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) return preau::Unavailable(PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, void (*)(PGresult*)> res(
+      PQexec(conn.get(),
+             "SELECT current_setting('data_directory'), current_setting('fsync'), "
+             "current_setting('synchronous_commit'), current_setting('full_page_writes'), "
+             "current_setting('wal_sync_method'), version()"),
+      PQclear);
+  if (PQresultStatus(res.get()) != PGRES_TUPLES_OK || PQntuples(res.get()) != 1) {
+    return preau::Internal("reading the cluster's settings: " +
+                           std::string(PQresultErrorMessage(res.get())));
+  }
+  std::printf("  %s\n  fsync=%s synchronous_commit=%s full_page_writes=%s wal_sync_method=%s\n",
+              PQgetvalue(res.get(), 0, 5), PQgetvalue(res.get(), 0, 1), PQgetvalue(res.get(), 0, 2),
+              PQgetvalue(res.get(), 0, 3), PQgetvalue(res.get(), 0, 4));
+  auto text = preau::ReadFile(std::string(PQgetvalue(res.get(), 0, 0)) + "/postmaster.pid");
+  if (!text.ok()) return text.status();
+  pid_t pid = std::atoi(text->c_str());
+  if (pid <= 0) return preau::Internal("no pid in postmaster.pid");
+  return pid;
+}
+
+// One whole measurement on a fresh server: `store_url` empty for SQLite in the data
+// folder, else the PostgreSQL database given to `init --store`; `db_cpu` (may be empty)
+// reads the database's CPU seconds so far.
+preau::Result<Figures> Measure(const Options& o, const std::string& store_url,
+                               const std::function<double()>& db_cpu) {
+  const int devices = o.devices, reports = o.reports;
   std::string dir = std::filesystem::temp_directory_path() /
                     ("preau-bench-usage-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
   std::string bin = PREAU_BENCH_BINARY_DIR;
   std::string data = dir + "/server";
   std::filesystem::create_directories(dir);
-  pid_t init = preau::bench::Spawn({bin + "/preau-server", "init", "--data", data});
+  std::vector<std::string> init_args = {bin + "/preau-server", "init", "--data", data};
+  if (!store_url.empty()) init_args.insert(init_args.end(), {"--store", store_url});
+  pid_t init = preau::bench::Spawn(init_args);
   int st = 0;
   waitpid(init, &st, 0);
-  if (st != 0) return Fail("preau-server init failed");
+  if (st != 0) return preau::Internal("preau-server init failed");
   std::string port_file = dir + "/port";
-  pid_t server = preau::bench::Spawn({bin + "/preau-server", "run", "--data", data, "--listen",
-                        "127.0.0.1:0", "--port-file", port_file});
+  ServerProcess server;
+  server.pid = preau::bench::Spawn({bin + "/preau-server", "run", "--data", data, "--listen",
+                                    "127.0.0.1:0", "--port-file", port_file});
   auto deadline = Clock::now() + 30s;
   std::string port;
   while (Clock::now() < deadline) {
@@ -200,11 +290,11 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(50ms);  // polling for the server's port file
   }
-  if (port.empty()) return Fail("server did not start");
+  if (port.empty()) return preau::Unavailable("server did not start");
   std::string address = "127.0.0.1:" + port;
 
   auto creds = preau::LoadCredentials(data + "/admin.credentials");
-  if (!creds.ok()) return Fail(creds.status().message());
+  if (!creds.ok()) return creds.status();
   auto admin = preau::v1::AdminService::NewStub(grpc::CreateChannel(
       address, preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem)));
   {
@@ -212,7 +302,9 @@ int main(int argc, char** argv) {
     preau::v1::CreateGroupRequest req;
     req.set_path("ville/college-bench");
     preau::v1::Group g;
-    if (!admin->CreateGroup(&ctx, req, &g).ok()) return Fail("create group");
+    if (auto s = admin->CreateGroup(&ctx, req, &g); !s.ok()) {
+      return preau::Internal("create group: " + s.error_message());
+    }
   }
   std::vector<std::string> tokens;
   for (int left = devices; left > 0; left -= 10000) {
@@ -222,7 +314,9 @@ int main(int argc, char** argv) {
     req.set_uses(static_cast<uint32_t>(std::min(left, 10000)));
     req.set_ttl_seconds(24 * 3600);
     preau::v1::CreateTokenResponse resp;
-    if (!admin->CreateToken(&ctx, req, &resp).ok()) return Fail("create token");
+    if (auto s = admin->CreateToken(&ctx, req, &resp); !s.ok()) {
+      return preau::Internal("create token: " + s.error_message());
+    }
     tokens.push_back(resp.token());
   }
 
@@ -231,29 +325,29 @@ int main(int argc, char** argv) {
   std::vector<Identity> ids(devices);
   std::atomic<int> next{0}, enroll_failures{0};
   std::vector<std::thread> workers;
-  for (int t = 0; t < enroll_threads; ++t) {
+  for (int t = 0; t < o.enroll_threads; ++t) {
     workers.emplace_back([&] {
-      auto stub = preau::v1::DeviceService::NewStub(
-          grpc::CreateChannel(address, preau::MtlsCredentials(creds->ca_pem)));
+      // As an agent enrols (agent/core/enroller.h): its own key and CSR, and the server's
+      // retry-later answers honoured when it admits devices at its own pace.
       for (int i = next++; i < devices; i = next++) {
-        auto key = preau::pki::GenerateKey();
-        auto csr = preau::pki::CreateCsr(key->private_key_pem, "bench");
-        preau::v1::EnrollRequest req;
-        req.set_token(tokens[i / 10000]);
-        req.set_csr_pem(*csr);
-        req.set_requested_name("bench-" + std::to_string(i));
-        preau::v1::EnrollResponse resp;
-        grpc::ClientContext ctx;
-        if (!stub->Enroll(&ctx, req, &resp).ok()) {
-          ++enroll_failures;
+        preau::agent::EnrollRequestOptions req;
+        req.server = address;
+        req.ca_pem = creds->ca_pem;
+        req.token = tokens[i / 10000];
+        req.name = "bench-" + std::to_string(i);
+        auto id = preau::agent::Enroll(req);
+        if (!id.ok()) {
+          if (enroll_failures++ == 0) std::fprintf(stderr, "enrolment: %s\n", id.status().message().c_str());
           continue;
         }
-        ids[i] = {key->private_key_pem, resp.certificate_pem()};
+        ids[i] = {id->private_key_pem, id->certificate_pem};
       }
     });
   }
   for (auto& w : workers) w.join();
-  if (enroll_failures > 0) return Fail(std::to_string(enroll_failures.load()) + " enrolments failed");
+  if (enroll_failures > 0) {
+    return preau::Unavailable(std::to_string(enroll_failures.load()) + " enrolments failed");
+  }
   double enroll_s = std::chrono::duration<double>(Clock::now() - t_enroll).count();
   std::printf("enrolled %d devices in %.1f s\n", devices, enroll_s);
 
@@ -263,6 +357,14 @@ int main(int argc, char** argv) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<preau::v1::DeviceService::Stub>> stubs;
   std::vector<std::unique_ptr<DeviceStream>> streams;
+  // Every stream ends (and is waited for) before the server is stopped.
+  struct EndStreams {
+    std::vector<std::unique_ptr<DeviceStream>>& streams;
+    ~EndStreams() {
+      for (auto& s : streams) s->Cancel();
+      for (auto& s : streams) s->WaitDone();
+    }
+  } end_streams{streams};
   for (int i = 0; i < devices; ++i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -279,36 +381,103 @@ int main(int argc, char** argv) {
   {
     std::unique_lock<std::mutex> lock(tally.mu);
     if (!tally.cv.wait_for(lock, 300s, [&] { return tally.hello_acks + tally.failed >= devices; })) {
-      return Fail("only " + std::to_string(tally.hello_acks) + " streams connected");
+      return preau::Unavailable("only " + std::to_string(tally.hello_acks) + " streams connected");
     }
-    if (tally.failed > 0) return Fail(std::to_string(tally.failed) + " streams failed");
+    if (tally.failed > 0) return preau::Unavailable(std::to_string(tally.failed) + " streams failed");
   }
   std::printf("connected %d streams in %.1f s\n", devices,
               std::chrono::duration<double>(Clock::now() - t_connect).count());
 
   // Timed: every device sends its reports; wait for every durable ack.
   int64_t total = static_cast<int64_t>(devices) * reports;
-  double cpu0 = preau::bench::CpuSeconds(server);
+  double cpu0 = preau::bench::CpuSeconds(server.pid);
+  double db0 = db_cpu ? db_cpu() : 0;
   auto t0 = Clock::now();
   for (auto& s : streams) s->SendReports(reports);
   {
     std::unique_lock<std::mutex> lock(tally.mu);
     if (!tally.cv.wait_for(lock, 600s, [&] { return tally.report_acks >= total; })) {
-      return Fail("only " + std::to_string(tally.report_acks) + " of " + std::to_string(total) +
-                  " reports acked");
+      return preau::Unavailable("only " + std::to_string(tally.report_acks) + " of " +
+                                std::to_string(total) + " reports acked");
     }
   }
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  double cpu = preau::bench::CpuSeconds(server) - cpu0;
+  double cpu = preau::bench::CpuSeconds(server.pid) - cpu0;
+  double db = db_cpu ? db_cpu() - db0 : 0;
+  Figures f;
+  f.reports_per_s = total / wall;
+  f.server_us_per_report = 1e6 * cpu / total;
+  f.server_core_percent = 100 * cpu / wall;
+  f.db_us_per_report = 1e6 * db / total;
+  f.db_core_percent = 100 * db / wall;
   std::printf("usage ingest: %d devices x %d reports = %lld durable reports in %.2f s\n",
               devices, reports, static_cast<long long>(total), wall);
   std::printf("  %.0f reports/s; server CPU %.1f us/report (%.0f %% of one core)\n",
-              total / wall, 1e6 * cpu / total, 100 * cpu / wall);
+              f.reports_per_s, f.server_us_per_report, f.server_core_percent);
+  if (db_cpu) {
+    std::printf("  PostgreSQL CPU %.1f us/report (%.0f %% of one core)\n", f.db_us_per_report,
+                f.db_core_percent);
+  }
+  std::fflush(stdout);
+  return f;
+}
 
-  for (auto& s : streams) s->Cancel();
-  for (auto& s : streams) s->WaitDone();
-  kill(server, SIGTERM);
-  waitpid(server, &st, 0);
-  std::filesystem::remove_all(dir);
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string store = "both";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (flag == "--devices") o.devices = v;
+    else if (flag == "--reports") o.reports = v;
+    else if (flag == "--enroll-threads") o.enroll_threads = v;
+    else if (flag == "--store") store = argv[i + 1];
+    else return Fail("unknown flag " + flag +
+                     " (--devices N --reports N --enroll-threads N --store sqlite|postgresql|both)");
+  }
+  if (argc % 2 == 0) return Fail(std::string("flag ") + argv[argc - 1] + " has no value");
+  if (store != "sqlite" && store != "postgresql" && store != "both") {
+    return Fail("--store must be sqlite, postgresql or both, not \"" + store + "\"");
+  }
+  if (o.devices <= 0 || o.reports <= 0 || o.enroll_threads <= 0) {
+    return Fail("--devices, --reports and --enroll-threads must be positive");
+  }
+  preau::sim::RaiseFileLimit();  // a socket per device, here and in the server we spawn
+
+  Figures sqlite, postgres;
+  if (store != "postgresql") {
+    std::printf("== SQLite (WAL, synchronous=FULL, in the data folder)\n");
+    auto f = Measure(o, "", {});
+    if (!f.ok()) return Fail("SQLite: " + f.status().message());
+    sqlite = *f;
+  }
+  if (store != "sqlite") {
+    std::printf("== PostgreSQL 15 (fsync, synchronous_commit, full_page_writes on; loopback)\n");
+    std::fflush(stdout);
+    auto cluster = preau::testing::PostgresCluster::StartDurable();
+    if (!cluster.ok()) return Fail("PostgreSQL: " + cluster.status().message());
+    auto url = (*cluster)->CreateDatabase();
+    if (!url.ok()) return Fail("PostgreSQL: " + url.status().message());
+    auto postmaster = PostmasterPid(*url);
+    if (!postmaster.ok()) return Fail("PostgreSQL: " + postmaster.status().message());
+    pid_t pm = *postmaster;
+    auto f = Measure(o, *url, [pm] { return ClusterCpuSeconds(pm); });
+    if (!f.ok()) return Fail("PostgreSQL: " + f.status().message());
+    postgres = *f;
+  }
+  if (store == "both") {
+    std::printf("durable usage reports/s, %d devices x %d reports: SQLite %.0f, PostgreSQL %.0f; "
+                "ratio PostgreSQL/SQLite %.2f\n",
+                o.devices, o.reports, sqlite.reports_per_s, postgres.reports_per_s,
+                postgres.reports_per_s / sqlite.reports_per_s);
+    std::printf("CPU per report (server + database): SQLite %.1f us, PostgreSQL %.1f us "
+                "(%.1f + %.1f); ratio %.2f\n",
+                sqlite.server_us_per_report, postgres.server_us_per_report + postgres.db_us_per_report,
+                postgres.server_us_per_report, postgres.db_us_per_report,
+                (postgres.server_us_per_report + postgres.db_us_per_report) /
+                    sqlite.server_us_per_report);
+  }
   return 0;
 }
