@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include <grpcpp/security/server_credentials.h>
@@ -14,6 +15,7 @@
 #include "server/admin/admin_service.h"
 #include "server/domains.h"
 #include "server/fleet/device_service.h"
+#include "server/fleet/replicas.h"
 #include "server/pki/server_keys.h"
 #include "server/store/postgres_db.h"
 
@@ -148,6 +150,20 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   DomainRegistry domains(core, builder);
   PREAU_RETURN_IF_ERROR(RegisterDomains(domains));
   s->components_ = domains.TakeKept();
+  if (PostgresDb::IsUrl(location)) {
+    ReplicaOptions replica;
+    replica.store_url = location;
+    PREAU_ASSIGN_OR_RETURN(
+        auto replicas,
+        Replicas::Start(replica, core.connections, *core.clock,
+                        [&core](const std::string& device_id, const v1::CommandAck& ack) {
+                          if (core.remote_ack) core.remote_ack(device_id, ack);
+                        }));
+    std::fprintf(stderr, "preau-server: replica %s on %s\n", replicas->name().c_str(),
+                 PostgresDb::Redacted(location).c_str());
+    // Last in, so first to go: it stops calling into the domains before they are freed.
+    s->components_.push_back(std::shared_ptr<Replicas>(std::move(replicas)));
+  }
   s->services_.push_back(std::move(device));
   s->services_.push_back(std::move(admin));
   s->grpc_ = builder.BuildAndStart();

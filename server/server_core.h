@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "preau/v1/command.pb.h"
 #include "preau/v1/device.pb.h"
 #include "server/admin/open_calls.h"
 #include "server/fleet/admission.h"
@@ -60,6 +61,9 @@ struct ServerCore {
   std::unique_ptr<Admission> enroll_admission = std::make_unique<Admission>(0, 1);
   const Clock* clock = &Clock::System();
   std::vector<DeviceFeature*> features;
+  // With replicas: a device's answer to a class command that another replica received
+  // (set by the class domain; called on the replicas' thread).
+  std::function<void(const std::string& device_id, const v1::CommandAck& ack)> remote_ack;
   // The teachers' console (server/console): where it listens ("" = off), and the port it
   // got once listening.
   std::string console_listen;

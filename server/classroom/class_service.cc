@@ -393,6 +393,7 @@ Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentM
   // The waiting teacher hears first; the durable record follows (the device has acted
   // either way, and it resends the ack until this returns ok).
   tracker_.Ack(device_id, msg.command_ack());
+  core_.connections.ShareAck(device_id, msg.command_ack());  // the teacher's replica may be another
   return commands_.RecordAck(device_id, msg.command_ack(), core_.Now());
 }
 

@@ -25,6 +25,9 @@ Result<ClassCommands*> RegisterClassroom(DomainRegistry& registry) {
   auto* c = registry.Keep(std::make_shared<Classroom>(registry.core()));
   registry.AddService(&c->service);
   registry.AddFeature(&c->deliveries);
+  registry.core().remote_ack = [c](const std::string& device_id, const v1::CommandAck& ack) {
+    c->tracker.Ack(device_id, ack);
+  };
   return &c->runner;
 }
 

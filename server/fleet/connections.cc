@@ -15,19 +15,22 @@ std::string Connections::Add(const std::string& device_id, const std::string& pe
     slot_peer = peer;
     foreground_.erase(device_id);  // the new stream says it again
   }
+  if (auto* remote = remote_.load()) remote->Joined(device_id);
   if (old) old->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
   return "";
 }
 
 void Connections::Remove(const std::string& device_id, const DeviceLink* link) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = links_.find(device_id);
-  if (it != links_.end() && it->second.get() == link) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = links_.find(device_id);
+    if (it == links_.end() || it->second.get() != link) return;
     links_.erase(it);
     peers_.erase(device_id);
     clones_.erase(device_id);
     foreground_.erase(device_id);
   }
+  if (auto* remote = remote_.load()) remote->Left(device_id);
 }
 
 bool Connections::SetForegroundApp(const std::string& device_id, const DeviceLink* link,
@@ -67,17 +70,39 @@ std::shared_ptr<DeviceLink> Connections::Find(const std::string& device_id) cons
   return it == links_.end() ? nullptr : it->second;
 }
 
-bool Connections::Online(const std::string& device_id) const { return Find(device_id) != nullptr; }
+bool Connections::Online(const std::string& device_id) const {
+  if (Find(device_id)) return true;
+  auto* remote = remote_.load();
+  return remote && remote->Online(device_id);
+}
 
 bool Connections::Send(const std::string& device_id, const v1::ServerMessage& msg) {
+  if (SendHere(device_id, msg)) return true;
+  auto* remote = remote_.load();
+  return remote && remote->Send(device_id, msg);
+}
+
+void Connections::Close(const std::string& device_id, const grpc::Status& status) {
+  if (auto link = Find(device_id)) {
+    link->Close(status);
+  } else if (auto* remote = remote_.load()) {
+    remote->Close(device_id, status);
+  }
+}
+
+bool Connections::SendHere(const std::string& device_id, const v1::ServerMessage& msg) {
   auto link = Find(device_id);
   if (!link) return false;
   link->Send(msg);
   return true;
 }
 
-void Connections::Close(const std::string& device_id, const grpc::Status& status) {
+void Connections::CloseHere(const std::string& device_id, const grpc::Status& status) {
   if (auto link = Find(device_id)) link->Close(status);
+}
+
+void Connections::ShareAck(const std::string& device_id, const v1::CommandAck& ack) {
+  if (auto* remote = remote_.load()) remote->ShareAck(device_id, ack);
 }
 
 void Connections::CloseAll(const grpc::Status& status) {

@@ -1,9 +1,11 @@
 // Connections: which devices are connected right now, and the way to reach each one.
 // Every open DeviceService.Connect stream registers a DeviceLink here; anything on the
 // server that must reach a device (a teacher's lock, a new policy, a retirement) goes
-// through this registry. Thread-safe.
+// through this registry. With replicas (SetRemote), a device this server does not hold is
+// looked up among the others' and reached through them. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include <grpcpp/support/status.h>
 
 #include "preau/v1/device.pb.h"
+#include "server/fleet/remote_devices.h"
 
 namespace preau::server {
 
@@ -36,6 +39,7 @@ class Connections {
                               std::shared_ptr<DeviceLink> link);
   // Forgets `link` if it is still the device's current one.
   void Remove(const std::string& device_id, const DeviceLink* link);
+  // Connected here or, with replicas, to another one.
   bool Online(const std::string& device_id) const;
   // The app in front on a connected device, as it last said (live state for the teachers'
   // console: kept only with the connection, forgotten when it ends). SetForegroundApp
@@ -51,16 +55,26 @@ class Connections {
   // `interval_ms` (a clone retries for ever).
   bool ConfirmClone(const std::string& device_id, int64_t now_ms, int64_t confirm_ms,
                     int64_t interval_ms);
-  // False if the device is not connected.
+  // False if the device is not connected (here or, with replicas, to another one).
   bool Send(const std::string& device_id, const v1::ServerMessage& msg);
   void Close(const std::string& device_id, const grpc::Status& status);
+  // The same on this server's own streams only (what another replica handed over).
+  bool SendHere(const std::string& device_id, const v1::ServerMessage& msg);
+  void CloseHere(const std::string& device_id, const grpc::Status& status);
+  // The other replicas (null: none, the default). Set before streams come, cleared before
+  // `remote` goes.
+  void SetRemote(RemoteDevices* remote) { remote_ = remote; }
+  // A device answered a class command on this server: tell the replica that may wait.
+  void ShareAck(const std::string& device_id, const v1::CommandAck& ack);
   // Closes every stream (server shutdown).
   void CloseAll(const grpc::Status& status);
+  // Streams held by this server.
   size_t Count() const;
 
  private:
   std::shared_ptr<DeviceLink> Find(const std::string& device_id) const;
 
+  std::atomic<RemoteDevices*> remote_{nullptr};
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<DeviceLink>> links_;
   std::unordered_map<std::string, std::string> peers_;  // device id -> peer of its link

@@ -290,6 +290,27 @@ ALTER TABLE devices ADD COLUMN focus_state TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN dismissed_message TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN dismissed_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {13, R"sql(
+-- Replicas on one PostgreSQL (server/fleet/replicas.h): which replica holds each
+-- connected device's stream, until when (the holder pushes it forward; a dead replica's
+-- rows expire), and what one replica hands another for a device it holds. A single
+-- server on SQLite keeps them empty.
+CREATE TABLE device_presence (
+  device_id TEXT PRIMARY KEY,
+  replica TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+CREATE INDEX device_presence_replica ON device_presence(replica);
+CREATE TABLE replica_relay (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  replica TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  body BLOB NOT NULL,
+  close_code INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX replica_relay_replica ON replica_relay(replica);
+)sql"},
   };
   return kMigrations;
 }

@@ -158,6 +158,25 @@ std::string PostgresDb::Redacted(const std::string& url) {
 }
 
 Result<std::unique_ptr<SqlDb>> PostgresDb::Open(const std::string& url) {
+  PREAU_ASSIGN_OR_RETURN(auto db, Connect(url));
+  return std::unique_ptr<SqlDb>(std::move(db));
+}
+
+int PostgresDb::Socket() const { return PQsocket(conn_); }
+
+Result<std::vector<PostgresDb::Notification>> PostgresDb::TakeNotifications() {
+  if (PQconsumeInput(conn_) == 0) {
+    PREAU_RETURN_IF_ERROR(Reconnect());
+  }
+  std::vector<Notification> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.push_back({n->relname, n->extra});
+    PQfreemem(n);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<PostgresDb>> PostgresDb::Connect(const std::string& url) {
   std::string shown = Redacted(url);
   if (!IsUrl(url)) {
     return InvalidArgument("'" + shown + "' is not a postgresql://USER@HOST:PORT/DATABASE URL");
@@ -177,7 +196,7 @@ Result<std::unique_ptr<SqlDb>> PostgresDb::Open(const std::string& url) {
   // Quiet notices ("relation already exists, skipping"); errors still come back.
   Status st = db->Exec("SET client_min_messages = warning");
   if (!st.ok()) return st.Context("opening " + shown);
-  return std::unique_ptr<SqlDb>(std::move(db));
+  return db;
 }
 
 PostgresDb::~PostgresDb() { PQfinish(conn_); }

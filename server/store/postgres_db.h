@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/store/sql.h"
 
@@ -24,6 +25,7 @@ class PostgresDb : public SqlDb {
   // An unreachable server or a refused login is an error naming the URL, without its
   // password.
   static Result<std::unique_ptr<SqlDb>> Open(const std::string& url);
+  static Result<std::unique_ptr<PostgresDb>> Connect(const std::string& url);
   // Whether `location` names a PostgreSQL database rather than a file.
   static bool IsUrl(const std::string& location);
   // The URL with its password (if any) replaced by "***", for messages and logs.
@@ -35,6 +37,15 @@ class PostgresDb : public SqlDb {
   Result<SqlStmt> Prepare(const std::string& sql) override;
   Status Exec(const std::string& sql) override;
   Result<int> SchemaVersion() override;
+
+  // What LISTEN brings (server/fleet/replicas.h): the connection's socket, to wait on,
+  // and the notifications that arrived on it.
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  int Socket() const;
+  Result<std::vector<Notification>> TakeNotifications();
 
   // Used by the statements: runs one command, keeping the change counts.
   struct Param {

@@ -1,0 +1,212 @@
+// Several `preau-server run` replicas on one real PostgreSQL (tests/support/
+// postgres_cluster.h): a teacher's lock through one replica reaches and hears back from
+// devices whose streams other replicas hold; any replica lists the whole fleet online; a
+// replica killed with SIGKILL while a policy rolls out loses nothing: its devices come
+// back through another replica (the agent's list of servers) and every one applies the
+// policy, and the audit has the roll-out. Replicas need PostgreSQL, so this test always
+// runs on it, whatever PREAU_TEST_STORE says.
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "agent/platform/platform.h"
+#include "common/files.h"
+#include "preau/v1/command.grpc.pb.h"
+#include "tests/support/harness.h"
+#include "tests/support/x_desktop.h"
+
+namespace preau::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kClass = "ville/jules-ferry/cm2-a";
+constexpr const char* kWifiOff = R"(name: cm2-wifi
+timezone: Europe/Paris
+wifi:
+  mode: always_off
+)";
+
+bool Locked(TestAgent& a) {
+  auto s = agent::ReadSimState(a.agent().platform());
+  return s && s->locked;
+}
+
+bool WifiOn(TestAgent& a) {
+  auto s = agent::ReadSimState(a.agent().platform());
+  return s && s->wifi_on;
+}
+
+class ReplicasTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ::setenv("PREAU_TEST_STORE", "postgresql", 1); }
+
+  void SetUp() override {
+    first_ = std::make_unique<TestServer>(dir_.path());
+    ASSERT_TRUE(first_->on_postgres());
+    first_->CreateGroup(kClass);
+    token_ = first_->CreateToken(kClass, 20);
+    admin_path_ = first_->data_dir() + "/admin.credentials";
+  }
+
+  // Another replica in this process, on the first one's data folder (its keys, its
+  // store.url): what `preau-server run --data` does on a second machine with a copy.
+  std::unique_ptr<server::Server> StartReplica() {
+    server::RunOptions run;
+    run.data_dir = first_->data_dir();
+    run.listen = "127.0.0.1:0";
+    auto s = server::Server::Start(run);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  // Enrols through the first replica, then keeps its stream on `servers` ("a,b": the first
+  // that answers, the next when it goes).
+  std::unique_ptr<TestAgent> StartAgent(const std::string& name, uint64_t seed,
+                                        const std::string& servers) {
+    TestAgentOptions o;
+    o.seed = seed;
+    o.tune = [servers](agent::AgentOptions& a) { a.server = servers; };
+    auto a = TestAgent::Start(*first_, dir_ / name, token_, std::move(o));
+    EXPECT_TRUE(a.ok()) << a.status().message();
+    if (!a.ok()) return nullptr;
+    EXPECT_TRUE((*a)->WaitConnected());
+    return std::move(a).value();
+  }
+
+  std::vector<v1::Device> DevicesVia(int port) {
+    auto admin = v1::AdminService::NewStub(OperatorChannel(admin_path_, port));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::ListDevicesRequest req;
+    req.set_group(kClass);
+    v1::ListDevicesResponse resp;
+    auto st = admin->ListDevices(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return {resp.devices().begin(), resp.devices().end()};
+  }
+
+  bool AllOnlineVia(int port, size_t count) {
+    auto devices = DevicesVia(port);
+    return devices.size() == count &&
+           std::all_of(devices.begin(), devices.end(), [](const v1::Device& d) { return d.online(); });
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestServer> first_;
+  std::string token_, admin_path_;
+};
+
+TEST_F(ReplicasTest, ClassLockThroughOneReplicaReachesDevicesHeldByTheOthers) {
+  auto second = StartReplica();
+  auto third = StartReplica();
+  ASSERT_TRUE(second && third);
+  std::string on_second = "127.0.0.1:" + std::to_string(second->port());
+  std::string on_third = "127.0.0.1:" + std::to_string(third->port());
+  auto a1 = StartAgent("a1", 1, on_second);
+  auto a2 = StartAgent("a2", 2, on_second);
+  auto a3 = StartAgent("a3", 3, on_third);
+  ASSERT_TRUE(a1 && a2 && a3);
+
+  // Presence is in the shared store: each replica lists every device online, including
+  // those whose streams the others hold.
+  for (int port : {first_->port(), second->port(), third->port()}) {
+    EXPECT_TRUE(WaitUntil([&] { return AllOnlineVia(port, 3); }))
+        << "replica on port " << port << " does not see the fleet online";
+  }
+
+  std::string teacher = first_->CreateOperator(dir_.path(), "mme.martin", v1::ROLE_TEACHER, {kClass});
+  auto cls = v1::ClassService::NewStub(OperatorChannel(teacher, first_->port()));
+  v1::ClassCommandRequest req;
+  req.set_group(kClass);
+  req.set_kind(v1::COMMAND_LOCK);
+  req.set_message("Regardez le tableau");
+  req.set_wait_ms(10000);
+  v1::ClassCommandResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto st = cls->Run(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), 3);
+  for (const auto& r : resp.results()) {
+    EXPECT_EQ(r.outcome(), v1::DEVICE_DONE) << r.device_name() << ": " << r.detail();
+  }
+  // Done means done: the acks came back through the replica that holds each device.
+  EXPECT_TRUE(Locked(*a1) && Locked(*a2) && Locked(*a3));
+
+  // The CLI on the third replica unlocks what the first locked.
+  auto r = RunBinary("preau", {"class", "unlock", kClass, "--credentials", teacher, "--server",
+                               on_third});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("3/3"), std::string::npos) << r.out;
+  EXPECT_FALSE(Locked(*a1) || Locked(*a2) || Locked(*a3));
+
+  // A replica that stops takes its devices off the shared presence at once.
+  a3.reset();
+  third.reset();
+  EXPECT_TRUE(WaitUntil([&] {
+    auto devices = DevicesVia(first_->port());
+    return std::count_if(devices.begin(), devices.end(),
+                         [](const v1::Device& d) { return d.online(); }) == 2;
+  }));
+}
+
+TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
+  // The second replica is its own process, so that it can die by SIGKILL.
+  std::string port_file = dir_ / "second.port";
+  auto second = ChildProcess::Start({std::string(PREAU_BINARY_DIR) + "/preau-server", "run",
+                                     "--data", first_->data_dir(), "--listen", "127.0.0.1:0",
+                                     "--port-file", port_file},
+                                    {}, dir_ / "second.log");
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  std::string port;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto p = ReadFile(port_file);
+    if (p.ok() && !p->empty() && p->back() == '\n') port = p->substr(0, p->size() - 1);
+    return !port.empty();
+  }));
+  std::string servers = "127.0.0.1:" + port + "," + first_->address();
+
+  std::vector<std::unique_ptr<TestAgent>> agents;
+  for (int i = 0; i < 6; ++i) {
+    agents.push_back(StartAgent("a" + std::to_string(i), i + 1, servers));
+    ASSERT_TRUE(agents.back());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return AllOnlineVia(first_->port(), 6); }));
+
+  std::string file = dir_ / "cm2.yaml";
+  ASSERT_TRUE(WriteFileAtomic(file, kWifiOff).ok());
+  auto applied = RunBinary("preau", {"policy", "apply", file, "--group", kClass, "-o", "json",
+                                     "--credentials", admin_path_, "--server", first_->address()});
+  // Killed while the roll-out reaches the devices it holds.
+  ASSERT_TRUE((*second)->Stop(SIGKILL));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("\"targeted\": 6"), std::string::npos) << applied.out;
+
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto devices = first_->Devices(kClass);
+        return devices.size() == 6 &&
+               std::all_of(devices.begin(), devices.end(), [](const v1::Device& d) {
+                 return d.online() && d.policy_version() > 0 && d.policy_state() == "applied";
+               });
+      },
+      60s))
+      << "not every device came back and applied the policy";
+  for (auto& a : agents) EXPECT_FALSE(WifiOn(*a));
+  int rows = 0;
+  for (const auto& e : WholeAudit(first_->admin())) {
+    rows += e.action() == "policy.apply" && e.actor() == "admin" && e.result() == "ok";
+  }
+  EXPECT_EQ(rows, 1);
+}
+
+}  // namespace
+}  // namespace preau::testing
