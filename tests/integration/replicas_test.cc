@@ -5,8 +5,6 @@
 // back through another replica (the agent's list of servers) and every one applies the
 // policy, and the audit has the roll-out. Replicas need PostgreSQL, so this test always
 // runs on it, whatever PREAU_TEST_STORE says.
-#include <signal.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -20,7 +18,7 @@
 #include "common/files.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "tests/support/harness.h"
-#include "tests/support/x_desktop.h"
+#include "tests/support/server_process.h"
 
 namespace preau::testing {
 namespace {
@@ -160,24 +158,15 @@ TEST_F(ReplicasTest, ClassLockThroughOneReplicaReachesDevicesHeldByTheOthers) {
 
 TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
   // The second replica is its own process, so that it can die by SIGKILL.
-  std::string port_file = dir_ / "second.port";
-  auto second = ChildProcess::Start({std::string(PREAU_BINARY_DIR) + "/preau-server", "run",
-                                     "--data", first_->data_dir(), "--listen", "127.0.0.1:0",
-                                     "--port-file", port_file},
-                                    {}, dir_ / "second.log");
-  ASSERT_TRUE(second.ok()) << second.status().message();
-  std::string port;
-  ASSERT_TRUE(WaitUntil([&] {
-    auto p = ReadFile(port_file);
-    if (p.ok() && !p->empty() && p->back() == '\n') port = p->substr(0, p->size() - 1);
-    return !port.empty();
-  }));
-  std::string servers = "127.0.0.1:" + port + "," + first_->address();
+  ServerProcess second(first_->data_dir(), dir_ / "second.port", dir_ / "second.log");
+  ASSERT_NE(second.WaitPort(20s), 0) << second.Log();
+  std::string servers = second.address() + "," + first_->address();
 
   std::vector<std::unique_ptr<TestAgent>> agents;
   for (int i = 0; i < 6; ++i) {
     agents.push_back(StartAgent("a" + std::to_string(i), i + 1, servers));
     ASSERT_TRUE(agents.back());
+    EXPECT_EQ(agents.back()->status().server, second.address()) << "not on the first listed";
   }
   ASSERT_TRUE(WaitUntil([&] { return AllOnlineVia(first_->port(), 6); }));
 
@@ -186,7 +175,7 @@ TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
   auto applied = RunBinary("preau", {"policy", "apply", file, "--group", kClass, "-o", "json",
                                      "--credentials", admin_path_, "--server", first_->address()});
   // Killed while the roll-out reaches the devices it holds.
-  ASSERT_TRUE((*second)->Stop(SIGKILL));
+  second.Kill();
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   EXPECT_NE(applied.out.find("\"targeted\": 6"), std::string::npos) << applied.out;
 
@@ -200,7 +189,10 @@ TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
       },
       60s))
       << "not every device came back and applied the policy";
-  for (auto& a : agents) EXPECT_FALSE(WifiOn(*a));
+  for (auto& a : agents) {
+    EXPECT_FALSE(WifiOn(*a));
+    EXPECT_EQ(a->status().server, first_->address()) << "not on the replica left";
+  }
   int rows = 0;
   for (const auto& e : WholeAudit(first_->admin())) {
     rows += e.action() == "policy.apply" && e.actor() == "admin" && e.result() == "ok";
