@@ -161,8 +161,15 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
                         }));
     std::fprintf(stderr, "preau-server: replica %s on %s\n", replicas->name().c_str(),
                  PostgresDb::Redacted(location).c_str());
-    // Last in, so first to go: it stops calling into the domains before they are freed.
-    s->components_.push_back(std::shared_ptr<Replicas>(std::move(replicas)));
+    // Its thread stops before the domains go (it calls into the class domain), but the
+    // object outlives them: their threads may still ask Connections about a device.
+    struct StopFirst {
+      Replicas* replicas;
+      ~StopFirst() { replicas->Stop(); }
+    };
+    std::shared_ptr<StopFirst> stop_first(new StopFirst{replicas.get()});
+    s->components_.insert(s->components_.begin(), std::shared_ptr<Replicas>(std::move(replicas)));
+    s->components_.push_back(std::move(stop_first));
   }
   s->services_.push_back(std::move(device));
   s->services_.push_back(std::move(admin));
@@ -187,6 +194,8 @@ Server::~Server() {
     Shutdown();
     grpc_->Wait();
   }
+  // Last registered, first freed: a component goes before those it was given.
+  while (!components_.empty()) components_.pop_back();
 }
 
 }  // namespace preau::server

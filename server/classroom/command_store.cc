@@ -11,6 +11,7 @@ Result<std::vector<v1::Command>> CommandStore::Dispatch(const v1::Command& comma
   out.reserve(device_ids.size());
   Status st = store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
+      out.clear();  // a run again after a conflict starts afresh
       for (const auto& id : device_ids) {
         // SqlStmt has no reset: a statement per row, microseconds each.
         PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM "

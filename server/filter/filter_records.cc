@@ -229,6 +229,7 @@ Result<std::vector<std::string>> FilterRecords::RemoveSnapshots(
   return store_.Locked([&](SqlDb& db) -> Result<std::vector<std::string>> {
     std::vector<std::string> shas;
     PREAU_RETURN_IF_ERROR(db.Transaction([&]() -> Status {
+      shas.clear();  // a run again after a conflict starts afresh
       for (uint64_t v : versions) {
         auto version = static_cast<int64_t>(v);
         PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT sha256 FROM filter_snapshots "

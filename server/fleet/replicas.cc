@@ -22,8 +22,6 @@ constexpr const char* kAckChannel = "preau_ack";      // payload: see AckPayload
 constexpr size_t kMaxNotifyBytes = 7900;
 // Rows for a replica that never read them (it died) are dropped after this.
 constexpr int64_t kRelayKeepMs = 60'000;
-// A transaction that met another replica's (SERIALIZABLE) is tried again this many times.
-constexpr int kTries = 4;
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -72,13 +70,17 @@ Replicas::Replicas(ReplicaOptions opts, Connections& connections, const Clock& c
       on_ack_(std::move(on_ack)),
       db_(std::move(db)) {}
 
-Replicas::~Replicas() {
-  connections_.SetRemote(nullptr);
+void Replicas::Stop() {
   stop_ = true;
   if (thread_.joinable()) {
     Wake();
     thread_.join();
   }
+}
+
+Replicas::~Replicas() {
+  connections_.SetRemote(nullptr);
+  Stop();
   if (db_) {
     (void)Flush();
     auto del = db_->Prepare("DELETE FROM device_presence WHERE replica = ?");
@@ -230,11 +232,7 @@ Status Replicas::Flush() {
     for (const auto& payload : acks) PREAU_RETURN_IF_ERROR(notify(kAckChannel, payload));
     return Status::Ok();
   };
-  Status st;
-  for (int i = 0; i < kTries; ++i) {
-    st = db_->Transaction(write);
-    if (st.ok() || st.code() != Code::kUnavailable) break;
-  }
+  Status st = db_->Transaction(write);  // run again by SqlDb if it met another replica's
   if (!st.ok()) {
     // Presence must not be lost (a device would stay offline, or online, wrongly): it is
     // tried again on the next turn. Relays and acks are best effort (see RemoteDevices).

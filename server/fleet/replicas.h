@@ -54,6 +54,9 @@ class Replicas final : public RemoteDevices {
   Replicas& operator=(const Replicas&) = delete;
 
   const std::string& name() const { return opts_.name; }
+  // Stops the thread: nothing is called back after it returns (the server calls it before
+  // freeing the domains `on_ack` reaches). Messages queued after it are not carried.
+  void Stop();
 
   void Joined(const std::string& device_id) override;
   void Left(const std::string& device_id) override;

@@ -202,9 +202,9 @@ Status UsageStore::SetRetention(const RetentionPolicy& p) {
 
 Status UsageStore::UpsertStock(const std::vector<StockDevice>& devices, uint32_t* added,
                                uint32_t* updated) {
-  *added = *updated = 0;
   return store_.Locked([&](SqlDb& db) {
     return db.Transaction([&]() -> Status {
+      *added = *updated = 0;  // a run again after a conflict counts afresh
       for (const auto& d : devices) {
         PREAU_ASSIGN_OR_RETURN(auto q, db.Prepare("SELECT 1 FROM stock_devices WHERE serial=?"));
         q.Bind(1, d.serial);

@@ -215,7 +215,10 @@ Status PostgresDb::Reconnect() {
 
 Status PostgresDb::Check(PGresult* res, const std::string& what) {
   ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  conflict_ = false;
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Status::Ok();
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  conflict_ = state && (std::strcmp(state, "40001") == 0 || std::strcmp(state, "40P01") == 0);
   return PgStatus(res, conn_, what + " on " + location_);
 }
 

@@ -67,6 +67,7 @@ class PostgresDb : public SqlDb {
   Status SetSchemaVersion(int number) override;
   std::string SchemaSql(const char* shared) const override;
   Status LockSchema() override;
+  bool LastFailureWasConflict() const override { return conflict_; }
   void UnlockSchema() override;
 
  private:
@@ -78,6 +79,7 @@ class PostgresDb : public SqlDb {
   std::string location_;
   int64_t total_changes_ = 0;
   int last_changes_ = 0;
+  bool conflict_ = false;  // see LastFailureWasConflict
 };
 
 // Turns `?` and `?N` placeholders (outside quotes) into PostgreSQL's $N; sets `*count` to

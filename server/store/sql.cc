@@ -1,5 +1,9 @@
 #include "server/store/sql.h"
 
+#include <chrono>
+#include <random>
+#include <thread>
+
 namespace preau::server {
 
 Result<bool> SqlStmt::Step() { return impl_->Step(); }
@@ -43,6 +47,18 @@ Status SqlDb::MigrateLocked(const std::vector<Migration>& migrations) {
 }
 
 Status SqlDb::RunTransaction(const std::function<Status()>& fn) {
+  constexpr int kTries = 5;
+  thread_local std::minstd_rand rng(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    bool conflict = false;
+    Status st = RunTransactionOnce(fn, &conflict);
+    if (st.ok() || !conflict || attempt == kTries) return st;
+    // Apart, so that the two that met do not meet again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % (5 * attempt)));
+  }
+}
+
+Status SqlDb::RunTransactionOnce(const std::function<Status()>& fn, bool* conflict) {
   PREAU_RETURN_IF_ERROR(Begin());
   int64_t changes_at_begin = TotalChanges();
   Status st = fn();
@@ -54,12 +70,16 @@ Status SqlDb::RunTransaction(const std::function<Status()>& fn) {
     changes_before_hooks_ = changes;
   }
   if (!st.ok()) {
+    *conflict = LastFailureWasConflict();
     (void)Rollback();
     if (hooked && hooks_.after) hooks_.after(false);
     return st;
   }
   st = Commit();
-  if (!st.ok()) (void)Rollback();
+  if (!st.ok()) {
+    *conflict = LastFailureWasConflict();
+    (void)Rollback();
+  }
   if (hooked && hooks_.after) hooks_.after(st.ok());
   return st;
 }

@@ -124,6 +124,8 @@ class SqlDb {
   // Runs `fn` in a transaction that serializes with every other writer (SQLite's BEGIN
   // IMMEDIATE; PostgreSQL's SERIALIZABLE); rolls back if it returns an error. A
   // transaction that changed something gets the commit hooks' rows before it commits.
+  // PostgreSQL fails one of two transactions that met (another replica's): that one is run
+  // again from its start, a few times, so `fn` must not keep what a failed run filled in.
   template <typename Fn>
   Status Transaction(Fn&& fn) {
     return RunTransaction(std::function<Status()>(std::forward<Fn>(fn)));
@@ -148,10 +150,14 @@ class SqlDb {
   // Held while migrating, so that replicas starting together migrate once.
   virtual Status LockSchema() { return Status::Ok(); }
   virtual void UnlockSchema() {}
+  // Whether the last statement failed only because a concurrent transaction won (worth
+  // running the whole transaction again).
+  virtual bool LastFailureWasConflict() const { return false; }
 
  private:
   friend class SqlStmt;
   Status RunTransaction(const std::function<Status()>& fn);
+  Status RunTransactionOnce(const std::function<Status()>& fn, bool* conflict);
   Status MigrateLocked(const std::vector<Migration>& migrations);
   bool HooksPending() const { return hooks_.pending && hooks_.pending(); }
 
