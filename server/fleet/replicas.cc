@@ -155,23 +155,6 @@ void Replicas::Loop() {
                  st.message().c_str());
   };
   while (!stop_) {
-    int64_t wait = std::clamp<int64_t>(std::min(next_heartbeat, next_snapshot) - SteadyMs(), 0, 1000);
-    pollfd fds[2] = {{wake_[0], POLLIN, 0}, {db_->Socket(), POLLIN, 0}};
-    ::poll(fds, fds[1].fd >= 0 ? 2 : 1, static_cast<int>(wait));
-    char buf[256];
-    while (::read(wake_[0], buf, sizeof buf) > 0) {
-    }
-    if (stop_) break;
-    auto notes = db_->TakeNotifications();
-    report(notes.status(), "reading notifications");
-    bool relayed = false;
-    if (notes.ok()) {
-      for (const auto& n : *notes) {
-        if (n.channel == kRelayChannel && n.payload == opts_.name) relayed = true;
-        if (n.channel == kAckChannel) OnAckNotice(n.payload);
-      }
-    }
-    if (relayed) report(TakeRelayed(), "taking relayed messages");
     report(Flush(), "writing presence and relays");
     if (SteadyMs() >= next_snapshot) {
       report(RefreshSnapshot(clock_.NowUnixMs()), "reading the other replicas' devices");
@@ -180,6 +163,25 @@ void Replicas::Loop() {
     if (SteadyMs() >= next_heartbeat) {
       report(Heartbeat(clock_.NowUnixMs()), "refreshing presence");
       next_heartbeat = SteadyMs() + opts_.heartbeat_ms;
+    }
+    // Before sleeping: a notification that came while a query ran is already in libpq's
+    // buffer, and the socket will not wake us for it (it waited up to a second).
+    auto notes = db_->TakeNotifications();
+    report(notes.status(), "reading notifications");
+    if (notes.ok() && !notes->empty()) {
+      bool relayed = false;
+      for (const auto& n : *notes) {
+        if (n.channel == kRelayChannel && n.payload == opts_.name) relayed = true;
+        if (n.channel == kAckChannel) OnAckNotice(n.payload);
+      }
+      if (relayed) report(TakeRelayed(), "taking relayed messages");
+      continue;  // what that queued is written, and what came meanwhile read, at once
+    }
+    int64_t wait = std::clamp<int64_t>(std::min(next_heartbeat, next_snapshot) - SteadyMs(), 0, 1000);
+    pollfd fds[2] = {{wake_[0], POLLIN, 0}, {db_->Socket(), POLLIN, 0}};
+    ::poll(fds, fds[1].fd >= 0 ? 2 : 1, static_cast<int>(wait));
+    char buf[256];
+    while (::read(wake_[0], buf, sizeof buf) > 0) {
     }
   }
 }
