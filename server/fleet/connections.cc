@@ -14,8 +14,10 @@ std::string Connections::Add(const std::string& device_id, const std::string& pe
     slot = std::move(link);
     slot_peer = peer;
     foreground_.erase(device_id);  // the new stream says it again
+    // Under the lock, so that the replicas hear comings and goings in the order they
+    // happened (a Left after the next Joined would leave a connected device offline).
+    if (auto* remote = remote_.load()) remote->Joined(device_id);
   }
-  if (auto* remote = remote_.load()) remote->Joined(device_id);
   if (old) old->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
   return "";
 }
@@ -29,8 +31,8 @@ void Connections::Remove(const std::string& device_id, const DeviceLink* link) {
     peers_.erase(device_id);
     clones_.erase(device_id);
     foreground_.erase(device_id);
+    if (auto* remote = remote_.load()) remote->Left(device_id);
   }
-  if (auto* remote = remote_.load()) remote->Left(device_id);
 }
 
 bool Connections::SetForegroundApp(const std::string& device_id, const DeviceLink* link,

@@ -18,7 +18,8 @@ namespace preau::server {
 class RemoteDevices {
  public:
   virtual ~RemoteDevices() = default;
-  // A device's stream registered here, or ended here.
+  // A device's stream registered here, or ended here (called under Connections' lock:
+  // queue, never call back into Connections).
   virtual void Joined(const std::string& device_id) = 0;
   virtual void Left(const std::string& device_id) = 0;
   // Whether another replica holds the device's stream (as the shared store last said).
