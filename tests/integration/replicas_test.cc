@@ -179,8 +179,14 @@ TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   EXPECT_NE(applied.out.find("\"targeted\": 6"), std::string::npos) << applied.out;
 
+  // Back through the first replica (until its row expires, the killed replica's devices
+  // still count online: so the agents themselves are asked where they are).
   EXPECT_TRUE(WaitUntil(
       [&] {
+        for (auto& a : agents) {
+          auto s = a->status();
+          if (!s.connected || s.server != first_->address()) return false;
+        }
         auto devices = first_->Devices(kClass);
         return devices.size() == 6 &&
                std::all_of(devices.begin(), devices.end(), [](const v1::Device& d) {
