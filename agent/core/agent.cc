@@ -376,6 +376,11 @@ void Agent::Stop() {
   status_.connected = false;
 }
 
+bool Agent::connected() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_.connected;
+}
+
 AgentStatus Agent::status() const {
   std::lock_guard<std::mutex> lock(status_mu_);
   AgentStatus s = status_;

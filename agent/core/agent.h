@@ -99,6 +99,9 @@ class Agent : private AgentContext {
   bool released() const { return released_; }
 
   AgentStatus status() const;
+  // Whether the server acked this connection's hello: status() without the outbox count,
+  // which is a query (a simulator asks this of thousands of agents every second).
+  bool connected() const;
   Platform& platform() override { return *platform_; }
   const std::string& device_id() const { return identity_.device_id; }
   // Re-reads the inventory now and sends it if it changed (tests, and platform events).

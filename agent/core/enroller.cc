@@ -37,7 +37,11 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
   const auto give_up = std::chrono::steady_clock::now() + kMaxAdmissionWait;
   std::minstd_rand rng(std::random_device{}());
   // Each server of the list in turn while none can be reached; a server that answers
-  // (even with a refusal) decides.
+  // (even with a refusal) decides. When none was reached, the whole list is tried again a
+  // few times, a little later each time: a server busy with a school's worth of TLS
+  // handshakes may close a connection ("Socket closed") it would take a moment later.
+  constexpr size_t kRounds = 3;
+  auto pause = std::chrono::milliseconds(500);
   for (size_t tried = 1;; ++tried) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -57,8 +61,13 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
       std::this_thread::sleep_for(wait);
     }
     // Only a server not reached: one that timed out may have enrolled the device already.
-    if (gs.error_code() != grpc::StatusCode::UNAVAILABLE || tried >= servers.size()) break;
+    if (gs.error_code() != grpc::StatusCode::UNAVAILABLE || tried >= servers.size() * kRounds) break;
     servers.Advance();
+    if (tried % servers.size() == 0) {
+      std::uniform_int_distribution<int64_t> jitter(0, pause.count());
+      std::this_thread::sleep_for(pause + std::chrono::milliseconds(jitter(rng)));
+      pause *= 2;
+    }
   }
   if (!gs.ok()) return FromGrpc(gs).Context("enrolment with " + servers.current() + " refused");
 

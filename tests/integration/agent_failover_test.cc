@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
+#include "agent/core/enroller.h"
 #include "agent/core/standard_features.h"
 #include "common/files.h"
 #include "tests/support/harness.h"
@@ -260,6 +262,29 @@ TEST(AgentFailoverTest, TheFirstServerDownTheAgentEnrolsAndConnectsThroughTheNex
   EXPECT_EQ(device.agent().status().server, server.address());
   EXPECT_EQ(server.Devices(kGroup).size(), 1u);
   close(hold);
+}
+
+// The only server down when enrolment starts, up again a moment later: the enroller tries
+// again (a few rounds, later each time) instead of giving the device up on its first
+// refused connection, as a server busy with a school's handshakes may close one.
+TEST(AgentFailoverTest, AnEnrolmentThatFindsTheServerDownTriesAgainAMomentLater) {
+  TempDir dir;
+  TestServer server(dir.path());
+  server.CreateGroup(kGroup);
+  agent::EnrollRequestOptions e;
+  e.server = server.address();
+  e.ca_pem = server.ca_pem();
+  e.token = server.CreateToken(kGroup, 1);
+  e.name = "patient";
+  server.Stop();
+  std::optional<Result<agent::Identity>> enrolled;
+  std::thread enrolling([&] { enrolled = agent::Enroll(e); });
+  server.Restart();  // same port: its first attempt was refused
+  enrolling.join();
+  ASSERT_TRUE(enrolled.has_value());
+  ASSERT_TRUE(enrolled->ok()) << enrolled->status().message();
+  EXPECT_FALSE((*enrolled)->device_id.empty());
+  EXPECT_EQ(server.Devices(kGroup).size(), 1u);
 }
 
 // A list with an empty entry is refused, naming it, before anything is enrolled.

@@ -86,7 +86,7 @@ Result<std::unique_ptr<Fleet>> Fleet::Start(const FleetOptions& opts) {
 
 size_t Fleet::Connected() const {
   size_t n = 0;
-  for (const auto& a : agents_) n += a && a->status().connected;
+  for (const auto& a : agents_) n += a && a->connected();
   return n;
 }
 
