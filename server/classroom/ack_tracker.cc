@@ -47,10 +47,14 @@ void AckTracker::Track(const std::string& command_id, std::vector<std::string> d
   });
 }
 
-void AckTracker::Ack(const std::string& device_id, const v1::CommandAck& ack) {
-  asio::post(io_, [this, device_id, ack] {
+void AckTracker::Ack(const std::string& device_id, const v1::CommandAck& ack,
+                     std::function<void()> elsewhere) {
+  asio::post(io_, [this, device_id, ack, elsewhere = std::move(elsewhere)] {
     auto it = waiting_.find(ack.command_id());
-    if (it == waiting_.end()) return;
+    if (it == waiting_.end()) {
+      if (elsewhere) elsewhere();
+      return;
+    }
     Waiting& w = *it->second;
     if (w.missing.erase(device_id) == 0) return;
     w.acks[device_id] = ack;

@@ -35,8 +35,10 @@ class AckTracker {
   // so that no ack can come first. `done` runs on the tracker's thread.
   void Track(const std::string& command_id, std::vector<std::string> device_ids,
              std::chrono::milliseconds wait, Done done);
-  // One device's answer; ignored unless a call waits for it.
-  void Ack(const std::string& device_id, const v1::CommandAck& ack);
+  // One device's answer; ignored unless a call here waits for it. Otherwise `elsewhere`
+  // (if any) runs, on the tracker's thread: the call may wait on another replica.
+  void Ack(const std::string& device_id, const v1::CommandAck& ack,
+           std::function<void()> elsewhere = {});
   // Stops waiting now (the caller went away): `done` runs with the acks so far.
   void Abandon(const std::string& command_id);
 

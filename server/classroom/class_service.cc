@@ -392,8 +392,12 @@ Status ClassDeliveries::OnMessage(const std::string& device_id, const v1::AgentM
   }
   // The waiting teacher hears first; the durable record follows (the device has acted
   // either way, and it resends the ack until this returns ok).
-  tracker_.Ack(device_id, msg.command_ack());
-  core_.connections.ShareAck(device_id, msg.command_ack());  // the teacher's replica may be another
+  // A command no call here waits for came through another replica: its call waits there.
+  // (The connections outlive the tracker, whose last handlers run as it goes.)
+  tracker_.Ack(device_id, msg.command_ack(),
+               [connections = &core_.connections, device_id, ack = msg.command_ack()] {
+                 connections->ShareAck(device_id, ack);
+               });
   return commands_.RecordAck(device_id, msg.command_ack(), core_.Now());
 }
 

@@ -22,6 +22,14 @@ constexpr const char* kAckChannel = "preau_ack";      // payload: see AckPayload
 constexpr size_t kMaxNotifyBytes = 7900;
 // Rows for a replica that never read them (it died) are dropped after this.
 constexpr int64_t kRelayKeepMs = 60'000;
+// A device that left keeps a row with no replica this long, so that every replica reads
+// that it left; so long too are a dead replica's rows kept (they count offline at once).
+constexpr int64_t kGoneKeepMs = 60'000;
+// Each read of the changed presence rows goes back this far before the last one: a row
+// is stamped when written and seen once committed, a little later.
+constexpr int64_t kChangesOverlapMs = 5'000;
+// The store's clock in ms: every replica stamps and compares with the same clock.
+#define PREAU_DB_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -55,8 +63,8 @@ Result<std::unique_ptr<Replicas>> Replicas::Start(ReplicaOptions opts, Connectio
     return Internal("creating the replica's wake-up pipe failed");
   }
   // Before any stream is let in: a store that refuses us is an error at start, not later.
-  PREAU_RETURN_IF_ERROR(r->Heartbeat(clock.NowUnixMs()));
-  PREAU_RETURN_IF_ERROR(r->RefreshSnapshot(clock.NowUnixMs()));
+  PREAU_RETURN_IF_ERROR(r->Heartbeat());
+  PREAU_RETURN_IF_ERROR(r->RefreshSnapshot(/*full=*/true));
   connections.SetRemote(r.get());
   r->thread_ = std::thread([p = r.get()] { p->Loop(); });
   return r;
@@ -83,10 +91,14 @@ Replicas::~Replicas() {
   Stop();
   if (db_) {
     (void)Flush();
-    auto del = db_->Prepare("DELETE FROM device_presence WHERE replica = ?");
-    if (del.ok()) {
-      del->Bind(1, opts_.name);
-      (void)del->Run();
+    // Not alive any more: the others count its devices offline at their next read.
+    for (const char* sql : {"DELETE FROM replica_heartbeats WHERE replica = ?",
+                            "DELETE FROM device_presence WHERE replica = ?"}) {
+      auto del = db_->Prepare(sql);
+      if (del.ok()) {
+        del->Bind(1, opts_.name);
+        (void)del->Run();
+      }
     }
   }
   for (int fd : wake_) {
@@ -112,25 +124,31 @@ void Replicas::Left(const std::string& device_id) {
   Wake();
 }
 
+const std::string* Replicas::HolderLocked(const std::string& device_id) const {
+  auto it = remote_.find(device_id);
+  if (it == remote_.end() || alive_.count(it->second) == 0) return nullptr;
+  return &it->second;
+}
+
 bool Replicas::Online(const std::string& device_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return remote_.count(device_id) > 0;
+  return HolderLocked(device_id) != nullptr;
 }
 
 bool Replicas::Send(const std::string& device_id, const v1::ServerMessage& msg) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = remote_.find(device_id);
-  if (it == remote_.end()) return false;
-  relay_.push_back({it->second, device_id, msg.SerializeAsString(), -1});
+  const std::string* holder = HolderLocked(device_id);
+  if (!holder) return false;
+  relay_.push_back({*holder, device_id, msg.SerializeAsString(), -1});
   Wake();
   return true;
 }
 
 bool Replicas::Close(const std::string& device_id, const grpc::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = remote_.find(device_id);
-  if (it == remote_.end()) return false;
-  relay_.push_back({it->second, device_id, status.error_message(),
+  const std::string* holder = HolderLocked(device_id);
+  if (!holder) return false;
+  relay_.push_back({*holder, device_id, status.error_message(),
                     static_cast<int>(status.error_code())});
   Wake();
   return true;
@@ -145,6 +163,7 @@ void Replicas::ShareAck(const std::string& device_id, const v1::CommandAck& ack)
 void Replicas::Loop() {
   int64_t next_heartbeat = SteadyMs() + opts_.heartbeat_ms;
   int64_t next_snapshot = SteadyMs() + opts_.snapshot_ms;
+  int64_t next_full = SteadyMs() + opts_.full_snapshot_ms;
   int64_t last_error_log = 0;
   auto report = [&](const Status& st, const char* what) {
     if (st.ok()) return;
@@ -157,11 +176,13 @@ void Replicas::Loop() {
   while (!stop_) {
     report(Flush(), "writing presence and relays");
     if (SteadyMs() >= next_snapshot) {
-      report(RefreshSnapshot(clock_.NowUnixMs()), "reading the other replicas' devices");
+      bool full = SteadyMs() >= next_full;
+      report(RefreshSnapshot(full), "reading the other replicas' devices");
       next_snapshot = SteadyMs() + opts_.snapshot_ms;
+      if (full) next_full = SteadyMs() + opts_.full_snapshot_ms;
     }
     if (SteadyMs() >= next_heartbeat) {
-      report(Heartbeat(clock_.NowUnixMs()), "refreshing presence");
+      report(Heartbeat(), "refreshing presence");
       next_heartbeat = SteadyMs() + opts_.heartbeat_ms;
     }
     // Before sleeping: a notification that came while a query ran is already in libpq's
@@ -204,14 +225,15 @@ Status Replicas::Flush() {
   int64_t now = clock_.NowUnixMs();
   auto write = [&]() -> Status {
     for (const auto& [device_id, joined] : presence) {
+      // A device that left keeps its row with no replica (read as gone by the others).
       PREAU_ASSIGN_OR_RETURN(
           auto s, db_->Prepare(joined ? "INSERT INTO device_presence(device_id, replica, "
-                                        "expires_ms) VALUES (?1, ?2, ?3) ON CONFLICT(device_id) "
-                                        "DO UPDATE SET replica = excluded.replica, "
-                                        "expires_ms = excluded.expires_ms"
-                                      : "DELETE FROM device_presence WHERE device_id = ?1 AND "
-                                        "replica = ?2"));
-      s.Bind(1, device_id).Bind(2, opts_.name).Bind(3, now + opts_.presence_ttl_ms);
+                                        "changed_ms) VALUES (?1, ?2, " PREAU_DB_NOW_MS ") "
+                                        "ON CONFLICT(device_id) DO UPDATE SET replica = "
+                                        "excluded.replica, changed_ms = excluded.changed_ms"
+                                      : "UPDATE device_presence SET replica = '', changed_ms = "
+                                        PREAU_DB_NOW_MS " WHERE device_id = ?1 AND replica = ?2"));
+      s.Bind(1, device_id).Bind(2, opts_.name);
       PREAU_RETURN_IF_ERROR(s.Run());
     }
     std::set<std::string> to_wake;
@@ -244,32 +266,70 @@ Status Replicas::Flush() {
   return st;
 }
 
-Status Replicas::Heartbeat(int64_t now) {
+Status Replicas::Heartbeat() {
   // LISTEN again each time: a connection that was lost and opened again listens anew.
   PREAU_RETURN_IF_ERROR(Listen());
-  PREAU_ASSIGN_OR_RETURN(auto extend, db_->Prepare("UPDATE device_presence SET expires_ms = ? "
-                                                   "WHERE replica = ?"));
-  extend.Bind(1, now + opts_.presence_ttl_ms).Bind(2, opts_.name);
-  PREAU_RETURN_IF_ERROR(extend.Run());
+  PREAU_ASSIGN_OR_RETURN(auto beat, db_->Prepare("INSERT INTO replica_heartbeats(replica, expires_ms) "
+                                                 "VALUES (?1, " PREAU_DB_NOW_MS " + ?2) "
+                                                 "ON CONFLICT(replica) DO UPDATE SET "
+                                                 "expires_ms = excluded.expires_ms"));
+  beat.Bind(1, opts_.name).Bind(2, opts_.presence_ttl_ms);
+  PREAU_RETURN_IF_ERROR(beat.Run());
+  // What no replica needs any more: devices gone for a while, replicas dead for a while
+  // (their devices counted offline since their heartbeat expired), relays never read.
+  for (const char* sql :
+       {"DELETE FROM device_presence WHERE replica = '' AND changed_ms < " PREAU_DB_NOW_MS " - ?",
+        "DELETE FROM device_presence WHERE replica IN (SELECT replica FROM replica_heartbeats "
+        "WHERE expires_ms < " PREAU_DB_NOW_MS " - ?)",
+        "DELETE FROM replica_heartbeats WHERE expires_ms < " PREAU_DB_NOW_MS " - ?"}) {
+    PREAU_ASSIGN_OR_RETURN(auto purge, db_->Prepare(sql));
+    purge.Bind(1, kGoneKeepMs);
+    PREAU_RETURN_IF_ERROR(purge.Run());
+  }
   PREAU_ASSIGN_OR_RETURN(auto stale, db_->Prepare("DELETE FROM replica_relay WHERE created_ms < ?"));
-  stale.Bind(1, now - kRelayKeepMs);
+  stale.Bind(1, clock_.NowUnixMs() - kRelayKeepMs);
   PREAU_RETURN_IF_ERROR(stale.Run());
   // A notice missed while the connection was down: the rows are still there.
   return TakeRelayed();
 }
 
-Status Replicas::RefreshSnapshot(int64_t now) {
-  PREAU_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT device_id, replica FROM device_presence "
-                                              "WHERE expires_ms > ? AND replica <> ?"));
-  q.Bind(1, now).Bind(2, opts_.name);
-  std::unordered_map<std::string, std::string> remote;
+Status Replicas::RefreshSnapshot(bool full) {
+  PREAU_ASSIGN_OR_RETURN(auto clock, db_->Prepare("SELECT " PREAU_DB_NOW_MS));
+  PREAU_ASSIGN_OR_RETURN(bool has_now, clock.Step());
+  if (!has_now) return Internal("the store did not say what time it is");
+  const int64_t db_now = clock.Int(0);
+  PREAU_ASSIGN_OR_RETURN(auto live, db_->Prepare("SELECT replica FROM replica_heartbeats "
+                                                 "WHERE expires_ms > ?"));
+  live.Bind(1, db_now);
+  std::unordered_set<std::string> alive;
+  while (true) {
+    PREAU_ASSIGN_OR_RETURN(bool row, live.Step());
+    if (!row) break;
+    alive.insert(live.Text(0));
+  }
+  PREAU_ASSIGN_OR_RETURN(auto q, db_->Prepare(full ? "SELECT device_id, replica FROM device_presence "
+                                                     "WHERE replica <> ''"
+                                                   : "SELECT device_id, replica FROM device_presence "
+                                                     "WHERE changed_ms > ?"));
+  if (!full) q.Bind(1, changes_since_ms_);
+  std::vector<std::pair<std::string, std::string>> rows;
   while (true) {
     PREAU_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    remote.emplace(q.Text(0), q.Text(1));
+    rows.emplace_back(q.Text(0), q.Text(1));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  remote_.swap(remote);
+  if (full) remote_.clear();
+  for (auto& [device_id, replica] : rows) {
+    // Gone, or ours (Connections knows its own devices).
+    if (replica.empty() || replica == opts_.name) {
+      remote_.erase(device_id);
+    } else {
+      remote_[device_id] = std::move(replica);
+    }
+  }
+  alive_.swap(alive);
+  changes_since_ms_ = db_now - kChangesOverlapMs;
   return Status::Ok();
 }
 

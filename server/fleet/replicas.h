@@ -1,15 +1,16 @@
 // Replicas: one `preau-server run` among several that share a PostgreSQL store
 // (deploy/SCALE-OUT.md). It keeps, in the shared store, which device is connected to which
-// replica (table device_presence, each row with an expiry that the holding replica pushes
-// forward every few seconds, so the devices of a replica that died turn offline by
-// themselves), and it carries between replicas what must reach a device held by another
-// (table replica_relay, announced with PostgreSQL's NOTIFY) and the devices' answers to
-// class commands (NOTIFY), so that any replica answers any call and the teacher's waiting
-// CLI gets its acks from whichever replica holds the devices.
+// replica (table device_presence) and whether each replica is alive (replica_heartbeats:
+// one row each, pushed forward every few seconds, so the devices of a replica that died
+// turn offline by themselves), and it carries between replicas what must reach a device
+// held by another (table replica_relay, announced with PostgreSQL's NOTIFY) and the
+// devices' answers to class commands (NOTIFY), so that any replica answers any call and
+// the teacher's waiting CLI gets its acks from whichever replica holds the devices.
 //
 // All store work runs on one private thread with its own connection: the gRPC threads
-// only queue to it, and read the presence of other replicas from a snapshot it refreshes
-// every second.
+// only queue to it, and read the presence of other replicas from a snapshot it keeps up to
+// date every second by reading only the presence rows that changed (and all of them once
+// a minute), so that its cost follows the fleet's comings and goings, not its size.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
@@ -34,10 +36,11 @@ class PostgresDb;
 struct ReplicaOptions {
   std::string store_url;  // postgresql://… (with its password, if any)
   std::string name;       // unique among the replicas; "" = host-pid-random
-  // A device held by a replica that stopped refreshing its rows counts offline after this.
+  // A device held by a replica that stopped refreshing its heartbeat counts offline after this.
   int64_t presence_ttl_ms = 15'000;
   int64_t heartbeat_ms = 5'000;
-  int64_t snapshot_ms = 1'000;
+  int64_t snapshot_ms = 1'000;      // the presence rows that changed since the last read
+  int64_t full_snapshot_ms = 60'000;  // every presence row
 };
 
 class Replicas final : public RemoteDevices {
@@ -78,10 +81,14 @@ class Replicas final : public RemoteDevices {
   void Wake();
   Status Listen();
   Status Flush();
-  Status Heartbeat(int64_t now);
-  Status RefreshSnapshot(int64_t now);
+  Status Heartbeat();
+  // Reads the presence rows changed since the last read (all of them if `full`) and which
+  // replicas are alive.
+  Status RefreshSnapshot(bool full);
   Status TakeRelayed();
   void OnAckNotice(const std::string& payload);
+  // The live replica holding `device_id`, if another does (mu_ held).
+  const std::string* HolderLocked(const std::string& device_id) const;
 
   ReplicaOptions opts_;
   Connections& connections_;
@@ -95,6 +102,8 @@ class Replicas final : public RemoteDevices {
   std::vector<Relay> relay_;
   std::vector<std::string> acks_;                        // NOTIFY payloads
   std::unordered_map<std::string, std::string> remote_;  // device id -> replica holding it
+  std::unordered_set<std::string> alive_;                // replicas whose heartbeat is current
+  int64_t changes_since_ms_ = 0;  // the thread's: the store's clock at the last read, less a margin
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

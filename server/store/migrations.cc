@@ -311,6 +311,19 @@ CREATE TABLE replica_relay (
 );
 CREATE INDEX replica_relay_replica ON replica_relay(replica);
 )sql"},
+      {14, R"sql(
+-- Replicas read only what changed: each replica's liveness is one row it pushes forward
+-- (not every row of its devices), and a presence row says when it last changed (the
+-- store's clock); a device that left keeps its row, with no replica, for a minute, so
+-- that the others hear it left.
+CREATE TABLE replica_heartbeats (
+  replica TEXT PRIMARY KEY,
+  expires_ms INTEGER NOT NULL
+);
+ALTER TABLE device_presence ADD COLUMN changed_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE device_presence DROP COLUMN expires_ms;
+CREATE INDEX device_presence_changed ON device_presence(changed_ms);
+)sql"},
   };
   return kMigrations;
 }

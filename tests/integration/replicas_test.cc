@@ -19,6 +19,7 @@
 #include "preau/v1/command.grpc.pb.h"
 #include "tests/support/harness.h"
 #include "tests/support/server_process.h"
+#include "tests/support/sim_device.h"
 
 namespace preau::testing {
 namespace {
@@ -31,16 +32,6 @@ timezone: Europe/Paris
 wifi:
   mode: always_off
 )";
-
-bool Locked(TestAgent& a) {
-  auto s = agent::ReadSimState(a.agent().platform());
-  return s && s->locked;
-}
-
-bool WifiOn(TestAgent& a) {
-  auto s = agent::ReadSimState(a.agent().platform());
-  return s && s->wifi_on;
-}
 
 class ReplicasTest : public ::testing::Test {
  protected:
@@ -91,6 +82,12 @@ class ReplicasTest : public ::testing::Test {
     return {resp.devices().begin(), resp.devices().end()};
   }
 
+  size_t OnlineVia(int port) {
+    auto devices = DevicesVia(port);
+    return std::count_if(devices.begin(), devices.end(),
+                         [](const v1::Device& d) { return d.online(); });
+  }
+
   bool AllOnlineVia(int port, size_t count) {
     auto devices = DevicesVia(port);
     return devices.size() == count &&
@@ -137,23 +134,25 @@ TEST_F(ReplicasTest, ClassLockThroughOneReplicaReachesDevicesHeldByTheOthers) {
     EXPECT_EQ(r.outcome(), v1::DEVICE_DONE) << r.device_name() << ": " << r.detail();
   }
   // Done means done: the acks came back through the replica that holds each device.
-  EXPECT_TRUE(Locked(*a1) && Locked(*a2) && Locked(*a3));
+  EXPECT_TRUE(SimLocked(*a1) && SimLocked(*a2) && SimLocked(*a3));
 
   // The CLI on the third replica unlocks what the first locked.
   auto r = RunBinary("preau", {"class", "unlock", kClass, "--credentials", teacher, "--server",
                                on_third});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("3/3"), std::string::npos) << r.out;
-  EXPECT_FALSE(Locked(*a1) || Locked(*a2) || Locked(*a3));
+  EXPECT_FALSE(SimLocked(*a1) || SimLocked(*a2) || SimLocked(*a3));
 
-  // A replica that stops takes its devices off the shared presence at once.
-  a3.reset();
+  // A device that leaves the replica holding it is offline on the others (its presence
+  // row says gone, and they read what changed every second).
+  a2.reset();
+  EXPECT_TRUE(WaitUntil([&] { return OnlineVia(first_->port()) == 2; }, 5s));
+  EXPECT_TRUE(WaitUntil([&] { return OnlineVia(third->port()) == 2; }, 5s));
+  // A replica that stops takes its devices off the shared presence at once (its heartbeat
+  // goes), though its device is still there trying to come back.
   third.reset();
-  EXPECT_TRUE(WaitUntil([&] {
-    auto devices = DevicesVia(first_->port());
-    return std::count_if(devices.begin(), devices.end(),
-                         [](const v1::Device& d) { return d.online(); }) == 2;
-  }));
+  EXPECT_TRUE(WaitUntil([&] { return OnlineVia(first_->port()) == 1; }, 5s));
+  EXPECT_TRUE(WaitUntil([&] { return OnlineVia(second->port()) == 1; }, 5s));
 }
 
 TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
@@ -196,7 +195,7 @@ TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
       60s))
       << "not every device came back and applied the policy";
   for (auto& a : agents) {
-    EXPECT_FALSE(WifiOn(*a));
+    EXPECT_FALSE(SimWifiOn(*a));
     EXPECT_EQ(a->status().server, first_->address()) << "not on the replica left";
   }
   int rows = 0;
