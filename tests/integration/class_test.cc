@@ -13,6 +13,7 @@
 #include "common/pki.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "tests/support/harness.h"
+#include "tests/support/sim_device.h"
 
 namespace preau::testing {
 namespace {
@@ -22,11 +23,6 @@ using namespace std::chrono_literals;
 constexpr const char* kClassA = "ville/jules-ferry/cm2-a";
 constexpr const char* kClassB = "ville/jules-ferry/cm2-b";
 constexpr int64_t kStart = 1'790'000'000'000;  // 2026-09-21, a school day
-
-bool Locked(TestAgent& a) {
-  auto s = agent::ReadSimState(a.agent().platform());
-  return s && s->locked;
-}
 
 class ClassTest : public ::testing::Test {
  protected:
@@ -108,12 +104,12 @@ TEST_F(ClassTest, TeacherLocksTheirClassThenUnlocks) {
     EXPECT_TRUE(s->locked);
     EXPECT_EQ(s->lock_message, "Regardez le tableau");
   }
-  EXPECT_FALSE(Locked(*b1)) << "another class was locked";
+  EXPECT_FALSE(SimLocked(*b1)) << "another class was locked";
 
   st = Run(v1::COMMAND_UNLOCK, kClassA, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(Count(resp, v1::DEVICE_DONE), 3);
-  for (auto* a : {a1.get(), a2.get(), a3.get()}) EXPECT_FALSE(Locked(*a));
+  for (auto* a : {a1.get(), a2.get(), a3.get()}) EXPECT_FALSE(SimLocked(*a));
 
   // The audit row, written in the command's own transaction, says what the command was
   // and whom it reached.
@@ -178,7 +174,7 @@ TEST_F(ClassTest, TeacherCannotLockAnotherClassAndTheRefusalIsAudited) {
   auto st = Run(v1::COMMAND_LOCK, kClassB, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
   EXPECT_NE(st.error_message().find(kClassB), std::string::npos) << st.error_message();
-  EXPECT_FALSE(Locked(*b1));
+  EXPECT_FALSE(SimLocked(*b1));
 
   grpc::ClientContext ctx;
   v1::ListAuditResponse audit;
@@ -201,11 +197,11 @@ TEST_F(ClassTest, LockForTwoMinutesEndsByItself) {
   ASSERT_TRUE(Run(v1::COMMAND_LOCK, kClassA, &resp, 120).ok());
   EXPECT_EQ(resp.until_unix_ms(), kStart + 120'000);
   ASSERT_EQ(Count(resp, v1::DEVICE_DONE), 1);
-  ASSERT_TRUE(Locked(*a1));
+  ASSERT_TRUE(SimLocked(*a1));
   clock.Advance(119'000);
-  EXPECT_FALSE(WaitUntil([&] { return !Locked(*a1); }, 2500ms)) << "unlocked before its time";
+  EXPECT_FALSE(WaitUntil([&] { return !SimLocked(*a1); }, 2500ms)) << "unlocked before its time";
   clock.Advance(2'000);
-  EXPECT_TRUE(WaitUntil([&] { return !Locked(*a1); })) << "still locked after --for 2m";
+  EXPECT_TRUE(WaitUntil([&] { return !SimLocked(*a1); })) << "still locked after --for 2m";
 }
 
 TEST_F(ClassTest, DeviceOfflineDuringTheLockIsLockedWhenItReconnects) {
@@ -228,7 +224,7 @@ TEST_F(ClassTest, DeviceOfflineDuringTheLockIsLockedWhenItReconnects) {
 
   a2 = StartAgent("a2", "", 2);
   ASSERT_TRUE(a2);
-  EXPECT_TRUE(WaitUntil([&] { return Locked(*a2); }));
+  EXPECT_TRUE(WaitUntil([&] { return SimLocked(*a2); }));
   EXPECT_EQ(agent::ReadSimState(a2->agent().platform())->lock_message, "Pause");
 }
 
@@ -247,7 +243,7 @@ TEST_F(ClassTest, ExpiredCommandIsNotDeliveredOnReconnect) {
   ASSERT_TRUE(a1);
   // Anything sent on hello comes before the hello's answer on the same stream, and the
   // agent handles messages in order: had the lock been sent, it would show now.
-  EXPECT_FALSE(Locked(*a1));
+  EXPECT_FALSE(SimLocked(*a1));
 }
 
 TEST_F(ClassTest, DeviceNeverAppliesACommandExpiredByItsOwnClock) {
@@ -260,7 +256,7 @@ TEST_F(ClassTest, DeviceNeverAppliesACommandExpiredByItsOwnClock) {
   ASSERT_TRUE(Run(v1::COMMAND_LOCK, kClassA, &resp, 120).ok());
   ASSERT_EQ(resp.results_size(), 1);
   EXPECT_EQ(resp.results(0).outcome(), v1::DEVICE_EXPIRED);
-  EXPECT_FALSE(Locked(*a1));
+  EXPECT_FALSE(SimLocked(*a1));
 }
 
 TEST_F(ClassTest, LockHoldsThroughAnAgentRestartEvenWithoutTheServer) {
@@ -274,7 +270,7 @@ TEST_F(ClassTest, LockHoldsThroughAnAgentRestartEvenWithoutTheServer) {
   server_->Stop();  // the lock must come from the device's own state, not a resend
   auto again = TestAgent::Start(*server_, dir_ / "a1", "", 1);  // a fresh, unlocked platform
   ASSERT_TRUE(again.ok()) << again.status().message();
-  EXPECT_TRUE(WaitUntil([&] { return Locked(**again); }));
+  EXPECT_TRUE(WaitUntil([&] { return SimLocked(**again); }));
   EXPECT_EQ(agent::ReadSimState((*again)->agent().platform())->lock_message, "Contrôle");
 }
 
@@ -284,10 +280,10 @@ TEST_F(ClassTest, ALiftedLockIsLockedAgain) {
   ASSERT_TRUE(a1);
   v1::ClassCommandResponse resp;
   ASSERT_TRUE(Run(v1::COMMAND_LOCK, kClassA, &resp).ok());
-  ASSERT_TRUE(Locked(*a1));
+  ASSERT_TRUE(SimLocked(*a1));
   agent::SimForceUnlock(a1->agent().platform());
-  ASSERT_FALSE(Locked(*a1));
-  EXPECT_TRUE(WaitUntil([&] { return Locked(*a1); }, 5s));
+  ASSERT_FALSE(SimLocked(*a1));
+  EXPECT_TRUE(WaitUntil([&] { return SimLocked(*a1); }, 5s));
 }
 
 TEST_F(ClassTest, CliPrintsWhoDidNotActAndTheSummary) {
@@ -309,7 +305,7 @@ TEST_F(ClassTest, CliPrintsWhoDidNotActAndTheSummary) {
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1/2 locked, 1 offline (will lock when it reconnects, until "),
             std::string::npos) << r.out;
-  EXPECT_TRUE(Locked(*a1));
+  EXPECT_TRUE(SimLocked(*a1));
 
   // Another class: refused, exit 1, and the reason on stderr.
   r = RunBinary("preau", {"class", "lock", kClassB, "--credentials", teacher_path_, "--server",

@@ -15,6 +15,7 @@
 #include "preau/v1/policy.grpc.pb.h"
 #include "server/policy/rollout.h"
 #include "tests/support/harness.h"
+#include "tests/support/sim_device.h"
 #include "tools/sim/fleet.h"
 
 namespace preau::testing {
@@ -129,11 +130,6 @@ class PolicyTest : public ::testing::Test {
   std::unique_ptr<v1::PolicyService::Stub> policy_;
 };
 
-bool WifiOn(TestAgent& a) {
-  auto s = agent::ReadSimState(a.agent().platform());
-  return s && s->wifi_on;
-}
-
 TEST_F(PolicyTest, ApplyReachesAgentsAndStatusCountsWhatTheyReported) {
   std::string token = server_->CreateToken(kClass, 3);
   auto a1 = StartAgent("a1", token, 1);
@@ -141,7 +137,7 @@ TEST_F(PolicyTest, ApplyReachesAgentsAndStatusCountsWhatTheyReported) {
   auto a3 = StartAgent("a3", token, 3);
   ASSERT_TRUE(a1 && a2 && a3);
   ASSERT_TRUE(a1->WaitConnected() && a2->WaitConnected() && a3->WaitConnected());
-  ASSERT_TRUE(WifiOn(*a1));
+  ASSERT_TRUE(SimWifiOn(*a1));
 
   // Through the CLI, as IT staff would.
   std::string file = dir_ / "cm2.yaml";
@@ -162,9 +158,9 @@ TEST_F(PolicyTest, ApplyReachesAgentsAndStatusCountsWhatTheyReported) {
       return d.policy_version() > 0 && d.policy_state() == "applied";
     });
   })) << "not every device reported the policy applied";
-  EXPECT_FALSE(WifiOn(*a1));
-  EXPECT_FALSE(WifiOn(*a2));
-  EXPECT_FALSE(WifiOn(*a3));
+  EXPECT_FALSE(SimWifiOn(*a1));
+  EXPECT_FALSE(SimWifiOn(*a2));
+  EXPECT_FALSE(SimWifiOn(*a3));
 
   auto st = StatusOf("cm2-wifi", 1);
   ASSERT_TRUE(st);
@@ -232,7 +228,7 @@ TEST_F(PolicyTest, TamperedOlderAndForeignBundlesAreRefusedAndReported) {
 
   // None of them changed what the device holds or does.
   EXPECT_EQ(DeviceById(id).policy_version(), held);
-  EXPECT_FALSE(WifiOn(*a));
+  EXPECT_FALSE(SimWifiOn(*a));
   // The refusals were of bundles the server never issued: its own version stays applied.
   auto st = StatusOf("cm2-wifi", 1);
   ASSERT_TRUE(st);
@@ -298,7 +294,7 @@ TEST_F(PolicyTest, OfflineDeviceGetsThePolicyOnItsNextHello) {
     auto d = DeviceById(id);
     return d.policy_version() == resp.revision() && d.policy_state() == "applied";
   }));
-  EXPECT_FALSE(WifiOn(*a));
+  EXPECT_FALSE(SimWifiOn(*a));
 }
 
 TEST_F(PolicyTest, TenPercentRolloutReachesTheStatedDevicesThenEveryone) {
@@ -409,10 +405,10 @@ TEST_F(PolicyTest, ClosestLevelWinsKeyByKey) {
   std::string id = a->agent().device_id();
   // The town turns the radio off; the class turns it back on: the class is closer.
   MustApply("name: ville\ntimezone: Europe/Paris\nwifi:\n  mode: always_off\n", "ville");
-  ASSERT_TRUE(WaitUntil([&] { return !WifiOn(*a); }));
+  ASSERT_TRUE(WaitUntil([&] { return !SimWifiOn(*a); }));
   auto cls = MustApply("name: cm2\nwifi:\n  mode: always_on\n", kClass);
   ASSERT_TRUE(WaitUntil([&] { return DeviceById(id).policy_version() == cls.revision(); }));
-  ASSERT_TRUE(WaitUntil([&] { return WifiOn(*a); }));
+  ASSERT_TRUE(WaitUntil([&] { return SimWifiOn(*a); }));
   // Both versions count the device.
   EXPECT_EQ(StatusOf("ville", 1)->targeted(), 1u);
   EXPECT_EQ(StatusOf("cm2", 1)->targeted(), 1u);

@@ -34,6 +34,7 @@
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/device.grpc.pb.h"
 #include "server/server.h"
+#include "tools/bench/admin_calls.h"
 #include "tools/sim/fleet.h"
 #include "tools/bench/proc_stats.h"
 
@@ -139,21 +140,9 @@ int main(int argc, char** argv) {
   auto creds = preau::LoadCredentials(init.data_dir + "/admin.credentials");
   auto admin = preau::v1::AdminService::NewStub(grpc::CreateChannel(
       address, preau::MtlsCredentials(creds->ca_pem, creds->cert_pem, creds->key_pem)));
-  {
-    grpc::ClientContext ctx;
-    preau::v1::CreateGroupRequest g;
-    g.set_path("bench/school/class");
-    preau::v1::Group out;
-    admin->CreateGroup(&ctx, g, &out);
-  }
+  preau::bench::MustCreateGroup(*admin, "bench/school/class");
   auto token = [&](uint32_t uses) {
-    grpc::ClientContext ctx;
-    preau::v1::CreateTokenRequest t;
-    t.set_group("bench/school/class");
-    t.set_uses(uses);
-    preau::v1::CreateTokenResponse resp;
-    admin->CreateToken(&ctx, t, &resp);
-    return resp.token();
+    return preau::bench::MustCreateToken(*admin, "bench/school/class", uses);
   };
 
   // --- idle agent ---

@@ -30,6 +30,7 @@
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
 #include "server/server.h"
+#include "tools/bench/admin_calls.h"
 #include "tools/bench/child_server.h"
 #include "tools/bench/class_lock_runs.h"
 #include "tools/bench/stats.h"
@@ -44,27 +45,6 @@ using preau::bench::Ms;
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_class_lock: %s\n", what.c_str());
   std::exit(1);
-}
-
-std::string CreateToken(preau::v1::AdminService::Stub& admin, const std::string& group,
-                        uint32_t uses) {
-  grpc::ClientContext ctx;
-  preau::v1::CreateTokenRequest req;
-  req.set_group(group);
-  req.set_uses(uses);
-  preau::v1::CreateTokenResponse resp;
-  auto st = admin.CreateToken(&ctx, req, &resp);
-  if (!st.ok()) Die("token: " + st.error_message());
-  return resp.token();
-}
-
-void CreateGroup(preau::v1::AdminService::Stub& admin, const std::string& path) {
-  grpc::ClientContext ctx;
-  preau::v1::CreateGroupRequest req;
-  req.set_path(path);
-  preau::v1::Group g;
-  auto st = admin.CreateGroup(&ctx, req, &g);
-  if (!st.ok()) Die("group: " + st.error_message());
 }
 
 std::unique_ptr<preau::sim::Fleet> StartFleet(int port, const std::string& ca,
@@ -113,15 +93,15 @@ int main(int argc, char** argv) {
   auto klass = preau::v1::ClassService::NewStub(channel);
 
   const std::string kClass = "ville/jules-ferry/cm2-a", kRest = "ville/autres/ecoles";
-  CreateGroup(*admin, kClass);
-  CreateGroup(*admin, kRest);
+  preau::bench::MustCreateGroup(*admin, kClass);
+  preau::bench::MustCreateGroup(*admin, kRest);
   auto t0 = SteadyClock::now();
-  auto in_class = StartFleet(port, creds->ca_pem, CreateToken(*admin, kClass, class_size),
+  auto in_class = StartFleet(port, creds->ca_pem, preau::bench::MustCreateToken(*admin, kClass, class_size),
                              class_size, 1);
   std::unique_ptr<preau::sim::Fleet> rest;
   size_t others = devices - class_size;
   if (others > 0) {
-    rest = StartFleet(port, creds->ca_pem, CreateToken(*admin, kRest, others), others,
+    rest = StartFleet(port, creds->ca_pem, preau::bench::MustCreateToken(*admin, kRest, others), others,
                       class_size + 1);
   }
   auto connected = [&] {

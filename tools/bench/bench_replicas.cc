@@ -32,6 +32,7 @@
 #include "server/server.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
+#include "tools/bench/admin_calls.h"
 #include "tools/bench/class_lock_runs.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/stats.h"
@@ -98,25 +99,12 @@ Round RunWith(int replicas, size_t devices, int runs, size_t class_size, const s
   auto admin = preau::v1::AdminService::NewStub(channel);
   auto klass = preau::v1::ClassService::NewStub(channel);
   const std::string kClass = "ville/jules-ferry/cm2-a", kRest = "ville/autres/ecoles";
-  auto token = [&](const std::string& group, size_t uses) {
-    grpc::ClientContext g;
-    preau::v1::CreateGroupRequest greq;
-    greq.set_path(group);
-    preau::v1::Group out;
-    if (auto st = admin->CreateGroup(&g, greq, &out); !st.ok()) Die("group: " + st.error_message());
-    grpc::ClientContext ctx;
-    preau::v1::CreateTokenRequest req;
-    req.set_group(group);
-    req.set_uses(static_cast<uint32_t>(uses));
-    preau::v1::CreateTokenResponse resp;
-    if (auto st = admin->CreateToken(&ctx, req, &resp); !st.ok()) Die("token: " + st.error_message());
-    return resp.token();
-  };
   auto fleet = [&](const std::string& group, size_t count, size_t first_seed) {
     preau::sim::FleetOptions o;
     o.server = list;  // device i starts on replica i % n
     o.ca_pem = creds->ca_pem;
-    o.token = token(group, count);
+    preau::bench::MustCreateGroup(*admin, group);
+    o.token = preau::bench::MustCreateToken(*admin, group, static_cast<uint32_t>(count));
     o.count = count;
     o.first_seed = first_seed;
     auto f = preau::sim::Fleet::Start(o);
