@@ -283,6 +283,7 @@ void Agent::AdoptRenewal(const std::string& key_pem, const v1::RenewResponse& re
     return;
   }
   identity_ = std::move(next);
+  identity_dates_.reset();
   // New connections use the new identity; the stream open now keeps the old channel
   // (its call holds it) and runs on undisturbed.
   channel_ = MakeChannel();
@@ -487,8 +488,12 @@ void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s, int64_t retry_afte
     status_.last_error = s.ok() ? Unavailable("the server closed the stream") : FromGrpc(s);
     // A handshake refused because of the clock looks like a network fault: say which.
     if (!s.ok()) {
-      if (auto why = ClockProblem(clock_->NowUnixMs(), identity_.certificate_pem,
-                                  identity_.ca_pem, "this device's certificate")) {
+      if (!identity_dates_) {
+        identity_dates_ = {ReadCertificateDates(identity_.certificate_pem),
+                           ReadCertificateDates(identity_.ca_pem)};
+      }
+      if (auto why = ClockProblem(clock_->NowUnixMs(), identity_dates_->first,
+                                  identity_dates_->second, "this device's certificate")) {
         status_.last_error = Status(status_.last_error.code(),
                                     "cannot connect to the server: " + *why + " (" +
                                         s.error_message() + ")");

@@ -15,9 +15,11 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -28,6 +30,7 @@
 #include "agent/core/state_store.h"
 #include "agent/platform/platform.h"
 #include "common/clock.h"
+#include "common/clock_check.h"
 #include "common/status.h"
 #include "preau/v1/device.grpc.pb.h"
 
@@ -167,6 +170,9 @@ class Agent : private AgentContext {
   std::string hello_id_;
   int attempt_ = 0;
   std::string connected_to_;  // the server of the last connection
+  // The validity of identity_'s certificate and CA, read at the first failed connection.
+  std::optional<std::pair<std::optional<CertificateDates>, std::optional<CertificateDates>>>
+      identity_dates_;
   bool stopping_ = false;
   std::set<std::string> inflight_;
   std::string last_inventory_;
