@@ -39,6 +39,7 @@
 #include "common/grpc_credentials.h"
 #include "preau/v1/admin.grpc.pb.h"
 #include "preau/v1/command.grpc.pb.h"
+#include "tools/bench/admin_calls.h"
 #include "tools/bench/class_lock_runs.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/stats.h"
@@ -84,25 +85,6 @@ void StopServer(Server& s) {
   int status = 0;
   waitpid(s.pid, &status, 0);
   s.pid = -1;
-}
-
-std::string Token(preau::v1::AdminService::Stub& admin, const std::string& group, uint32_t uses) {
-  grpc::ClientContext ctx;
-  preau::v1::CreateTokenRequest req;
-  req.set_group(group);
-  req.set_uses(uses);
-  req.set_ttl_seconds(24 * 3600);
-  preau::v1::CreateTokenResponse resp;
-  if (auto st = admin.CreateToken(&ctx, req, &resp); !st.ok()) Die("token: " + st.error_message());
-  return resp.token();
-}
-
-void Group(preau::v1::AdminService::Stub& admin, const std::string& path) {
-  grpc::ClientContext ctx;
-  preau::v1::CreateGroupRequest req;
-  req.set_path(path);
-  preau::v1::Group g;
-  if (auto st = admin.CreateGroup(&ctx, req, &g); !st.ok()) Die("group: " + st.error_message());
 }
 
 struct Sim {
@@ -199,8 +181,8 @@ int main(int argc, char** argv) {
   auto admin = preau::v1::AdminService::NewStub(channel);
   auto klass = preau::v1::ClassService::NewStub(channel);
   const std::string kClass = "region/lycee/seconde-a", kRest = "region/autres";
-  Group(*admin, kClass);
-  Group(*admin, kRest);
+  preau::bench::MustCreateGroup(*admin, kClass);
+  preau::bench::MustCreateGroup(*admin, kRest);
   if (!preau::WriteFileAtomic(root + "/ca.pem", creds->ca_pem).ok()) Die("ca.pem");
 
   // The class first (its own small simulator), then the rest in processes of per_process.
@@ -213,7 +195,7 @@ int main(int argc, char** argv) {
     std::string address = "127.0.0." + std::to_string(2 + n) + ":" + std::to_string(server.port);
     s.pid = preau::bench::Spawn(
         {bin + "/preau-sim", "--server", address, "--ca", root + "/ca.pem", "--enroll",
-         Token(*admin, group, static_cast<uint32_t>(count)), "--count", std::to_string(count),
+         preau::bench::MustCreateToken(*admin, group, static_cast<uint32_t>(count)), "--count", std::to_string(count),
          "--first-seed", std::to_string(first_seed), "--threads", "2", "--status-file",
          s.status_file},
         root + "/sim-" + std::to_string(n) + ".log");
@@ -261,6 +243,16 @@ int main(int argc, char** argv) {
               "(%.0f MB + 50,000 x %.1f KB), and more than 50,000 descriptors\n",
               (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024), rss_empty_kb / 1024,
               per_device_kb);
+  // And of the simulators beside it on this machine: the other floor for 50,000 here.
+  double sims_kb = 0;
+  for (const auto& s : sims) sims_kb += preau::bench::StatusKb(s.pid, "VmRSS");
+  const double sim_per_device_kb = sims_kb / devices;
+  std::printf("simulators: %.0f MB for %zu devices, %.1f KB per simulated device; 50,000 "
+              "simulated devices would take %.1f GB, with the server's %.1f GB, of this "
+              "machine's %.1f GB\n",
+              sims_kb / 1024, devices, sim_per_device_kb, 50000 * sim_per_device_kb / (1024 * 1024),
+              (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024),
+              preau::bench::MemTotalKb() / (1024 * 1024));
   std::fflush(stdout);
 
   auto lock = preau::bench::RunClassLocks(*admin, *klass, kClass, class_size, runs);

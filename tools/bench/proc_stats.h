@@ -32,6 +32,9 @@ inline double StatusKb(pid_t pid, const std::string& field) {
   return ProcKb("/proc/" + std::to_string(pid) + "/status", field + ":");
 }
 
+// The machine's memory (MemTotal), in kB.
+inline double MemTotalKb() { return ProcKb("/proc/meminfo", "MemTotal:"); }
+
 // Resets the process's VmHWM to its current VmRSS (Linux 4.0+).
 inline void ResetPeak(pid_t pid) {
   std::ofstream("/proc/" + std::to_string(pid) + "/clear_refs") << "5";
