@@ -261,14 +261,28 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   // Restart: every device loses its stream at once and comes back.
+  // Who used the CPU while the fleet came back: on one machine the simulators compete
+  // with the server for the same two cores, and this says which one set the pace.
+  auto sims_cpu = [&] {
+    double total = 0;
+    for (const auto& s : sims) total += preau::bench::CpuSeconds(s.pid);
+    return total;
+  };
+  const double sims_cpu0 = sims_cpu();
   StopServer(server);
   auto t1 = Steady::now();
   auto old_port = server.port;
   server = StartServer(bin, data, "0.0.0.0:" + std::to_string(old_port), root + "/server2.log");
   double restart_s = WaitAll(sims, devices, t1, std::chrono::minutes(25), "restart");
+  const double server_cpu = preau::bench::CpuSeconds(server.pid);
+  const double sims_used = sims_cpu() - sims_cpu0;
   std::printf("server restarted: all %zu devices connected again %.1f s after the stop "
               "(cold start: %.1f s; ratio %.2f)\n",
               devices, restart_s, cold_s, restart_s / cold_s);
+  std::printf("CPU meanwhile: the new server %.1f s (%.0f %% of one core), the simulators "
+              "%.1f s (%.0f %% of one core; this machine has %u)\n",
+              server_cpu, 100 * server_cpu / restart_s, sims_used, 100 * sims_used / restart_s,
+              std::thread::hardware_concurrency());
 
   for (auto& s : sims) kill(s.pid, SIGTERM);
   for (auto& s : sims) waitpid(s.pid, &st, 0);
