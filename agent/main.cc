@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <CLI/CLI.hpp>
 
+#include "common/mutex_checks.h"
 #include "common/stop_signals.h"
 #include "agent/config/agent_config.h"
 #include "agent/core/agent.h"
@@ -53,6 +54,7 @@ int RunSystemStep(const preau::agent::AgentConfig& config, const std::string& st
 }  // namespace
 
 int main(int argc, char** argv) {
+  preau::TurnOffMutexDeadlockDetection();  // before gRPC takes its first mutex
   CLI::App app{"Préau agent: enforces the school's policies on this device"};
   preau::agent::AgentOptions opts;
   std::string ca_file, platform_kind = "linux", dns_listen, config_file;

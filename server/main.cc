@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/mutex_checks.h"
 #include "common/stop_signals.h"
 #include "common/duration.h"
 #include "common/files.h"
@@ -68,6 +69,7 @@ int RunServer(const preau::server::RunOptions& opts, const std::string& port_fil
 }  // namespace
 
 int main(int argc, char** argv) {
+  preau::TurnOffMutexDeadlockDetection();  // before gRPC takes its first mutex
   CLI::App app{"Préau server: fleet manager for school devices"};
   app.require_subcommand(1);
 

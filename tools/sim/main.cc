@@ -7,11 +7,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/mutex_checks.h"
 #include "common/stop_signals.h"
 #include "common/files.h"
 #include "tools/sim/fleet.h"
 
 int main(int argc, char** argv) {
+  preau::TurnOffMutexDeadlockDetection();  // before gRPC takes its first mutex
   CLI::App app{"Préau fleet simulator: N simulated tablets and displays in one process"};
   preau::sim::FleetOptions opts;
   std::string ca_file;
