@@ -50,7 +50,8 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core) {
     // Before any work for it: a fleet coming back at once is let in at the server's pace,
     // the rest told when to come back (on the connection they already hold).
-    grpc::Status admitted = core_.connect_admission->AdmitCall(*ctx, "device connections");
+    grpc::Status admitted =
+        core_.connect_admission->AdmitCall(*ctx, "device connections", PeerName(*ctx));
     if (!admitted.ok()) {
       finished_ = true;
       Finish(admitted);
@@ -380,7 +381,8 @@ grpc::ServerUnaryReactor* DeviceServiceImpl::Enroll(grpc::CallbackServerContext*
                                                     const v1::EnrollRequest* req,
                                                     v1::EnrollResponse* resp) {
   // A refusal for the pace changes nothing and costs nothing: no audit row for it.
-  if (grpc::Status admitted = core_.enroll_admission->AdmitCall(*ctx, "enrolments");
+  if (grpc::Status admitted = core_.enroll_admission->AdmitCall(
+          *ctx, "enrolments", pki::Sha256Hex(req->csr_pem()));
       !admitted.ok()) {
     auto* r = ctx->DefaultReactor();
     r->Finish(admitted);

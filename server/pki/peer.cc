@@ -14,6 +14,13 @@ Result<pki::CertInfo> PeerCertificate(const grpc::ServerContextBase& ctx) {
   return pki::ParseCertificate(std::string(certs.front().data(), certs.front().size()));
 }
 
+std::string PeerName(const grpc::ServerContextBase& ctx) {
+  auto auth = ctx.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return "";
+  auto names = auth->FindPropertyValues("x509_common_name");
+  return names.empty() ? "" : std::string(names.front().data(), names.front().size());
+}
+
 Result<DeviceRecord> AuthenticateDevice(const grpc::ServerContextBase& ctx, Store& store) {
   PREAU_ASSIGN_OR_RETURN(auto cert, PeerCertificate(ctx));
   if (cert.organizational_unit != "device") {

@@ -18,6 +18,11 @@ namespace preau::server {
 // The verified client certificate of the call; Unauthenticated if there is none.
 Result<pki::CertInfo> PeerCertificate(const grpc::ServerContextBase& ctx);
 
+// The verified client certificate's common name, without parsing it or asking the store
+// (gRPC keeps it from the handshake): "" if none. Only a name to tell callers apart
+// before they are authenticated, e.g. for Admission.
+std::string PeerName(const grpc::ServerContextBase& ctx);
+
 // The device behind the call: an active device whose current certificate it is.
 Result<DeviceRecord> AuthenticateDevice(const grpc::ServerContextBase& ctx, Store& store);
 

@@ -2,6 +2,9 @@
 // RESOURCE_EXHAUSTED and a retry-after hint, which agents and enrolment honour: a burst
 // of devices far beyond the rate ends with every one of them enrolled and connected.
 // The real server on 127.0.0.1:0 (SQLite file, mTLS) and real agents of the simulator.
+#include <thread>
+#include <vector>
+
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +13,7 @@
 #include "common/pki.h"
 #include "common/retry_after.h"
 #include "preau/v1/device.grpc.pb.h"
+#include "server/fleet/admission.h"
 #include "tests/support/harness.h"
 #include "tools/sim/fleet.h"
 
@@ -19,6 +23,32 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kClass = "ville/jules-ferry/cm2-a";
+
+// A caller told to come back keeps its slot: back early it is told the same slot, not a
+// later one; back at its time it is let in although tokens came meanwhile, and a newcomer
+// queues behind the slots given. (Before, the newcomer took the token, the caller back at
+// its slot got a later one, and a fleet arriving faster than the rate was sent away for
+// minutes.) Time passes by sleeping here: the slots are 200 ms apart, the queue 2 s long.
+TEST(AdmissionTest, ACallerToldToComeBackKeepsItsSlot) {
+  server::Admission admission(5, 1);  // 5 a second, no burst
+  ASSERT_EQ(admission.Admit("first"), 0);
+  std::vector<int64_t> slots;
+  for (int i = 0; i < 10; ++i) slots.push_back(admission.Admit("device-" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_GT(slots[i], 0);
+    if (i > 0) EXPECT_GT(slots[i], slots[i - 1]) << "each refused caller has its own slot";
+  }
+  // Early: the same slot, and asking again takes nobody's place.
+  int64_t early = admission.Admit("device-0");
+  EXPECT_GT(early, 0);
+  EXPECT_LE(early, slots[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(slots[0]));
+  // A token has come by now; the newcomer still queues behind the ten slots given.
+  int64_t newcomer = admission.Admit("newcomer");
+  EXPECT_GT(newcomer, slots[9] - slots[0] - 50) << "a newcomer took a place kept for another";
+  EXPECT_EQ(admission.Admit("device-0"), 0) << "back at its slot, not let in";
+  EXPECT_EQ(admission.stats().admitted, 2u);
+}
 
 // An enrolment beyond the rate is answered at once, clearly, with a hint, and changes
 // nothing (the token keeps its use); the same enrolment through the agent's enroller
