@@ -205,5 +205,33 @@ TEST_F(ReplicasTest, AReplicaKilledDuringAPolicyRollOutLosesNothing) {
   EXPECT_EQ(rows, 1);
 }
 
+// A replica that dies (kill -9: nothing removes its rows) takes its devices offline on the
+// others once its heartbeat expires (15 s), while a device that cannot move (its list
+// names only the dead replica) stays offline, and one that can comes back online.
+TEST_F(ReplicasTest, AKilledReplicasDevicesTurnOfflineOnTheOthersWhenItsHeartbeatExpires) {
+  ServerProcess second(first_->data_dir(), dir_ / "second.port", dir_ / "second.log");
+  ASSERT_NE(second.WaitPort(20s), 0) << second.Log();
+  auto stuck = StartAgent("stuck", 1, second.address());
+  auto mover = StartAgent("mover", 2, second.address() + "," + first_->address());
+  ASSERT_TRUE(stuck && mover);
+  ASSERT_TRUE(WaitUntil([&] { return AllOnlineVia(first_->port(), 2); }));
+
+  second.Kill();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& d : DevicesVia(first_->port())) {
+          if (d.id() == stuck->agent().device_id() && d.online()) return false;
+          if (d.id() == mover->agent().device_id() && !d.online()) return false;
+        }
+        return true;
+      },
+      40s))
+      << "the dead replica's device still counts online";
+  // Not at once: nothing said the replica stopped; its heartbeat had to run out.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(mover->status().server, first_->address());
+}
+
 }  // namespace
 }  // namespace preau::testing

@@ -28,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,6 +244,25 @@ int main(int argc, char** argv) {
               "(%.0f MB + 50,000 x %.1f KB), and more than 50,000 descriptors\n",
               (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024), rss_empty_kb / 1024,
               per_device_kb);
+  // The floor that stops 50,000 here, read from the server itself in this run: its hard
+  // descriptor limit (which it cannot raise without CAP_SYS_RESOURCE) against the
+  // descriptors each connected device costs it.
+  long hard_limit = 0;
+  {
+    std::ifstream limits("/proc/" + std::to_string(server.pid) + "/limits");
+    std::string line;
+    while (std::getline(limits, line)) {
+      if (line.rfind("Max open files", 0) == 0) {
+        std::istringstream fields(line.substr(std::strlen("Max open files")));
+        long soft = 0;
+        fields >> soft >> hard_limit;
+      }
+    }
+  }
+  const double fds_per_device = static_cast<double>(fds) / devices;
+  std::printf("descriptor floor: the server's hard limit is %ld descriptors, %.3f per connected "
+              "device here: at most ~%.0f devices per server process on this machine\n",
+              hard_limit, fds_per_device, hard_limit / fds_per_device);
   // And of the simulators beside it on this machine: the other floor for 50,000 here.
   double sims_kb = 0;
   for (const auto& s : sims) sims_kb += preau::bench::StatusKb(s.pid, "VmRSS");
