@@ -132,6 +132,7 @@ Result<std::unique_ptr<Server>> Server::Start(const RunOptions& opts) {
   // does the TLS handshake: gRPC 1.51's own listener stops for good after one EMFILE.
   PREAU_ASSIGN_OR_RETURN(s->accept_, AcceptLoop::Listen(opts.listen));
   s->port_ = s->accept_->port();
+  s->admit_connects_per_s_ = opts.admit_connects_per_s;
   grpc::ServerBuilder builder;
   s->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
@@ -183,7 +184,10 @@ void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   accept_->Stop();
-  core_->connections.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  // Each device is told when to come back, at the pace this server admits connections:
+  // the same server restarted (an upgrade) then takes its fleet back in turn.
+  core_->connections.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"),
+                              admit_connects_per_s_);
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

@@ -76,6 +76,7 @@ class Server {
   std::unique_ptr<AcceptLoop> accept_;  // stopped before grpc_ shuts down
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
+  double admit_connects_per_s_ = 0;  // also the pace its devices are told to come back at
   bool shut_down_ = false;
 };
 

@@ -85,9 +85,11 @@ class Agent::Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone(const grpc::Status& s) override {
-    // A server admitting devices at its pace says when to come back.
+    // A server admitting devices at its pace, or going away for a restart, says when to
+    // come back.
     int64_t retry_after_ms = 0;
-    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+        s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       retry_after_ms = RetryAfterMs(ctx_.GetServerTrailingMetadata());
     }
     // The handler is posted BEFORE done_ is set: Agent::Stop returns once done_ is set,
@@ -467,6 +469,9 @@ void Agent::ArmReconnect(std::chrono::milliseconds delay) {
 
 void Agent::OnStreamDone(uint64_t gen, const grpc::Status& s, int64_t retry_after_ms) {
   if (gen != gen_ || stopping_) return;
+  // A server going away gives each device its moment to come back to it; with other
+  // servers on the list, the device goes to the next one at once instead.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE && servers_.size() > 1) retry_after_ms = 0;
   bool was_connected;
   {
     std::lock_guard<std::mutex> lock(status_mu_);

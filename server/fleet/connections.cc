@@ -107,13 +107,20 @@ void Connections::ShareAck(const std::string& device_id, const v1::CommandAck& a
   if (auto* remote = remote_.load()) remote->ShareAck(device_id, ack);
 }
 
-void Connections::CloseAll(const grpc::Status& status) {
+void Connections::CloseAll(const grpc::Status& status, double per_second) {
   std::vector<std::shared_ptr<DeviceLink>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, link] : links_) all.push_back(link);
   }
-  for (auto& link : all) link->Close(status);
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (per_second > 0) {
+      // The first right away (1 ms: a hint of 0 means none), the others in turn.
+      all[i]->CloseUntil(status, 1 + static_cast<int64_t>(1000.0 * i / per_second));
+    } else {
+      all[i]->Close(status);
+    }
+  }
 }
 
 size_t Connections::Count() const {

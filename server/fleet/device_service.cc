@@ -7,6 +7,7 @@
 
 #include "common/grpc_status.h"
 #include "common/pki.h"
+#include "common/retry_after.h"
 #include "server/fleet/enrollment_token.h"
 #include "server/pki/peer.h"
 
@@ -47,7 +48,7 @@ void FlagClone(ServerCore& core, const std::string& device_id, const std::string
 // there. Other threads reach it only through its Link, which OnDone detaches.
 class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
  public:
-  DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core) {
+  DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core), ctx_(ctx) {
     // Before any work for it: a fleet coming back at once is let in at the server's pace,
     // the rest told when to come back (on the connection they already hold).
     grpc::Status admitted =
@@ -136,11 +137,14 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     Pump(lock);
   }
 
-  void Close(const grpc::Status& status) {
+  // `retry_after_ms` > 0: when the device should come back (see DeviceLink).
+  void Close(const grpc::Status& status, int64_t retry_after_ms = 0) {
     std::unique_lock<std::mutex> lock(mu_);
     if (closing_) return;
     closing_ = true;
     close_status_ = status;
+    // Before Finish, which only Pump calls, once closing_ is set (under mu_).
+    if (retry_after_ms > 0) ctx_->AddTrailingMetadata(kRetryAfterKey, std::to_string(retry_after_ms));
     // Keep only the message being written: the stream is going away.
     while (out_.size() > (writing_ ? 1u : 0u)) out_.pop_back();
     Pump(lock);
@@ -157,6 +161,10 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     void Close(const grpc::Status& status) override {
       std::lock_guard<std::mutex> lock(mu_);
       if (stream_) stream_->Close(status);
+    }
+    void CloseUntil(const grpc::Status& status, int64_t retry_after_ms) override {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stream_) stream_->Close(status, retry_after_ms);
     }
     void Detach() {
       std::lock_guard<std::mutex> lock(mu_);
@@ -235,6 +243,7 @@ class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   }
 
   ServerCore& core_;
+  grpc::CallbackServerContext* ctx_;  // gRPC's, valid until OnDone
   std::string device_id_;
   std::shared_ptr<Link> link_;
   v1::AgentMessage in_;

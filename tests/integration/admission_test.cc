@@ -134,5 +134,43 @@ TEST(AdmissionTest, ABurstBeyondTheRateEndsWithEveryDeviceConnected) {
   (*fleet)->Stop();
 }
 
+// A server stopping for a restart tells each device when to come back, one every
+// 1/rate: the fleet returns at the pace the restarted server admits, nearly without being
+// told to wait again. Without the hints, the 40 devices (reconnect window 0.5 s in tests)
+// came back together against 20 a second, and about half were deferred.
+TEST(AdmissionTest, AfterARestartTheFleetComesBackAtTheSlotsTheServerGaveIt) {
+  TempDir dir;
+  TestServer server(dir.path(), nullptr, "", [](server::RunOptions& run) {
+    run.admit_connects_per_s = 20;
+    run.admit_enrolments_per_s = 0;
+  });
+  server.CreateGroup(kClass);
+  constexpr size_t kDevices = 40;
+  sim::FleetOptions fo;
+  fo.server = server.address();
+  fo.ca_pem = server.ca_pem();
+  fo.token = server.CreateToken(kClass, kDevices);
+  fo.count = kDevices;
+  fo.enroll_parallelism = 8;
+  fo.agent = FastAgentOptions("", "");
+  auto fleet = sim::Fleet::Start(fo);
+  ASSERT_TRUE(fleet.ok()) << fleet.status().message();
+  ASSERT_TRUE(WaitUntil([&] { return (*fleet)->Connected() == kDevices; }, 60s));
+  int before = 0;
+  for (size_t i = 0; i < kDevices; ++i) before += (*fleet)->agent(i).status().deferrals;
+
+  server.Restart();
+  ASSERT_TRUE(WaitUntil([&] { return (*fleet)->Connected() == kDevices; }, 60s))
+      << (*fleet)->Connected() << "/" << kDevices << " back";
+  int told = 0;
+  for (size_t i = 0; i < kDevices; ++i) told += (*fleet)->agent(i).status().deferrals;
+  // Every device was given its moment (the agent counts a hint as a deferral)...
+  EXPECT_GE(told - before, static_cast<int>(kDevices));
+  // ...and the restarted server, admitting 20 a second, hardly had to defer any.
+  EXPECT_LE(server.server().core().connect_admission->stats().deferred, kDevices / 8)
+      << "the fleet came back together, not at its slots";
+  (*fleet)->Stop();
+}
+
 }  // namespace
 }  // namespace preau::testing
