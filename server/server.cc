@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
@@ -188,6 +189,14 @@ void Server::Shutdown() {
   // the same server restarted (an upgrade) then takes its fleet back in turn.
   core_->connections.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"),
                               admit_connects_per_s_);
+  // Those words reach a device only if its stream finishes before gRPC cancels what is
+  // left: with 18,000 streams that takes longer than gRPC's grace. Wait for them (each
+  // stream leaves Connections as it finishes), within kStreamsGoneWithin.
+  constexpr auto kStreamsGoneWithin = std::chrono::seconds(10);
+  auto until = std::chrono::steady_clock::now() + kStreamsGoneWithin;
+  while (core_->connections.Count() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

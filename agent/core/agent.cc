@@ -200,7 +200,7 @@ std::shared_ptr<grpc::Channel> Agent::MakeChannel() const {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.backoff_max.count()));
   // The server's certificate is checked against the host name of this entry.
   return grpc::CreateCustomChannel(
-      servers_.current(),
+      servers_.ChannelTarget(),
       preau::MtlsCredentials(identity_.ca_pem, identity_.certificate_pem,
                              identity_.private_key_pem),
       args);

@@ -46,7 +46,7 @@ Result<Identity> Enroll(const EnrollRequestOptions& opts) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto stub = v1::DeviceService::NewStub(
-        grpc::CreateCustomChannel(servers.current(), preau::MtlsCredentials(opts.ca_pem), args));
+        grpc::CreateCustomChannel(servers.ChannelTarget(), preau::MtlsCredentials(opts.ca_pem), args));
     for (;;) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opts.timeout_ms));

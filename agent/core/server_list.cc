@@ -1,5 +1,7 @@
 #include "agent/core/server_list.h"
 
+#include <arpa/inet.h>
+
 namespace preau::agent {
 
 Result<ServerList> ServerList::Parse(const std::string& spec) {
@@ -21,6 +23,17 @@ Result<ServerList> ServerList::Parse(const std::string& spec) {
     start = comma + 1;
   }
   return ServerList(std::move(servers));
+}
+
+std::string ServerList::ChannelTarget() const {
+  const std::string& s = current();
+  if (!s.empty() && s.front() == '[') return "ipv6:" + s;
+  size_t colon = s.rfind(':');
+  in_addr v4;
+  if (colon != std::string::npos && inet_pton(AF_INET, s.substr(0, colon).c_str(), &v4) == 1) {
+    return "ipv4:" + s;
+  }
+  return s;
 }
 
 std::string ServerList::SpecFrom(size_t first) const {

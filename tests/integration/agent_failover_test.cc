@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/core/enroller.h"
+#include "agent/core/server_list.h"
 #include "agent/core/standard_features.h"
 #include "common/files.h"
 #include "tests/support/harness.h"
@@ -285,6 +286,19 @@ TEST(AgentFailoverTest, AnEnrolmentThatFindsTheServerDownTriesAgainAMomentLater)
   ASSERT_TRUE(enrolled->ok()) << enrolled->status().message();
   EXPECT_FALSE((*enrolled)->device_id.empty());
   EXPECT_EQ(server.Devices(kGroup).size(), 1u);
+}
+
+// Addresses written as numbers go to gRPC's address resolver (no DNS polling while the
+// server is away), names to its DNS resolver; the list itself keeps what was given.
+TEST(AgentFailoverTest, NumericAddressesSkipTheDnsResolver) {
+  auto list = agent::ServerList::Parse("10.0.0.5:7443,[fd00::5]:7443,preau.example.fr:7443");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(list->ChannelTarget(), "ipv4:10.0.0.5:7443");
+  EXPECT_EQ(list->current(), "10.0.0.5:7443");
+  ASSERT_TRUE(list->Advance());
+  EXPECT_EQ(list->ChannelTarget(), "ipv6:[fd00::5]:7443");
+  ASSERT_TRUE(list->Advance());
+  EXPECT_EQ(list->ChannelTarget(), "preau.example.fr:7443");
 }
 
 // A list with an empty entry is refused, naming it, before anything is enrolled.
