@@ -1,5 +1,7 @@
 #include "server/fleet/connections.h"
 
+#include <algorithm>
+
 namespace preau::server {
 
 std::string Connections::Add(const std::string& device_id, const std::string& peer,
@@ -112,6 +114,11 @@ void Connections::CloseAll(const grpc::Status& status, double per_second) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, link] : links_) all.push_back(link);
+    closed_ = true;
+    reopen_ = std::chrono::steady_clock::now() +
+              std::chrono::milliseconds(per_second > 0 ? static_cast<int64_t>(
+                                                             1000.0 * all.size() / per_second)
+                                                       : 0);
   }
   for (size_t i = 0; i < all.size(); ++i) {
     if (per_second > 0) {
@@ -121,6 +128,15 @@ void Connections::CloseAll(const grpc::Status& status, double per_second) {
       all[i]->Close(status);
     }
   }
+}
+
+int64_t Connections::ClosedFor() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!closed_) return 0;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  reopen_ - std::chrono::steady_clock::now())
+                  .count();
+  return std::max<int64_t>(1, left);
 }
 
 size_t Connections::Count() const {

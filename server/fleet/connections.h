@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,9 @@ class Connections {
   // restart then sees its whole fleet return at the pace it admits, instead of every
   // device's TLS handshake at once (18,000 of them timed out on 2 cores).
   void CloseAll(const grpc::Status& status, double per_second = 0);
+  // After CloseAll: how long a device that comes back before the server has stopped
+  // should wait (after every moment given out; at least 1 ms). 0 while the server runs.
+  int64_t ClosedFor() const;
   // Streams held by this server.
   size_t Count() const;
 
@@ -82,6 +86,8 @@ class Connections {
 
   std::atomic<RemoteDevices*> remote_{nullptr};
   mutable std::mutex mu_;
+  bool closed_ = false;                           // CloseAll was called
+  std::chrono::steady_clock::time_point reopen_;  // the last moment it gave out
   std::unordered_map<std::string, std::shared_ptr<DeviceLink>> links_;
   std::unordered_map<std::string, std::string> peers_;  // device id -> peer of its link
   std::unordered_map<std::string, std::string> foreground_;  // device id -> app in front

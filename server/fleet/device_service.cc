@@ -49,6 +49,15 @@ void FlagClone(ServerCore& core, const std::string& device_id, const std::string
 class DeviceStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
  public:
   DeviceStream(ServerCore& core, grpc::CallbackServerContext* ctx) : core_(core), ctx_(ctx) {
+    // A device back (on the connection it still holds) while this server stops after
+    // giving every device its moment: told to come back after them all, not let in to be
+    // cut off without a word (the stop would wait for its stream in vain).
+    if (int64_t wait_ms = core_.connections.ClosedFor(); wait_ms > 0) {
+      ctx->AddTrailingMetadata(kRetryAfterKey, std::to_string(wait_ms));
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+      return;
+    }
     // Before any work for it: a fleet coming back at once is let in at the server's pace,
     // the rest told when to come back (on the connection they already hold).
     grpc::Status admitted =

@@ -100,26 +100,34 @@ TEST(AdmissionTest, AnEnrolmentBeyondTheRateIsToldWhenToComeBack) {
   EXPECT_GE(server.server().core().enroll_admission->stats().deferred, 1u);
 }
 
+// Connect streams admitted at 20 a second, enrolments unthrottled.
+void AdmitConnectsAt20PerSecond(server::RunOptions& run) {
+  run.admit_connects_per_s = 20;
+  run.admit_enrolments_per_s = 0;
+}
+
+// `count` simulated devices enrolled (8 at a time) into kClass on `server`, connecting.
+Result<std::unique_ptr<sim::Fleet>> StartFleet(TestServer& server, size_t count) {
+  server.CreateGroup(kClass);
+  sim::FleetOptions fo;
+  fo.server = server.address();
+  fo.ca_pem = server.ca_pem();
+  fo.token = server.CreateToken(kClass, count);
+  fo.count = count;
+  fo.enroll_parallelism = 8;
+  fo.agent = FastAgentOptions("", "");
+  return sim::Fleet::Start(fo);
+}
+
 // 80 devices connect at once against a server admitting 20 streams per second: many are
 // told to come back later, and every one ends connected. (Enrolments are not throttled
 // here: the test above covers them, and a fleet whose start fails on one enrolment waits
 // out each agent's stop deadline on the way out, see docs/PERFORMANCE.md.)
 TEST(AdmissionTest, ABurstBeyondTheRateEndsWithEveryDeviceConnected) {
   TempDir dir;
-  TestServer server(dir.path(), nullptr, "", [](server::RunOptions& run) {
-    run.admit_connects_per_s = 20;
-    run.admit_enrolments_per_s = 0;
-  });
-  server.CreateGroup(kClass);
+  TestServer server(dir.path(), nullptr, "", AdmitConnectsAt20PerSecond);
   constexpr size_t kDevices = 80;
-  sim::FleetOptions fo;
-  fo.server = server.address();
-  fo.ca_pem = server.ca_pem();
-  fo.token = server.CreateToken(kClass, kDevices);
-  fo.count = kDevices;
-  fo.enroll_parallelism = 8;
-  fo.agent = FastAgentOptions("", "");
-  auto fleet = sim::Fleet::Start(fo);
+  auto fleet = StartFleet(server, kDevices);
   ASSERT_TRUE(fleet.ok()) << fleet.status().message();
   EXPECT_EQ(server.server().core().enroll_admission->stats().deferred, 0u);
   EXPECT_TRUE(WaitUntil([&] { return (*fleet)->Connected() == kDevices; }, 60s))
@@ -140,20 +148,9 @@ TEST(AdmissionTest, ABurstBeyondTheRateEndsWithEveryDeviceConnected) {
 // came back together against 20 a second, and about half were deferred.
 TEST(AdmissionTest, AfterARestartTheFleetComesBackAtTheSlotsTheServerGaveIt) {
   TempDir dir;
-  TestServer server(dir.path(), nullptr, "", [](server::RunOptions& run) {
-    run.admit_connects_per_s = 20;
-    run.admit_enrolments_per_s = 0;
-  });
-  server.CreateGroup(kClass);
+  TestServer server(dir.path(), nullptr, "", AdmitConnectsAt20PerSecond);
   constexpr size_t kDevices = 40;
-  sim::FleetOptions fo;
-  fo.server = server.address();
-  fo.ca_pem = server.ca_pem();
-  fo.token = server.CreateToken(kClass, kDevices);
-  fo.count = kDevices;
-  fo.enroll_parallelism = 8;
-  fo.agent = FastAgentOptions("", "");
-  auto fleet = sim::Fleet::Start(fo);
+  auto fleet = StartFleet(server, kDevices);
   ASSERT_TRUE(fleet.ok()) << fleet.status().message();
   ASSERT_TRUE(WaitUntil([&] { return (*fleet)->Connected() == kDevices; }, 60s));
   int before = 0;
