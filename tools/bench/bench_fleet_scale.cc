@@ -240,9 +240,10 @@ int main(int argc, char** argv) {
   // What 50,000 would take of the same server, from what this fleet cost: the memory, and
   // a descriptor each (this sandbox's hard limit, 20,000 per process, is what stops it).
   const double per_device_kb = (rss_kb - rss_empty_kb) / devices;
+  const double server_50k_gb = (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024);
   std::printf("50,000 connected devices at this cost: %.1f GB of server memory "
               "(%.0f MB + 50,000 x %.1f KB), and more than 50,000 descriptors\n",
-              (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024), rss_empty_kb / 1024,
+              server_50k_gb, rss_empty_kb / 1024,
               per_device_kb);
   // The floor that stops 50,000 here, read from the server itself in this run: its hard
   // descriptor limit (which it cannot raise without CAP_SYS_RESOURCE) against the
@@ -271,7 +272,7 @@ int main(int argc, char** argv) {
               "simulated devices would take %.1f GB, with the server's %.1f GB, of this "
               "machine's %.1f GB\n",
               sims_kb / 1024, devices, sim_per_device_kb, 50000 * sim_per_device_kb / (1024 * 1024),
-              (rss_empty_kb + 50000 * per_device_kb) / (1024 * 1024),
+              server_50k_gb,
               preau::bench::MemTotalKb() / (1024 * 1024));
   std::fflush(stdout);
 
